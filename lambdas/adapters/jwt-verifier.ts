@@ -1,0 +1,45 @@
+/**
+ * TokenVerifier with jose against a JWKS URL: what the HTTP API JWT authorizer checks
+ * (signature, issuer, audience or client_id, expiry), done the same way locally and in the
+ * WebSocket authorizer.
+ */
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { UnauthorizedError } from '../core/errors';
+import type { TokenVerifier } from '../core/ports';
+import { principalFromClaims } from '../core/principal';
+
+export interface JwtVerifierOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwksUrl: string;
+}
+
+export class JwtVerifier implements TokenVerifier {
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(private readonly options: JwtVerifierOptions) {
+    this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: 10 * 60_000 });
+  }
+
+  async verify(token: string) {
+    if (!token) throw new UnauthorizedError('A bearer token is required.');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer, algorithms: ['RS256'] }));
+    } catch {
+      throw new UnauthorizedError('The token is not valid.');
+    }
+    // Cognito access tokens carry the app client in client_id, ID tokens in aud.
+    const audiences = [payload.aud, payload['client_id']].flat().filter((a) => typeof a === 'string');
+    if (!audiences.includes(this.options.audience)) throw new UnauthorizedError('The token is not for this API.');
+    const principal = principalFromClaims(payload as Record<string, unknown>);
+    if (!principal) throw new UnauthorizedError('The token has no subject.');
+    return { ...principal, claims: payload as Record<string, unknown> };
+  }
+}
+
+/** The bearer token of an Authorization header, or '' when there is none. */
+export function bearerToken(header: string | undefined): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match ? match[1]! : '';
+}

@@ -1,0 +1,76 @@
+/**
+ * RecordStore on PostgreSQL: one INSERT … SELECT FROM unnest(…) per batch, idempotent on id.
+ */
+import pg from 'pg';
+import { canonicalTimestamp } from '../core/timestamp';
+import type { RecordStore, RecordToStore } from '../core/ports';
+import type { StoredRecord } from '../core/record';
+
+const TIMESTAMPTZ_OID = 1184;
+
+/**
+ * Type parsers that keep timestamptz as text. node-postgres would build a JS Date, which drops
+ * the microseconds; the session runs in UTC, so the text is re-spelled in canonical form.
+ */
+export const textTimestampTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === TIMESTAMPTZ_OID) return (value: string) => pgTimestampToIso(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/** `2001-01-01 00:00:00.123456+00` → `2001-01-01T00:00:00.123456Z`. */
+export function pgTimestampToIso(value: string): string {
+  return canonicalTimestamp(value.replace(' ', 'T'));
+}
+
+export interface PgPoolOptions {
+  readonly connectionString: string;
+  /** Connections at most; a Lambda runs one batch at a time, so 2 is plenty there. */
+  readonly max?: number;
+  /** TLS for RDS: 'require' verifies nothing, 'verify-full' checks the certificate. */
+  readonly ssl?: 'disable' | 'require' | 'verify-full';
+  readonly caPem?: string;
+}
+
+/** A pool whose sessions run in UTC and return timestamps as canonical text. */
+export function createPool(options: PgPoolOptions): pg.Pool {
+  const ssl =
+    options.ssl === 'require'
+      ? { rejectUnauthorized: false }
+      : options.ssl === 'verify-full'
+        ? { rejectUnauthorized: true, ...(options.caPem ? { ca: options.caPem } : {}) }
+        : undefined;
+  return new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 2,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    options: '-c TimeZone=UTC',
+    types: textTimestampTypes,
+    ...(ssl ? { ssl } : {}),
+  });
+}
+
+const INSERT_BATCH = `
+  INSERT INTO records (id, user_id, data, date, accepted_at)
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::timestamptz[], $5::timestamptz[])
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id, user_id, data, date, accepted_at, stored_at`;
+
+export class PgRecordStore implements RecordStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async insertBatch(records: readonly RecordToStore[]): Promise<StoredRecord[]> {
+    if (records.length === 0) return [];
+    // One statement is one implicit transaction: the batch is stored whole or not at all.
+    const result = await this.pool.query<StoredRecord>(INSERT_BATCH, [
+      records.map((r) => r.id),
+      records.map((r) => r.user_id),
+      records.map((r) => r.data),
+      records.map((r) => r.date),
+      records.map((r) => r.accepted_at),
+    ]);
+    return result.rows;
+  }
+}

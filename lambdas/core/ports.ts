@@ -1,0 +1,73 @@
+/**
+ * The ports between the handlers and the outside world. Adapters implement them against AWS
+ * (and the local stand-ins that speak the same protocols); core logic depends only on these.
+ */
+import type { QueuedRecord, StoredRecord } from './record';
+
+/** Takes queue message bodies; resolves once the queue has durably taken all of them. */
+export interface RecordQueue {
+  send(bodies: readonly string[]): Promise<void>;
+}
+
+/** A record ready to store: the queued record plus who sent it and when it was accepted. */
+export interface RecordToStore extends QueuedRecord {
+  readonly user_id: string;
+  readonly accepted_at: string;
+}
+
+export interface RecordStore {
+  /**
+   * Stores a batch in one statement and one transaction, ignoring ids that already exist.
+   * Resolves with the rows that were new.
+   */
+  insertBatch(records: readonly RecordToStore[]): Promise<StoredRecord[]>;
+}
+
+/** One open monitoring connection. */
+export interface Connection {
+  readonly connectionId: string;
+  readonly userId: string;
+  readonly isAdmin: boolean;
+  /** ISO-8601 UTC. */
+  readonly connectedAt: string;
+  /** Epoch seconds at which the connection is past API Gateway's 2-hour limit (a TTL attribute). */
+  readonly expiresAt: number;
+}
+
+export interface ConnectionRegistry {
+  add(connection: Connection): Promise<void>;
+  remove(connectionId: string): Promise<void>;
+  /** Every live connection; expired items are skipped even where the store's TTL lags. */
+  list(nowEpochSeconds: number): Promise<Connection[]>;
+}
+
+/** What happened to one post. */
+export type PostOutcome = 'delivered' | 'gone';
+
+export interface Broadcaster {
+  /** Posts one frame. Resolves 'gone' on HTTP 410; throws ThrottledError on 429. */
+  post(connectionId: string, data: string): Promise<PostOutcome>;
+}
+
+/** An access token granted for a username and password. */
+export interface TokenGrant {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+}
+
+export interface TokenIssuer {
+  /** Resolves null for wrong credentials. */
+  issue(username: string, password: string): Promise<TokenGrant | null>;
+}
+
+/** The claims of a verified token that the system uses. */
+export interface Principal {
+  readonly userId: string;
+  readonly isAdmin: boolean;
+}
+
+export interface TokenVerifier {
+  /** Throws UnauthorizedError when the token is missing, forged, expired or for another audience. */
+  verify(token: string): Promise<Principal & { claims: Record<string, unknown> }>;
+}

@@ -1,0 +1,168 @@
+/**
+ * The record contract: what a client may send, what travels on the queue, what is stored.
+ */
+import { z } from 'zod/mini';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { type FieldIssue, MalformedMessageError, ValidationError } from './errors';
+import { chunkBySize } from './chunking';
+import { canonicalTimestamp, parseTimestamp, type TimestampProblem } from './timestamp';
+
+/** Records in one upload request, at most. */
+export const MAX_RECORDS_PER_REQUEST = 1000;
+/** Longest accepted `Idempotency-Key` header. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+/** Namespace of the UUIDv5 ids derived from an idempotency key (fixed forever: ids depend on it). */
+export const RECORD_ID_NAMESPACE = '6d1b3e0e-5f2a-4f55-9a3c-0b8f6f3f2a11';
+
+const INT32_MESSAGE = 'must be an integer from -2147483648 to 2147483647 (a JSON number, not a string)';
+const TIMESTAMP_MESSAGES: Record<TimestampProblem, string> = {
+  format: 'must be an ISO-8601 timestamp such as 2024-05-01T12:00:00Z',
+  zone: 'must name its time zone: end with Z or an offset such as +02:00',
+  range: 'is not a valid calendar date and time (years 0001 to 9999)',
+  precision: 'has more than microsecond precision (at most 6 fractional digits)',
+};
+
+const timestamp = z.string({ error: 'must be a string holding an ISO-8601 timestamp' }).check(
+  z.superRefine((value, ctx) => {
+    const parsed = parseTimestamp(value);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: TIMESTAMP_MESSAGES[parsed] });
+  }),
+);
+
+/** One record as a client sends it. Unknown fields are refused. */
+export const RecordInput = z.strictObject({
+  data: z.int32({ error: INT32_MESSAGE }),
+  date: timestamp,
+});
+export type RecordInput = z.infer<typeof RecordInput>;
+
+const RecordBatchInput = z.strictObject({
+  records: z
+    .array(RecordInput, { error: 'must be an array of records' })
+    .check(
+      z.minLength(1, { error: 'must hold at least 1 record' }),
+      z.maxLength(MAX_RECORDS_PER_REQUEST, { error: `must hold at most ${MAX_RECORDS_PER_REQUEST} records` }),
+    ),
+});
+
+/** A record as it travels on the queue and is stored: server id, canonical UTC date. */
+export interface QueuedRecord {
+  readonly id: string;
+  readonly data: number;
+  readonly date: string;
+}
+
+/** A stored row, as pushed to monitors and returned by queries. */
+export interface StoredRecord extends QueuedRecord {
+  readonly user_id: string;
+  readonly accepted_at: string;
+  readonly stored_at: string;
+}
+
+/** The body of one queue message: the records of one request (or of one part of it). */
+export const QueueMessage = z.strictObject({
+  v: z.literal(1),
+  user_id: z.string().check(z.minLength(1)),
+  accepted_at: timestamp,
+  records: z
+    .array(z.strictObject({ id: z.uuid(), data: z.int32(), date: timestamp }))
+    .check(z.minLength(1)),
+});
+export type QueueMessage = z.infer<typeof QueueMessage>;
+
+function toIssues(error: z.core.$ZodError): FieldIssue[] {
+  return error.issues.flatMap((issue): FieldIssue[] => {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: path ? `${path}.${key}` : key,
+        message: 'is not a known field',
+      }));
+    }
+    return [{ path, message: issue.message }];
+  });
+}
+
+/**
+ * Validates an upload body: one record, or `{ "records": [...] }`. Throws a ValidationError
+ * that lists every bad field with its path.
+ */
+export function parseUploadBody(body: unknown): RecordInput[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError('The body must be a record object or {"records": [...]}.', [
+      { path: '', message: 'must be a JSON object' },
+    ]);
+  }
+  const isBatch = 'records' in body;
+  const result = isBatch ? RecordBatchInput.safeParse(body) : RecordInput.safeParse(body);
+  if (!result.success) {
+    throw new ValidationError('The body does not match the record schema.', toIssues(result.error));
+  }
+  return 'records' in result.data ? result.data.records : [result.data];
+}
+
+/** Checks an `Idempotency-Key` header; undefined when absent. */
+export function parseIdempotencyKey(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.length < 1 || raw.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(raw)) {
+    throw new ValidationError('The Idempotency-Key header is not valid.', [
+      {
+        path: 'headers.idempotency-key',
+        message: `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`,
+      },
+    ]);
+  }
+  return raw;
+}
+
+/**
+ * Server-side ids. With an idempotency key the id is a UUIDv5 of (user, key, index), so a
+ * retried request maps to the same ids and users never collide. Without one, a time-ordered
+ * UUIDv7 keeps the primary-key index append-only.
+ */
+export function recordIds(count: number, userId: string, idempotencyKey?: string): string[] {
+  return Array.from({ length: count }, (_, index) =>
+    idempotencyKey === undefined
+      ? uuidv7()
+      : uuidv5(JSON.stringify([userId, idempotencyKey, index]), RECORD_ID_NAMESPACE),
+  );
+}
+
+/** Gives accepted input records their ids and canonical dates. */
+export function toQueuedRecords(inputs: readonly RecordInput[], ids: readonly string[]): QueuedRecord[] {
+  return inputs.map((input, i) => ({ id: ids[i]!, data: input.data, date: canonicalTimestamp(input.date) }));
+}
+
+/** Parses a queue message body, or throws a MalformedMessageError naming the problem. */
+export function parseQueueMessage(body: string): QueueMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new MalformedMessageError('body is not JSON');
+  }
+  const result = QueueMessage.safeParse(json);
+  if (!result.success) {
+    const first = toIssues(result.error)[0];
+    throw new MalformedMessageError(`body is not a record batch: ${first?.path || 'body'} ${first?.message ?? ''}`.trim());
+  }
+  return result.data;
+}
+
+/** SQS's message size limit on AWS: 1 MiB. */
+export const MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * The queue bodies for one request: all its records in one message, split only when one
+ * message would pass `maxBytes`.
+ */
+export function packQueueMessages(
+  userId: string,
+  acceptedAt: string,
+  records: readonly QueuedRecord[],
+  maxBytes = MAX_QUEUE_MESSAGE_BYTES,
+): string[] {
+  return chunkBySize(records, maxBytes, (part) =>
+    JSON.stringify({ v: 1, user_id: userId, accepted_at: acceptedAt, records: part } satisfies QueueMessage),
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * Timestamps with microsecond precision, kept as text end to end.
+ *
+ * A JS `Date` holds milliseconds only, so an instant is carried as its canonical UTC string
+ * and parsed into whole milliseconds plus the remaining microseconds. `Date` is used only for
+ * the millisecond part, where it is exact.
+ */
+
+/** An instant: whole epoch milliseconds plus 0..999 extra microseconds. */
+export interface Instant {
+  readonly epochMs: number;
+  readonly micros: number;
+}
+
+// RFC 3339 / ISO-8601 extended format. The zone is required: "Z" or ±HH:MM (±HHMM, ±HH).
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
+
+/** Why a string is not an accepted timestamp, or null when it is. */
+export type TimestampProblem = 'format' | 'zone' | 'range' | 'precision';
+
+/**
+ * Parses an ISO-8601 timestamp that names its zone. Fractions beyond microseconds are refused
+ * rather than rounded, so what is stored is exactly what was sent.
+ */
+export function parseTimestamp(text: string): Instant | TimestampProblem {
+  const m = ISO.exec(text);
+  if (!m) {
+    return /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? 'zone' : 'format';
+  }
+  const [, y, mo, d, h, mi, s, frac = '', zone] = m as unknown as string[];
+  if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return 'precision';
+  const year = Number(y), month = Number(mo), day = Number(d);
+  const hour = Number(h), minute = Number(mi), second = Number(s);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
+    return 'range';
+  }
+  const base = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(base);
+  if (check.getUTCDate() !== day || check.getUTCFullYear() !== year) return 'range'; // e.g. 02-30
+  let offsetMinutes = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone!.startsWith('-') ? -1 : 1;
+    const digits = zone!.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
+    if (oh > 23 || om > 59) return 'range';
+    offsetMinutes = sign * (oh * 60 + om);
+  }
+  const micros6 = Number(frac.padEnd(6, '0').slice(0, 6));
+  const epochMs = base - offsetMinutes * 60_000 + Math.floor(micros6 / 1000);
+  const out = new Date(epochMs).getUTCFullYear();
+  if (out < 1 || out > 9999) return 'range';
+  return { epochMs, micros: micros6 % 1000 };
+}
+
+/** Parses or throws; for values that were validated before (queue bodies, database rows). */
+export function instantOf(text: string): Instant {
+  const parsed = parseTimestamp(text);
+  if (typeof parsed === 'string') throw new RangeError(`not a timestamp (${parsed}): ${text}`);
+  return parsed;
+}
+
+/**
+ * Canonical form: UTC, "Z", and six fractional digits only when the fraction is non-zero.
+ * This is the one spelling that the API, the queue and the monitoring frames use.
+ */
+export function formatInstant(instant: Instant): string {
+  const iso = new Date(instant.epochMs).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  const fraction = (iso.slice(20, 23) + String(instant.micros).padStart(3, '0'));
+  return fraction === '000000' ? `${iso.slice(0, 19)}Z` : `${iso.slice(0, 19)}.${fraction}Z`;
+}
+
+/** Re-spells any accepted timestamp in the canonical form. */
+export function canonicalTimestamp(text: string): string {
+  return formatInstant(instantOf(text));
+}
+
+/** Orders two instants; microsecond exact. */
+export function compareInstants(a: Instant, b: Instant): number {
+  return a.epochMs - b.epochMs || a.micros - b.micros;
+}

@@ -1,0 +1,54 @@
+/**
+ * The API's routes, declared once: the local gateways serve them and the CDK stack deploys
+ * them, so the two cannot drift apart.
+ */
+
+/** A function of the system; its module is `lambdas/handlers/<name>.ts`. */
+export type FunctionName =
+  | 'ingest'
+  | 'batch-writer'
+  | 'auth-token'
+  | 'health'
+  | 'ws-authorizer'
+  | 'ws-connect'
+  | 'ws-disconnect'
+  | 'ws-default';
+
+export interface HttpRoute {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly function: FunctionName;
+  /** 'jwt': the HTTP API's JWT authorizer guards the route. */
+  readonly auth: 'jwt' | 'none';
+}
+
+export const HTTP_ROUTES: readonly HttpRoute[] = [
+  { method: 'POST', path: '/api/data/upload', function: 'ingest', auth: 'jwt' },
+  // The seed system's URL had a trailing slash; its clients keep working.
+  { method: 'POST', path: '/api/data/upload/', function: 'ingest', auth: 'jwt' },
+  { method: 'POST', path: '/auth/token', function: 'auth-token', auth: 'none' },
+  { method: 'GET', path: '/health', function: 'health', auth: 'none' },
+];
+
+/** The WebSocket API: its route selection and the function behind each route. */
+export const WEBSOCKET_API = {
+  routeSelectionExpression: '$request.body.action',
+  authorizer: 'ws-authorizer',
+  /** The query parameter that carries the token on $connect. */
+  tokenQueryParameter: 'token',
+  routes: {
+    $connect: 'ws-connect',
+    $disconnect: 'ws-disconnect',
+    $default: 'ws-default',
+  },
+} as const satisfies {
+  routeSelectionExpression: string;
+  authorizer: FunctionName;
+  tokenQueryParameter: string;
+  routes: Record<string, FunctionName>;
+};
+
+/** Finds the route for a method and path, or undefined. */
+export function matchHttpRoute(method: string, path: string): HttpRoute | undefined {
+  return HTTP_ROUTES.find((r) => r.method === method && r.path === path);
+}

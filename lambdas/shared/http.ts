@@ -1,0 +1,69 @@
+/**
+ * HTTP API (payload v2.0) helpers shared by the HTTP-facing handlers.
+ */
+import type middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { PublicError, UnauthorizedError } from '../core/errors';
+import { principalFromClaims } from '../core/principal';
+import type { Principal } from '../core/ports';
+import { describeError, log } from './logger';
+
+/** An HTTP API event, with the JWT authorizer's claims when the route has one. */
+export type HttpEvent = APIGatewayProxyEventV2 & {
+  requestContext: APIGatewayProxyEventV2['requestContext'] & {
+    authorizer?: { jwt?: { claims?: Record<string, unknown>; scopes?: string[] | null } };
+  };
+};
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The error body every HTTP route uses: `{ "error": { code, message, details? } }`. */
+export function errorBody(code: string, message: string, details?: unknown) {
+  return { error: { code, message, ...(details ? { details } : {}) } };
+}
+
+/**
+ * Maps typed errors to their status and public message; anything else is logged with its
+ * cause and answered with a generic 500.
+ */
+export function httpErrors(): middy.MiddlewareObj<HttpEvent, HttpResult> {
+  return {
+    onError: async (request) => {
+      const error = request.error;
+      if (error instanceof PublicError) {
+        request.response = json(error.status, errorBody(error.code, error.message, error.details));
+        return;
+      }
+      log.error('unhandled error', { ...describeError(error), route: request.event?.routeKey });
+      request.response = json(500, errorBody('internal_error', 'Something went wrong on our side.'));
+    },
+  };
+}
+
+/** The caller, from the JWT authorizer's claims. */
+export function principalOf(event: HttpEvent): Principal {
+  const claims = event.requestContext.authorizer?.jwt?.claims;
+  const principal = claims ? principalFromClaims(claims) : null;
+  if (!principal) throw new UnauthorizedError('A valid bearer token is required.');
+  return principal;
+}
+
+/** A header by case-insensitive name (the HTTP API lower-cases them; be safe anyway). */
+export function header(event: HttpEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+/** The body as text, decoded when the gateway base64-encoded it. */
+export function bodyText(event: HttpEvent): string {
+  if (!event.body) return '';
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
