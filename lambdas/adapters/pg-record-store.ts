@@ -41,7 +41,7 @@ export function createPool(options: PgPoolOptions): pg.Pool {
       : options.ssl === 'verify-full'
         ? { rejectUnauthorized: true, ...(options.caPem ? { ca: options.caPem } : {}) }
         : undefined;
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 2,
     idleTimeoutMillis: 30_000,
@@ -50,6 +50,10 @@ export function createPool(options: PgPoolOptions): pg.Pool {
     types: textTimestampTypes,
     ...(ssl ? { ssl } : {}),
   });
+  // An idle connection that the server ends (restart, failover) must not crash the process;
+  // the pool drops it and the next query opens a new one.
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 const INSERT_BATCH = `

@@ -9,7 +9,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { once } from './env';
 
-export const sqsClient = once(() => new SQSClient({}));
+// Always send to the resolved endpoint: on AWS it is the queue's own; locally the queue URL's host
+// is only a label, and the endpoint variable is what points at the embedded queue.
+export const sqsClient = once(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
 
 export const documentClient = once(() =>
   DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),

@@ -1,0 +1,62 @@
+/**
+ * `npm start`: the whole system on this machine, with no Docker and no AWS account.
+ */
+import { localConfigFromEnv } from '../local/config';
+import { startLocalStack } from '../local/stack';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const say = (line: string) => console.log(`[local] ${line}`);
+
+async function main() {
+  let config;
+  try {
+    config = localConfigFromEnv();
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  const started = Date.now();
+  const stack = await startLocalStack(config, { log: say });
+  const bar = '─'.repeat(72);
+  console.log(`
+${bar}
+ data-handler is running (local stack, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
+
+ HTTP API        ${stack.httpUrl}
+   upload        POST ${stack.httpUrl}/api/data/upload
+   log in        POST ${stack.httpUrl}/auth/token
+   health        GET  ${stack.httpUrl}/health
+ WebSocket API   ${stack.wsUrl}/?token=<access_token>
+
+ LOCAL-ONLY CREDENTIALS (change with LOCAL_USERNAME / LOCAL_PASSWORD):
+   username ${config.LOCAL_USERNAME}   password ${config.LOCAL_PASSWORD}   ${config.LOCAL_USER_IS_ADMIN ? '(admin: sees every user\'s records)' : ''}
+
+ PostgreSQL      ${stack.databaseUrl.replace(/:[^:@/]+@/, ':***@')}${config.DATABASE_URL ? '' : `  (embedded, data in ${config.DATA_DIR})`}
+ SQS             ${stack.sqsEndpoint}  queue ${stack.queue.queueName}, DLQ ${stack.queue.dlqName} (after ${config.MAX_RECEIVE_COUNT} receives)
+ DynamoDB        ${stack.dynamoEndpoint}  table ${stack.tableName}
+ Event source    batch ${config.BATCH_SIZE}, window ${config.BATCH_WINDOW_MS} ms, concurrency ${config.MAX_CONCURRENCY}
+
+ Try it:  npm run demo          Stop: Ctrl-C
+${bar}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      say('stopping already; a second signal does not skip the queue drain');
+      return;
+    }
+    stopping = true;
+    say(`${signal}: no new uploads; draining the queue, then stopping…`);
+    await stack.stop();
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error) => {
+  console.error(`[local] failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

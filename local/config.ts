@@ -1,0 +1,47 @@
+/**
+ * The local stack's configuration, from the environment, with embedded defaults.
+ */
+import path from 'node:path';
+import { z } from 'zod/mini';
+import { readEnv } from '../lambdas/shared/env';
+
+const port = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), fallback);
+const positive = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+
+export const LocalConfig = z.object({
+  /** The HTTP API. */
+  PORT: port(3000),
+  /** The WebSocket API and its @connections management API. */
+  WS_PORT: port(3001),
+  /** Embedded PostgreSQL's files, the identity key and the queue spool. */
+  DATA_DIR: z._default(z.string(), '.data'),
+  /** An external PostgreSQL instead of the embedded one. */
+  DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
+  /** Ports of the embedded services; 0 picks free ones. */
+  PG_PORT: port(0),
+  SQS_PORT: port(0),
+  DYNAMODB_PORT: port(0),
+  /** The event source mapping. */
+  BATCH_SIZE: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), 1000),
+  BATCH_WINDOW_MS: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(300_000)), 1000),
+  MAX_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 2),
+  /** The batch writer's timeout; the queue's visibility timeout is kept above it. */
+  WRITER_TIMEOUT_MS: positive(30_000),
+  QUEUE_VISIBILITY_TIMEOUT_S: positive(30),
+  MAX_RECEIVE_COUNT: positive(3),
+  /** The local user (local-only credentials, printed at start). */
+  LOCAL_USERNAME: z._default(z.string().check(z.minLength(1)), 'parsa'),
+  LOCAL_PASSWORD: z._default(z.string().check(z.minLength(1)), 'admin'),
+  LOCAL_USER_IS_ADMIN: z._default(z.stringbool(), true),
+  JWT_AUDIENCE: z._default(z.string().check(z.minLength(1)), 'data-handler-local'),
+});
+export type LocalConfig = z.infer<typeof LocalConfig>;
+
+/** Reads the configuration; DATA_DIR becomes absolute. */
+export function localConfigFromEnv(source: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const config = readEnv(LocalConfig, source);
+  if (config.QUEUE_VISIBILITY_TIMEOUT_S * 1000 < config.WRITER_TIMEOUT_MS) {
+    throw new Error('Invalid configuration: QUEUE_VISIBILITY_TIMEOUT_S must cover WRITER_TIMEOUT_MS, or batches would be redelivered while still running');
+  }
+  return { ...config, DATA_DIR: path.resolve(config.DATA_DIR) };
+}

@@ -1,0 +1,185 @@
+/**
+ * The local HTTP API: API Gateway HTTP API (payload format 2.0) in front of the handler
+ * modules, with its JWT authorizer, its 10 MB payload limit and its 30 s integration timeout.
+ */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TokenVerifier } from '../lambdas/core/ports';
+import { bearerToken } from '../lambdas/adapters/jwt-verifier';
+import { type FunctionName, HTTP_ROUTES } from '../lambdas/routes';
+import type { HttpEvent } from '../lambdas/shared/http';
+import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
+
+/** API Gateway HTTP API limits. */
+export const HTTP_API_LIMITS = { maxPayloadBytes: 10 * 1024 * 1024, integrationTimeoutMs: 30_000 } as const;
+
+export interface HttpGatewayOptions {
+  readonly port: number;
+  readonly handlers: Partial<Record<FunctionName, LambdaHandler>>;
+  readonly verifier: TokenVerifier;
+  /** Extra GET routes served by the gateway itself (the local identity's JWKS). */
+  readonly staticJson?: Record<string, () => unknown>;
+  readonly integrationTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+class BodyTooLargeError extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return reject(new BodyTooLargeError());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLargeError());
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'apigw-requestid': randomUUID(), ...headers });
+  res.end(text);
+}
+
+/** JWT claims as the HTTP API hands them to a function: every value a string, lists as "[a b]". */
+export function flattenClaims(claims: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(claims).map(([k, v]) => [k, Array.isArray(v) ? `[${v.join(' ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v)]),
+  );
+}
+
+function isTextual(contentType: string): boolean {
+  return contentType === '' || /^(text\/|application\/([\w.+-]+\+)?(json|xml|x-www-form-urlencoded)|application\/javascript)/i.test(contentType);
+}
+
+function buildEvent(req: IncomingMessage, url: URL, body: Buffer, routeKey: string, claims?: Record<string, string>): HttpEvent {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
+  const now = Date.now();
+  const textual = isTextual(headers['content-type'] ?? '');
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(req.headers.cookie ? { cookies: req.headers.cookie.split(/;\s*/) } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? '127.0.0.1',
+      domainPrefix: 'local',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+      ...(claims ? { authorizer: { jwt: { claims, scopes: null } } } : {}),
+    },
+    ...(body.length ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
+    isBase64Encoded: body.length > 0 && !textual,
+  } as HttpEvent;
+}
+
+function writeResult(res: ServerResponse, result: unknown) {
+  // Payload 2.0: a result without statusCode is a 200 JSON body.
+  if (typeof result !== 'object' || result === null || !('statusCode' in result)) {
+    send(res, 200, JSON.stringify(result ?? null));
+    return;
+  }
+  const r = result as APIGatewayProxyStructuredResultV2;
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = String(v);
+  if (r.cookies?.length) headers['set-cookie'] = r.cookies;
+  res.writeHead(r.statusCode ?? 200, headers);
+  res.end(r.body ? (r.isBase64Encoded ? Buffer.from(r.body, 'base64') : r.body) : undefined);
+}
+
+/** Starts the gateway on 127.0.0.1. */
+export async function startHttpGateway(options: HttpGatewayOptions): Promise<RunningGateway> {
+  const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs;
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    try {
+      const staticRoute = req.method === 'GET' ? options.staticJson?.[url.pathname] : undefined;
+      if (staticRoute) return send(res, 200, staticRoute());
+      const route = HTTP_ROUTES.find((r) => r.method === req.method && r.path === url.pathname);
+      if (!route) return send(res, 404, { message: 'Not Found' });
+      let body: Buffer;
+      try {
+        body = await readBody(req, HTTP_API_LIMITS.maxPayloadBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) return send(res, 413, { message: 'Request Entity Too Large' }, { connection: 'close' });
+        throw error;
+      }
+      let claims: Record<string, string> | undefined;
+      if (route.auth === 'jwt') {
+        try {
+          claims = flattenClaims((await options.verifier.verify(bearerToken(req.headers.authorization))).claims);
+        } catch {
+          // API Gateway's own answer, plus this API's error shape.
+          return send(
+            res,
+            401,
+            { message: 'Unauthorized', error: { code: 'unauthorized', message: 'A valid bearer token is required.' } },
+            { 'www-authenticate': 'Bearer' },
+          );
+        }
+      }
+      const handler = options.handlers[route.function];
+      if (!handler) return send(res, 500, { message: 'Internal Server Error' });
+      const event = buildEvent(req, url, body, `${route.method} ${route.path}`, claims);
+      const result = await invoke(handler, event, { functionName: route.function, timeoutMs });
+      writeResult(res, result);
+    } catch (error) {
+      if (error instanceof InvocationTimeoutError) return send(res, 503, { message: 'Service Unavailable' });
+      options.log?.(`http gateway: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      if (!res.headersSent) send(res, 500, { message: 'Internal Server Error' });
+    }
+  });
+  server.requestTimeout = timeoutMs + 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

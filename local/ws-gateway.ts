@@ -1,0 +1,279 @@
+/**
+ * The local WebSocket API: API Gateway's WebSocket API in front of the handler modules, and
+ * its `@connections` management API that `@aws-sdk/client-apigatewaymanagementapi` calls.
+ *
+ * - The REQUEST authorizer and $connect run during the handshake, so a refused connect never opens.
+ * - Messages route on `$request.body.action`, falling back to $default; a route's response
+ *   body is sent back to the caller.
+ * - API Gateway's limits: 128 KB per message, 10 minutes idle, 2 hours per connection.
+ * - The management API answers 410 GoneException for an unknown connection. Locally it does not
+ *   check SigV4 signatures; it listens on 127.0.0.1 only.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { type FunctionName, WEBSOCKET_API } from '../lambdas/routes';
+import type { WsEvent, WsResult } from '../lambdas/shared/websocket';
+import { invoke, type LambdaHandler } from './invoke';
+import type { RunningGateway } from './http-gateway';
+
+export const WEBSOCKET_LIMITS = {
+  maxMessageBytes: 128 * 1024,
+  idleTimeoutMs: 10 * 60_000,
+  maxConnectionMs: 2 * 60 * 60_000,
+  integrationTimeoutMs: 29_000,
+} as const;
+
+export interface WsGatewayOptions {
+  readonly port: number;
+  readonly handlers: Partial<Record<FunctionName, LambdaHandler>>;
+  readonly idleTimeoutMs?: number;
+  readonly maxConnectionMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+interface LiveConnection {
+  readonly id: string;
+  readonly socket: WebSocket;
+  readonly connectedAt: number;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+  lastActiveAt: number;
+  idleTimer?: NodeJS.Timeout;
+  maxTimer?: NodeJS.Timeout;
+}
+
+const STAGE = 'local';
+
+export interface RunningWsGateway extends RunningGateway {
+  /** The management API endpoint (what CONNECTIONS_ENDPOINT points at). */
+  readonly managementEndpoint: string;
+  /** Open connections, for diagnostics and tests. */
+  connectionCount(): number;
+}
+
+function requestContext(routeKey: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', c: { id: string; connectedAt: number; sourceIp: string; userAgent: string }, domainName: string) {
+  const now = Date.now();
+  return {
+    routeKey,
+    eventType,
+    extendedRequestId: randomUUID(),
+    requestTime: new Date(now).toUTCString(),
+    messageDirection: 'IN',
+    stage: STAGE,
+    connectedAt: c.connectedAt,
+    requestTimeEpoch: now,
+    identity: { sourceIp: c.sourceIp, userAgent: c.userAgent },
+    requestId: randomUUID(),
+    domainName,
+    connectionId: c.id,
+    apiId: 'local',
+  };
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+function refuse(socket: Duplex, status: number, message: string) {
+  const body = JSON.stringify({ message });
+  socket.end(
+    `HTTP/1.1 ${status} ${message}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function sendJson(res: ServerResponse, status: number, body?: unknown, errorType?: string) {
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-amzn-requestid': randomUUID(),
+    ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+  });
+  res.end(body === undefined ? undefined : JSON.stringify(body));
+}
+
+/** Starts the WebSocket gateway and its management API on 127.0.0.1. */
+export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
+  const idleMs = options.idleTimeoutMs ?? WEBSOCKET_LIMITS.idleTimeoutMs;
+  const maxMs = options.maxConnectionMs ?? WEBSOCKET_LIMITS.maxConnectionMs;
+  const connections = new Map<string, LiveConnection>();
+  const pending = new Set<Promise<void>>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WEBSOCKET_LIMITS.maxMessageBytes });
+  const log = options.log ?? (() => undefined);
+  const call = <E, R>(name: FunctionName, event: E) => {
+    const handler = options.handlers[name] as LambdaHandler<E, R> | undefined;
+    if (!handler) throw new Error(`no handler for ${name}`);
+    return invoke(handler, event, { functionName: name, timeoutMs: WEBSOCKET_LIMITS.integrationTimeoutMs });
+  };
+
+  const touch = (c: LiveConnection) => {
+    c.lastActiveAt = Date.now();
+    clearTimeout(c.idleTimer);
+    c.idleTimer = setTimeout(() => c.socket.close(1001, 'Going away'), idleMs);
+  };
+
+  const disconnect = async (c: LiveConnection, code: number, reason: string, domainName: string) => {
+    clearTimeout(c.idleTimer);
+    clearTimeout(c.maxTimer);
+    connections.delete(c.id);
+    const event = {
+      requestContext: { ...requestContext('$disconnect', 'DISCONNECT', c, domainName), disconnectStatusCode: code, disconnectReason: reason },
+      isBase64Encoded: false,
+    } as unknown as WsEvent;
+    await call<WsEvent, WsResult>(WEBSOCKET_API.routes.$disconnect, event).catch((e) => log(`$disconnect failed: ${String(e)}`));
+  };
+
+  const onMessage = async (c: LiveConnection, data: Buffer, domainName: string) => {
+    touch(c);
+    const body = data.toString('utf8');
+    let routeKey = '$default';
+    try {
+      const action = (JSON.parse(body) as { action?: unknown })?.action;
+      if (typeof action === 'string' && action in WEBSOCKET_API.routes && !action.startsWith('$')) routeKey = action;
+    } catch {
+      // Not JSON: $default takes it, as API Gateway does.
+    }
+    const fn = (WEBSOCKET_API.routes as Record<string, FunctionName>)[routeKey]!;
+    const event = { requestContext: { ...requestContext(routeKey, 'MESSAGE', c, domainName), messageId: randomUUID() }, body, isBase64Encoded: false } as unknown as WsEvent;
+    try {
+      const result = await call<WsEvent, WsResult>(fn, event);
+      if (result?.body && c.socket.readyState === WebSocket.OPEN) c.socket.send(result.body);
+    } catch (error) {
+      log(`${routeKey} failed: ${String(error)}`);
+      if (c.socket.readyState === WebSocket.OPEN) {
+        c.socket.send(JSON.stringify({ message: 'Internal server error', connectionId: c.id, requestId: event.requestContext.requestId }));
+      }
+    }
+  };
+
+  const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const domainName = req.headers.host ?? '127.0.0.1';
+    const base = {
+      id: randomBytes(9).toString('base64url'),
+      connectedAt: Date.now(),
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      userAgent: req.headers['user-agent'] ?? '',
+    };
+    const query = Object.fromEntries(url.searchParams);
+    const headers = headersOf(req);
+    const context = requestContext('$connect', 'CONNECT', base, domainName);
+    try {
+      const authEvent = {
+        type: 'REQUEST',
+        methodArn: `arn:aws:execute-api:us-east-1:000000000000:local/${STAGE}/$connect`,
+        headers,
+        queryStringParameters: query,
+        requestContext: context,
+      } as unknown as APIGatewayRequestAuthorizerEvent;
+      let policy: APIGatewayAuthorizerResult;
+      try {
+        policy = await call<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(WEBSOCKET_API.authorizer, authEvent);
+      } catch (error) {
+        return refuse(socket, (error as Error)?.message === 'Unauthorized' ? 401 : 500, (error as Error)?.message === 'Unauthorized' ? 'Unauthorized' : 'Internal Server Error');
+      }
+      const allowed = policy.policyDocument.Statement.some((s) => s.Effect === 'Allow');
+      if (!allowed) return refuse(socket, 403, 'Forbidden');
+      const connectEvent = {
+        requestContext: { ...context, authorizer: { ...policy.context, principalId: policy.principalId } },
+        headers,
+        queryStringParameters: query,
+        isBase64Encoded: false,
+      } as unknown as WsEvent;
+      const result = await call<WsEvent, WsResult>(WEBSOCKET_API.routes.$connect, connectEvent);
+      const status = result?.statusCode ?? 200;
+      if (status < 200 || status > 299) return refuse(socket, status, 'Forbidden');
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const c: LiveConnection = { ...base, socket: ws, lastActiveAt: Date.now() };
+        connections.set(c.id, c);
+        touch(c);
+        c.maxTimer = setTimeout(() => ws.close(1001, 'Going away'), maxMs);
+        ws.on('message', (data: Buffer) => void onMessage(c, data, domainName));
+        ws.on('close', (code, reason) => {
+          const done = disconnect(c, code, reason.toString(), domainName);
+          pending.add(done);
+          void done.finally(() => pending.delete(done));
+        });
+        ws.on('error', () => undefined);
+      });
+    } catch (error) {
+      log(`$connect failed: ${String(error)}`);
+      refuse(socket, 500, 'Internal Server Error');
+    }
+  };
+
+  const onManagement = async (req: IncomingMessage, res: ServerResponse) => {
+    const match = /^(?:\/[^/]+)?\/@connections\/([^/?]+)$/.exec(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+    if (!match) return sendJson(res, 404, { message: 'Not Found' });
+    const c = connections.get(decodeURIComponent(match[1]!));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size <= WEBSOCKET_LIMITS.maxMessageBytes) chunks.push(chunk as Buffer);
+    }
+    if (!c || c.socket.readyState !== WebSocket.OPEN) return sendJson(res, 410, { message: 'Gone' }, 'GoneException');
+    switch (req.method) {
+      case 'POST':
+        if (size > WEBSOCKET_LIMITS.maxMessageBytes) {
+          return sendJson(res, 413, { message: `Message too long: ${size} bytes, the limit is 131072` }, 'PayloadTooLargeException');
+        }
+        await new Promise<void>((resolve, reject) => c.socket.send(Buffer.concat(chunks).toString('utf8'), (e) => (e ? reject(e) : resolve())));
+        touch(c);
+        return sendJson(res, 200);
+      case 'GET':
+        return sendJson(res, 200, {
+          ConnectedAt: new Date(c.connectedAt).toISOString(),
+          Identity: { SourceIp: c.sourceIp, UserAgent: c.userAgent },
+          LastActiveAt: new Date(c.lastActiveAt).toISOString(),
+        });
+      case 'DELETE':
+        c.socket.close(1000, 'Closed by the server');
+        return sendJson(res, 204);
+      default:
+        return sendJson(res, 405, { message: 'Method Not Allowed' });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    onManagement(req, res).catch((error) => {
+      log(`management API: ${String(error)}`);
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' });
+    });
+  });
+  server.on('upgrade', (req, socket, head) => void onUpgrade(req, socket, head));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    managementEndpoint: `http://127.0.0.1:${port}/${STAGE}`,
+    server,
+    connectionCount: () => connections.size,
+    stop: async () => {
+      const closing = [...connections.values()].map(
+        (c) => new Promise<void>((resolve) => {
+          c.socket.once('close', () => resolve());
+          c.socket.close(1001, 'Going away');
+          setTimeout(() => {
+            c.socket.terminate();
+            resolve();
+          }, 1_000).unref();
+        }),
+      );
+      await Promise.all(closing);
+      await Promise.all([...pending]);
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
