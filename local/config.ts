@@ -26,7 +26,7 @@ export const LocalConfig = z.object({
   BATCH_WINDOW_MS: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(300_000)), 1000),
   MAX_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 2),
   /** The batch writer's timeout; the queue's visibility timeout is kept above it. */
-  WRITER_TIMEOUT_MS: positive(30_000),
+  WRITER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.gte(3_000), z.lte(900_000)), 30_000),
   QUEUE_VISIBILITY_TIMEOUT_S: positive(30),
   MAX_RECEIVE_COUNT: positive(3),
   /** The local user (local-only credentials, printed at start). */

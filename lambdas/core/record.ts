@@ -144,7 +144,7 @@ export function parseQueueMessage(body: string): QueueMessage {
   const result = QueueMessage.safeParse(json);
   if (!result.success) {
     const first = toIssues(result.error)[0];
-    throw new MalformedMessageError(`body is not a record batch: ${first?.path || 'body'} ${first?.message ?? ''}`.trim());
+    throw new MalformedMessageError(`body is not a record batch (${first?.path || 'body'}: ${first?.message ?? 'invalid'})`);
   }
   return result.data;
 }

@@ -1,0 +1,86 @@
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
+import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
+import type { FanoutDeps } from '../../lambdas/core/fanout';
+import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
+import { packQueueMessages, recordIds, toQueuedRecords } from '../../lambdas/core/record';
+import { makeBatchWriterHandler } from '../../lambdas/handlers/batch-writer';
+import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { lambdaContext, sqsEvent } from '../fixtures/events';
+import { connectMonitor, startTestStack, waitFor, type Monitor } from '../support/stack';
+
+const body = (userId: string, count: number, key?: string) =>
+  packQueueMessages(
+    userId,
+    '2024-06-01T00:00:00Z',
+    toQueuedRecords(Array.from({ length: count }, (_, i) => ({ data: i, date: `2024-06-01T00:${String(i % 60).padStart(2, '0')}:00Z` })), recordIds(count, userId, key)),
+  )[0]!;
+
+describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  let doc: DynamoDBDocumentClient;
+  let management: ApiGatewayManagementApiClient;
+  let fanout: FanoutDeps;
+  let admin: Monitor;
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+    doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS }));
+    management = new ApiGatewayManagementApiClient({ endpoint: stack.ws.managementEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+    fanout = { registry: new DynamoConnectionRegistry(doc, stack.tableName), broadcaster: new ApiGatewayBroadcaster(management) };
+    admin = await connectMonitor(stack.wsUrl, (await stack.identity.tokenFor('root', true)).access_token);
+  });
+  afterAll(async () => {
+    await admin.close();
+    management.destroy();
+    doc.destroy();
+    await stack.cleanup();
+  });
+
+  it('stores the valid messages of a batch, reports the malformed one, and pushes only new rows', async () => {
+    const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout });
+    const good = [body('alice', 10, 'a'), body('bob', 5, 'b')];
+    const event = sqsEvent([good[0]!, '{"not":"a batch"}', good[1]!]);
+    const before = admin.pushedIds().length;
+
+    const result = await writer(event, lambdaContext());
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]!.messageId }]);
+    const stored = await stack.pool.query("SELECT count(*)::int AS n FROM records WHERE user_id IN ('alice','bob')");
+    expect(stored.rows[0].n).toBe(15);
+    await waitFor(() => admin.pushedIds().length === before + 15);
+
+    // The same messages again (a redelivery): nothing new is stored or pushed.
+    const again = await writer(sqsEvent(good), lambdaContext());
+    expect(again.batchItemFailures).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(admin.pushedIds().length).toBe(before + 15);
+  });
+
+  it('returns every message to the queue when the database fails, and tells admins', async () => {
+    const broken = createPool({ connectionString: stack.databaseUrl.replace(/\/[^/]+$/, '/no_such_database') });
+    const writer = makeBatchWriterHandler({ store: new PgRecordStore(broken), fanout });
+    const event = sqsEvent([body('carol', 3), body('carol', 4)]);
+
+    const result = await writer(event, lambdaContext());
+
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(event.Records.map((r) => r.messageId).sort());
+    await waitFor(() => admin.frames.some((f) => f.type === 'status'));
+    expect(admin.frames.find((f) => f.type === 'status')).toMatchObject({ type: 'status', level: 'error', stage: 'store', pending: 7 });
+    await broken.end();
+  });
+
+  it('still succeeds when pushing fails, because the rows are committed', async () => {
+    const deadManagement = new ApiGatewayManagementApiClient({ endpoint: 'http://127.0.0.1:1', region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, maxAttempts: 1 });
+    const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout: { ...fanout, broadcaster: new ApiGatewayBroadcaster(deadManagement) } });
+
+    const result = await writer(sqsEvent([body('dave', 2)]), lambdaContext());
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect((await stack.pool.query("SELECT count(*)::int AS n FROM records WHERE user_id = 'dave'")).rows[0].n).toBe(2);
+    deadManagement.destroy();
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../lambdas/core/errors';
+import {
+  MAX_QUEUE_MESSAGE_BYTES,
+  packQueueMessages,
+  parseIdempotencyKey,
+  parseQueueMessage,
+  parseUploadBody,
+  recordIds,
+  toQueuedRecords,
+} from '../../../lambdas/core/record';
+
+function issuesOf(body: unknown) {
+  try {
+    parseUploadBody(body);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as ValidationError).details;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('upload body validation', () => {
+  it('accepts one record and a batch of records', () => {
+    expect(parseUploadBody({ data: 1, date: '2024-01-01T00:00:00Z' })).toEqual([{ data: 1, date: '2024-01-01T00:00:00Z' }]);
+    expect(parseUploadBody({ records: [{ data: -2147483648, date: '2024-01-01T00:00:00Z' }, { data: 2147483647, date: '2024-01-01T00:00:00+01:00' }] })).toHaveLength(2);
+  });
+
+  it.each([
+    ['a string for a number', { data: '5', date: '2024-01-01T00:00:00Z' }, 'data'],
+    ['a fraction', { data: 1.5, date: '2024-01-01T00:00:00Z' }, 'data'],
+    ['an int32 overflow', { data: 2147483648, date: '2024-01-01T00:00:00Z' }, 'data'],
+    ['an int32 underflow', { data: -2147483649, date: '2024-01-01T00:00:00Z' }, 'data'],
+    ['a missing value', { date: '2024-01-01T00:00:00Z' }, 'data'],
+    ['null data', { data: null, date: '2024-01-01T00:00:00Z' }, 'data'],
+    ['a date without a zone', { data: 1, date: '2024-01-01T00:00:00' }, 'date'],
+    ['a date as a number', { data: 1, date: 1704067200 }, 'date'],
+    ['an impossible date', { data: 1, date: '2024-02-30T00:00:00Z' }, 'date'],
+    ['an unknown field', { data: 1, date: '2024-01-01T00:00:00Z', user: 'x' }, 'user'],
+    ['an empty batch', { records: [] }, 'records'],
+    ['a batch that is not a list', { records: { data: 1 } }, 'records'],
+    ['a bad record inside a batch', { records: [{ data: 1, date: '2024-01-01T00:00:00Z' }, { data: 'x', date: '2024-01-01T00:00:00Z' }] }, 'records.1.data'],
+    ['an unknown field beside records', { records: [{ data: 1, date: '2024-01-01T00:00:00Z' }], extra: true }, 'extra'],
+    ['an array body', [{ data: 1, date: '2024-01-01T00:00:00Z' }], ''],
+    ['a scalar body', 42, ''],
+  ])('refuses %s and names the field', (_, body, path) => {
+    expect(issuesOf(body)?.map((i) => i.path)).toContain(path);
+  });
+
+  it('refuses more than 1000 records in one request', () => {
+    const records = Array.from({ length: 1001 }, () => ({ data: 1, date: '2024-01-01T00:00:00Z' }));
+    expect(issuesOf({ records })?.[0]).toMatchObject({ path: 'records', message: 'must hold at most 1000 records' });
+  });
+
+  it('lists every bad field, not just the first', () => {
+    expect(issuesOf({ data: 'x', date: 'y', z: 1 })?.map((i) => i.path).sort()).toEqual(['data', 'date', 'z']);
+  });
+});
+
+describe('record ids', () => {
+  it('derives the same ids for the same user, key and position', () => {
+    expect(recordIds(3, 'alice', 'key-1')).toEqual(recordIds(3, 'alice', 'key-1'));
+  });
+
+  it('gives different users different ids for the same key', () => {
+    const alice = recordIds(2, 'alice', 'key-1');
+    const bob = recordIds(2, 'bob', 'key-1');
+    expect(alice.some((id) => bob.includes(id))).toBe(false);
+  });
+
+  it('gives each position in a request its own id', () => {
+    expect(new Set(recordIds(1000, 'alice', 'k')).size).toBe(1000);
+  });
+
+  it('cannot be confused by separators inside the user or key', () => {
+    expect(recordIds(1, 'a:b', 'c')).not.toEqual(recordIds(1, 'a', 'b:c'));
+  });
+
+  it('makes UUIDv5 ids with a key and time-ordered UUIDv7 ids without one', () => {
+    expect(recordIds(1, 'alice', 'k')[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5/);
+    const ids = recordIds(50, 'alice');
+    expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('checks the Idempotency-Key header', () => {
+    expect(parseIdempotencyKey(undefined)).toBeUndefined();
+    expect(parseIdempotencyKey('abc-123')).toBe('abc-123');
+    expect(() => parseIdempotencyKey('')).toThrow(ValidationError);
+    expect(() => parseIdempotencyKey('has space')).toThrow(ValidationError);
+    expect(() => parseIdempotencyKey('x'.repeat(129))).toThrow(ValidationError);
+  });
+});
+
+describe('queue messages', () => {
+  const records = toQueuedRecords(
+    Array.from({ length: 1000 }, (_, i) => ({ data: -2147483648 + i, date: '2024-01-01T00:00:00.123456+01:00' })),
+    recordIds(1000, 'alice'),
+  );
+
+  it('carries a whole request of 1000 records in one message', () => {
+    const bodies = packQueueMessages('alice', '2024-01-01T00:00:00Z', records);
+    expect(bodies).toHaveLength(1);
+    expect(parseQueueMessage(bodies[0]!).records).toHaveLength(1000);
+  });
+
+  it('stores dates in canonical UTC form with microseconds', () => {
+    expect(records[0]!.date).toBe('2023-12-31T23:00:00.123456Z');
+  });
+
+  it('splits only when one message would pass the size limit, losing nothing', () => {
+    const bodies = packQueueMessages('alice', '2024-01-01T00:00:00Z', records, 10_000);
+    expect(bodies.length).toBeGreaterThan(1);
+    for (const body of bodies) expect(new TextEncoder().encode(body).length).toBeLessThanOrEqual(10_000);
+    expect(bodies.flatMap((b) => parseQueueMessage(b).records)).toEqual(records);
+    expect(MAX_QUEUE_MESSAGE_BYTES).toBe(1024 * 1024);
+  });
+
+  it('refuses a body that is not a record batch, saying why', () => {
+    expect(() => parseQueueMessage('not json')).toThrow(/not JSON/);
+    expect(() => parseQueueMessage('{"v":1}')).toThrow(/not a record batch/);
+    expect(() => parseQueueMessage(JSON.stringify({ v: 1, user_id: 'a', accepted_at: '2024-01-01T00:00:00Z', records: [{ id: 'nope', data: 1, date: '2024-01-01T00:00:00Z' }] }))).toThrow(/records\.0\.id/);
+  });
+});
