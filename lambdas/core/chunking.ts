@@ -3,38 +3,51 @@
  * and monitoring frames (128 KB) are both built with it.
  */
 
-const encoder = new TextEncoder();
-
-/** UTF-8 size of a string in bytes. */
+/** UTF-8 size of a string in bytes, counted without allocating. */
 export function byteLength(text: string): number {
-  return encoder.encode(text).length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4; // a surrogate pair is one 4-byte code point
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /**
- * Packs `items` greedily, in order, into documents `render(part)`, each at most `maxBytes`.
- * `render` must wrap the items as a JSON array inside a fixed envelope, so a document's size
- * is the envelope plus the items plus their commas. Throws when one item alone cannot fit.
+ * Packs `items` greedily, in order, into documents each at most `maxBytes`. `wrap` receives the
+ * JSON array text of one part (e.g. `[{…},{…}]`) and returns the document around it; the
+ * envelope must not depend on the part. Each item is serialised once. Throws when one item
+ * alone cannot fit.
  */
-export function chunkBySize<T>(items: readonly T[], maxBytes: number, render: (part: T[]) => string): string[] {
+export function chunkBySize<T>(items: readonly T[], maxBytes: number, wrap: (jsonArray: string) => string): string[] {
   if (items.length === 0) return [];
-  const envelope = byteLength(render([]));
+  const envelope = byteLength(wrap('[]'));
   const documents: string[] = [];
-  let part: T[] = [];
+  let part: string[] = [];
   let size = envelope;
   for (const item of items) {
-    const itemBytes = byteLength(JSON.stringify(item));
-    const added = part.length === 0 ? itemBytes : itemBytes + 1; // the comma
+    const json = JSON.stringify(item);
+    const itemBytes = byteLength(json);
     if (envelope + itemBytes > maxBytes) {
       throw new RangeError(`one item of ${itemBytes} bytes cannot fit in ${maxBytes} bytes`);
     }
+    const added = part.length === 0 ? itemBytes : itemBytes + 1; // the comma
     if (size + added > maxBytes) {
-      documents.push(render(part));
+      documents.push(wrap(`[${part.join(',')}]`));
       part = [];
       size = envelope;
     }
     size += part.length === 0 ? itemBytes : itemBytes + 1;
-    part.push(item);
+    part.push(json);
   }
-  documents.push(render(part));
+  documents.push(wrap(`[${part.join(',')}]`));
   return documents;
 }

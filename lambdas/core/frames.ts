@@ -35,7 +35,7 @@ export type Frame = RecordsFrame | StatusFrame | PongFrame | ErrorFrame;
 
 /** Records as frames, in order, none larger than `maxBytes`. */
 export function recordsFrames(records: readonly StoredRecord[], maxBytes = MAX_FRAME_BYTES): string[] {
-  return chunkBySize(records, maxBytes, (part) => JSON.stringify({ type: 'records', records: part } satisfies RecordsFrame));
+  return chunkBySize(records, maxBytes, (array) => `{"type":"records","records":${array}}`);
 }
 
 export function frame(value: Frame): string {

@@ -25,12 +25,18 @@ describe('monitoring frames', () => {
   });
 
   it('fills frames right up to the limit', () => {
-    const docs = chunkBySize([1, 2, 3, 4, 5], '[1,2]'.length, (part) => JSON.stringify(part));
+    const docs = chunkBySize([1, 2, 3, 4, 5], '[1,2]'.length, (array) => array);
     expect(docs).toEqual(['[1,2]', '[3,4]', '[5]']);
   });
 
   it('makes no frame for no records, and refuses an item that can never fit', () => {
     expect(recordsFrames([])).toEqual([]);
-    expect(() => chunkBySize(['x'.repeat(100)], 50, (p) => JSON.stringify(p))).toThrow(RangeError);
+    expect(() => chunkBySize(['x'.repeat(100)], 50, (array) => array)).toThrow(RangeError);
+  });
+
+  it('counts UTF-8 bytes exactly, surrogate pairs included', () => {
+    for (const text of ['abc', 'é', '€', '🙂', 'a🙂é€', '\ud800 lone surrogate']) {
+      expect(byteLength(text)).toBe(Buffer.byteLength(text, 'utf8'));
+    }
   });
 });
