@@ -23,9 +23,9 @@ export interface HttpRoute {
 }
 
 export const HTTP_ROUTES: readonly HttpRoute[] = [
+  // The seed system's URL had a trailing slash: API Gateway routes `/api/data/upload/` here
+  // too, and so does the local gateway (see matchHttpRoute).
   { method: 'POST', path: '/api/data/upload', function: 'ingest', auth: 'jwt' },
-  // The seed system's URL had a trailing slash; its clients keep working.
-  { method: 'POST', path: '/api/data/upload/', function: 'ingest', auth: 'jwt' },
   { method: 'POST', path: '/auth/token', function: 'auth-token', auth: 'none' },
   { method: 'GET', path: '/health', function: 'health', auth: 'none' },
 ];
@@ -48,7 +48,11 @@ export const WEBSOCKET_API = {
   routes: Record<string, FunctionName>;
 };
 
-/** Finds the route for a method and path, or undefined. */
+/**
+ * Finds the route for a method and path, or undefined. Like API Gateway, a trailing slash
+ * does not change the route.
+ */
 export function matchHttpRoute(method: string, path: string): HttpRoute | undefined {
-  return HTTP_ROUTES.find((r) => r.method === method && r.path === path);
+  const normalised = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return HTTP_ROUTES.find((r) => r.method === method && r.path === normalised);
 }

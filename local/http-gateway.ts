@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TokenVerifier } from '../lambdas/core/ports';
 import { bearerToken } from '../lambdas/adapters/jwt-verifier';
-import { type FunctionName, HTTP_ROUTES } from '../lambdas/routes';
+import { type FunctionName, matchHttpRoute } from '../lambdas/routes';
 import type { HttpEvent } from '../lambdas/shared/http';
 import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
 
@@ -133,7 +133,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
     try {
       const staticRoute = req.method === 'GET' ? options.staticJson?.[url.pathname] : undefined;
       if (staticRoute) return send(res, 200, staticRoute());
-      const route = HTTP_ROUTES.find((r) => r.method === req.method && r.path === url.pathname);
+      const route = matchHttpRoute(req.method ?? 'GET', url.pathname);
       if (!route) return send(res, 404, { message: 'Not Found' });
       let body: Buffer;
       try {

@@ -70,6 +70,17 @@ describe('the local stack end to end', () => {
     });
   });
 
+  it('accepts the seed system\'s URL with a trailing slash', async () => {
+    const response = await fetch(`${stack.httpUrl}/api/data/upload/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ data: 3, date: '2024-04-02T00:00:00Z' }),
+    });
+    expect(response.status).toBe(202);
+    const [id] = ((await response.json()) as { ids: string[] }).ids;
+    await waitFor(() => monitor.pushedIds().includes(id!));
+  });
+
   it('keeps microseconds from upload to push', async () => {
     const answer = await upload({ data: 7, date: '2024-04-01T12:00:00.000123+02:00' });
     const [id] = ((await answer.json()) as { ids: string[] }).ids;
