@@ -2,9 +2,12 @@
  * `npm start`: the whole system on this machine, with no Docker and no AWS account.
  */
 import { localConfigFromEnv } from '../local/config';
-import { startLocalStack } from '../local/stack';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Metrics would print an EMF blob after every invocation; there is no CloudWatch to read them.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// Imported only now: the handlers' logger and metrics read the environment when first loaded.
+const { startLocalStack } = await import('../local/stack');
 
 const say = (line: string) => console.log(`[local] ${line}`);
 

@@ -13,6 +13,13 @@ export const LocalConfig = z.object({
   PORT: port(3000),
   /** The WebSocket API and its @connections management API. */
   WS_PORT: port(3001),
+  /**
+   * 'embedded' starts PostgreSQL, SQS and DynamoDB in-process; 'compose' uses the services of
+   * docker-compose.localstack.yml instead (LocalStack's SQS and DynamoDB, its PostgreSQL).
+   */
+  LOCAL_SERVICES: z._default(z.enum(['embedded', 'compose']), 'embedded'),
+  /** LocalStack's edge endpoint, with LOCAL_SERVICES=compose. */
+  LOCALSTACK_ENDPOINT: z._default(z.url(), 'http://127.0.0.1:4566'),
   /** Embedded PostgreSQL's files, the identity key and the queue spool. */
   DATA_DIR: z._default(z.string(), '.data'),
   /** An external PostgreSQL instead of the embedded one. */
@@ -37,11 +44,15 @@ export const LocalConfig = z.object({
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 
+/** The compose file's PostgreSQL (local-only credentials, published on 127.0.0.1 only). */
+export const COMPOSE_DATABASE_URL = 'postgres://postgres:local-only-password@127.0.0.1:5432/data_handler';
+
 /** Reads the configuration; DATA_DIR becomes absolute. */
 export function localConfigFromEnv(source: NodeJS.ProcessEnv = process.env): LocalConfig {
   const config = readEnv(LocalConfig, source);
   if (config.QUEUE_VISIBILITY_TIMEOUT_S * 1000 < config.WRITER_TIMEOUT_MS) {
     throw new Error('Invalid configuration: QUEUE_VISIBILITY_TIMEOUT_S must cover WRITER_TIMEOUT_MS, or batches would be redelivered while still running');
   }
-  return { ...config, DATA_DIR: path.resolve(config.DATA_DIR) };
+  const databaseUrl = config.DATABASE_URL ?? (config.LOCAL_SERVICES === 'compose' ? COMPOSE_DATABASE_URL : undefined);
+  return { ...config, DATA_DIR: path.resolve(config.DATA_DIR), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
 }

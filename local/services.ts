@@ -50,18 +50,24 @@ export async function startPostgres(options: PostgresOptions): Promise<Service<{
   const server = new EmbeddedPostgresServer({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD });
   await server.start();
   const adminUrl = `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
+  return { info: { databaseUrl: await createDatabase(adminUrl, DATABASE) }, stop: () => server.stop() };
+}
+
+/**
+ * Creates database `name` on the server of `adminUrl` (a URL ending in `/postgres`) unless it
+ * exists; resolves with the new database's URL.
+ */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`);
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${name}`);
   } finally {
     await client.end();
   }
-  return {
-    info: { databaseUrl: `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${port}/${DATABASE}` },
-    stop: () => server.stop(),
-  };
+  return adminUrl.replace(/\/postgres$/, `/${name}`);
 }
 
 /** Applies the versioned migrations; resolves with the names that ran now. */
@@ -86,11 +92,17 @@ export interface QueueInfo {
   readonly dlqName: string;
 }
 
-/** Starts fauxqs on 127.0.0.1 with the record queue and its DLQ (redrive policy). */
-export async function startQueue(options: QueueOptions): Promise<Service<QueueInfo>> {
-  // buildApp + our own listen: startFauxqs would bind every interface.
-  const app = buildApp({ logger: false });
-  const endpoint = await app.listen({ port: options.port, host: '127.0.0.1' });
+export interface QueueNames {
+  readonly queueName?: string;
+  readonly visibilityTimeoutSeconds: number;
+  readonly maxReceiveCount: number;
+}
+
+/**
+ * Creates (or finds: CreateQueue is idempotent for equal attributes) the record queue and its
+ * DLQ with a redrive policy, on any SQS endpoint.
+ */
+export async function provisionQueues(endpoint: string, options: QueueNames): Promise<QueueInfo> {
   const queueName = options.queueName ?? 'records';
   const dlqName = `${queueName}-dlq`;
   const sqs = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
@@ -110,12 +122,22 @@ export async function startQueue(options: QueueOptions): Promise<Service<QueueIn
         },
       }),
     );
-    return {
-      info: { endpoint, queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl!, queueName, dlqName },
-      stop: () => app.close(),
-    };
+    return { endpoint, queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl!, queueName, dlqName };
   } finally {
     sqs.destroy();
+  }
+}
+
+/** Starts fauxqs on 127.0.0.1 with the record queue and its DLQ (redrive policy). */
+export async function startQueue(options: QueueOptions): Promise<Service<QueueInfo>> {
+  // buildApp + our own listen: startFauxqs would bind every interface.
+  const app = buildApp({ logger: false });
+  const endpoint = await app.listen({ port: options.port, host: '127.0.0.1' });
+  try {
+    return { info: await provisionQueues(endpoint, options), stop: () => app.close() };
+  } catch (error) {
+    await app.close();
+    throw error;
   }
 }
 
@@ -124,17 +146,8 @@ export interface ConnectionsTableOptions {
   readonly tableName?: string;
 }
 
-/** Starts dynalite on 127.0.0.1 with the connections table. */
-export async function startConnectionsTable(
-  options: ConnectionsTableOptions,
-): Promise<Service<{ endpoint: string; tableName: string }>> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => resolve());
-  });
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const tableName = options.tableName ?? 'connections';
+/** Creates the connections table (key `connectionId`) on any DynamoDB endpoint, unless it exists. */
+export async function provisionConnectionsTable(endpoint: string, tableName = 'connections'): Promise<string> {
   const ddb = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS });
   try {
     await ddb.send(new DescribeTableCommand({ TableName: tableName })).catch(async (error) => {
@@ -148,15 +161,31 @@ export async function startConnectionsTable(
         }),
       );
     });
+    return tableName;
   } finally {
     ddb.destroy();
   }
-  return {
-    info: { endpoint, tableName },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+}
+
+/** Starts dynalite on 127.0.0.1 with the connections table. */
+export async function startConnectionsTable(
+  options: ConnectionsTableOptions,
+): Promise<Service<{ endpoint: string; tableName: string }>> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  try {
+    return { info: { endpoint, tableName: await provisionConnectionsTable(endpoint, options.tableName) }, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

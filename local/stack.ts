@@ -31,10 +31,13 @@ import {
   LOCAL_AWS_CREDENTIALS,
   LOCAL_REGION,
   migrate,
+  provisionConnectionsTable,
+  provisionQueues,
   startConnectionsTable,
   startPostgres,
   startQueue,
   type QueueInfo,
+  type Service,
 } from './services';
 import { restoreSpool, saveSpool } from './spool';
 import { SqsEventSource } from './sqs-poller';
@@ -90,23 +93,31 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     }
     const ran = await migrate(databaseUrl);
     log(ran.length ? `migrations applied: ${ran.join(', ')}` : 'schema up to date');
-    const pool = createPool({ connectionString: databaseUrl, max: config.MAX_CONCURRENCY + 2 });
+    const pool = createPool({ connection: databaseUrl, max: config.MAX_CONCURRENCY + 2 });
     stoppers.push({ name: 'database pool', stop: () => pool.end() });
 
-    log('starting SQS (fauxqs) and DynamoDB (dynalite)…');
-    const queue = await startQueue({
-      port: config.SQS_PORT,
-      visibilityTimeoutSeconds: config.QUEUE_VISIBILITY_TIMEOUT_S,
-      maxReceiveCount: config.MAX_RECEIVE_COUNT,
-    });
-    stoppers.push({ name: 'SQS', stop: queue.stop });
-    const table = await startConnectionsTable({ port: config.DYNAMODB_PORT });
-    stoppers.push({ name: 'DynamoDB', stop: table.stop });
+    const compose = config.LOCAL_SERVICES === 'compose';
+    const queueSettings = { visibilityTimeoutSeconds: config.QUEUE_VISIBILITY_TIMEOUT_S, maxReceiveCount: config.MAX_RECEIVE_COUNT };
+    let queue: Service<QueueInfo>;
+    let table: Service<{ endpoint: string; tableName: string }>;
+    if (compose) {
+      log(`using LocalStack at ${config.LOCALSTACK_ENDPOINT} for SQS and DynamoDB…`);
+      const none = async () => undefined;
+      queue = { info: await provisionQueues(config.LOCALSTACK_ENDPOINT, queueSettings), stop: none };
+      table = { info: { endpoint: config.LOCALSTACK_ENDPOINT, tableName: await provisionConnectionsTable(config.LOCALSTACK_ENDPOINT) }, stop: none };
+    } else {
+      log('starting SQS (fauxqs) and DynamoDB (dynalite)…');
+      queue = await startQueue({ port: config.SQS_PORT, ...queueSettings });
+      stoppers.push({ name: 'SQS', stop: queue.stop });
+      table = await startConnectionsTable({ port: config.DYNAMODB_PORT });
+      stoppers.push({ name: 'DynamoDB', stop: table.stop });
+    }
 
     const sqs = new SQSClient({ endpoint: queue.info.endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
     stoppers.push({ name: 'SQS client', stop: async () => sqs.destroy() });
     const spoolFile = path.join(config.DATA_DIR, 'queue-spool.json');
-    const restored = await restoreSpool(spoolFile, sqs, queue.info);
+    // LocalStack keeps its own queue while it runs; only the embedded one needs the spool.
+    const restored = compose ? { queue: 0, dlq: 0 } : await restoreSpool(spoolFile, sqs, queue.info);
     if (restored.queue + restored.dlq > 0) log(`restored from the queue spool: ${restored.queue} queued, ${restored.dlq} in the DLQ`);
     const documents = DynamoDBDocumentClient.from(
       new DynamoDBClient({ endpoint: table.info.endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS }),
@@ -168,6 +179,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const drainAndSpool = async () => {
       await waitForEmptyQueue(sqs, queue.info.queueUrl, options.drainTimeoutMs ?? 10_000);
       await eventSource.stop();
+      if (compose) return;
       const saved = await saveSpool(spoolFile, queue.info.endpoint, queue.info);
       if (saved.queue + saved.dlq > 0) log(`saved to the queue spool for the next start: ${saved.queue} queued, ${saved.dlq} in the DLQ`);
     };

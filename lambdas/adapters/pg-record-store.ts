@@ -10,7 +10,9 @@ const TIMESTAMPTZ_OID = 1184;
 
 /**
  * Type parsers that keep timestamptz as text. node-postgres would build a JS Date, which drops
- * the microseconds; the session runs in UTC, so the text is re-spelled in canonical form.
+ * the microseconds. The text carries the session's offset (`+00`, `+02`, `+05:30`), so it is
+ * re-spelled in canonical UTC whatever the server's TimeZone; no session option is needed,
+ * which keeps RDS Proxy from pinning connections.
  */
 export const textTimestampTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -25,7 +27,8 @@ export function pgTimestampToIso(value: string): string {
 }
 
 export interface PgPoolOptions {
-  readonly connectionString: string;
+  /** A URL, or the settings of a connection (host, user, a password callback, …). */
+  readonly connection: string | pg.ClientConfig;
   /** Connections at most; a Lambda runs one batch at a time, so 2 is plenty there. */
   readonly max?: number;
   /** TLS for RDS: 'require' verifies nothing, 'verify-full' checks the certificate. */
@@ -33,20 +36,21 @@ export interface PgPoolOptions {
   readonly caPem?: string;
 }
 
-/** A pool whose sessions run in UTC and return timestamps as canonical text. */
+/** node-postgres TLS settings for a DATABASE_SSL mode. */
+export function sslOptions(mode: PgPoolOptions['ssl'], caPem?: string): pg.ClientConfig['ssl'] {
+  if (mode === 'require') return { rejectUnauthorized: false };
+  if (mode === 'verify-full') return { rejectUnauthorized: true, ...(caPem ? { ca: caPem } : {}) };
+  return undefined;
+}
+
+/** A pool that returns timestamps as canonical UTC text. */
 export function createPool(options: PgPoolOptions): pg.Pool {
-  const ssl =
-    options.ssl === 'require'
-      ? { rejectUnauthorized: false }
-      : options.ssl === 'verify-full'
-        ? { rejectUnauthorized: true, ...(options.caPem ? { ca: options.caPem } : {}) }
-        : undefined;
+  const ssl = sslOptions(options.ssl, options.caPem);
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...(typeof options.connection === 'string' ? { connectionString: options.connection } : options.connection),
     max: options.max ?? 2,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
-    options: '-c TimeZone=UTC',
     types: textTimestampTypes,
     ...(ssl ? { ssl } : {}),
   });

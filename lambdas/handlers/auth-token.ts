@@ -9,6 +9,7 @@ import type { TokenIssuer } from '../core/ports';
 import { CognitoTokenIssuer } from '../adapters/cognito-token-issuer';
 import { deferred, readEnv } from '../shared/env';
 import { bodyText, header, httpErrors, json, type HttpEvent, type HttpResult } from '../shared/http';
+import { observability } from '../shared/observability';
 
 const Credentials = z.object({
   username: z.string({ error: 'must be a non-empty string' }).check(z.minLength(1, { error: 'must be a non-empty string' })),
@@ -17,6 +18,7 @@ const Credentials = z.object({
 
 export function makeAuthTokenHandler(deps: { readonly issuer: TokenIssuer }) {
   return middy<HttpEvent, HttpResult>()
+    .use(observability())
     .use(httpErrors())
     .handler(async (event) => {
       if (!/^application\/json\s*(;|$)/i.test(header(event, 'content-type') ?? '')) {

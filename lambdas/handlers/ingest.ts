@@ -1,6 +1,7 @@
 /**
  * POST /api/data/upload: validates records and hands them to the queue, nothing else.
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import { byteLength } from '../core/chunking';
 import {
@@ -15,6 +16,7 @@ import { SqsRecordQueue } from '../adapters/sqs-record-queue';
 import { sqsClient } from '../shared/clients';
 import { deferred, IngestEnv, readEnv } from '../shared/env';
 import { bodyText, header, httpErrors, json, principalOf, type HttpEvent, type HttpResult } from '../shared/http';
+import { metrics, observability } from '../shared/observability';
 
 export interface IngestDeps {
   readonly queue: RecordQueue;
@@ -26,6 +28,7 @@ export interface IngestDeps {
 export function makeIngestHandler(deps: IngestDeps) {
   const now = deps.now ?? Date.now;
   return middy<HttpEvent, HttpResult>()
+    .use(observability())
     .use(httpErrors())
     .handler(async (event) => {
       const principal = principalOf(event);
@@ -48,6 +51,7 @@ export function makeIngestHandler(deps: IngestDeps) {
       const ids = recordIds(inputs.length, principal.userId, key);
       const acceptedAt = formatInstant({ epochMs: now(), micros: 0 });
       await deps.queue.send(packQueueMessages(principal.userId, acceptedAt, toQueuedRecords(inputs, ids)));
+      metrics.addMetric('RecordsAccepted', MetricUnit.Count, ids.length);
       return json(202, { accepted: ids.length, ids });
     });
 }

@@ -7,7 +7,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import type { TokenVerifier } from '../core/ports';
 import { verifierFromEnv } from '../shared/auth';
 import { deferred } from '../shared/env';
-import { log } from '../shared/logger';
+import { logger, observability } from '../shared/observability';
 
 /** The context the authorizer hands to $connect (API Gateway allows only scalar values). */
 export interface ConnectionAuthContext {
@@ -17,24 +17,26 @@ export interface ConnectionAuthContext {
 }
 
 export function makeWsAuthorizerHandler(deps: { readonly verifier: TokenVerifier }) {
-  return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>().handler(async (event) => {
-    const token = event.queryStringParameters?.token ?? '';
-    try {
-      const principal = await deps.verifier.verify(token);
-      return {
-        principalId: principal.userId,
-        policyDocument: {
-          Version: '2012-10-17',
-          Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
-        },
-        context: { userId: principal.userId, isAdmin: String(principal.isAdmin) } satisfies ConnectionAuthContext,
-      };
-    } catch {
-      log.info('websocket connect refused', { sourceIp: event.requestContext?.identity?.sourceIp });
-      // This exact message makes API Gateway answer 401 rather than 403 or 500.
-      throw new Error('Unauthorized');
-    }
-  });
+  return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>()
+    .use(observability())
+    .handler(async (event) => {
+      const token = event.queryStringParameters?.token ?? '';
+      try {
+        const principal = await deps.verifier.verify(token);
+        return {
+          principalId: principal.userId,
+          policyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
+          },
+          context: { userId: principal.userId, isAdmin: String(principal.isAdmin) } satisfies ConnectionAuthContext,
+        };
+      } catch {
+        logger.info('websocket connect refused', { sourceIp: event.requestContext?.identity?.sourceIp });
+        // This exact message makes API Gateway answer 401 rather than 403 or 500.
+        throw new Error('Unauthorized');
+      }
+    });
 }
 
 /** The Lambda entry point. */

@@ -30,11 +30,9 @@ export const PushEnv = z.object({
   PUSH_CONCURRENCY: positiveInt(16),
 });
 
+/** The writer's own settings; how it reaches the database is DatabaseEnv (shared/database.ts). */
 export const WriterEnv = z.object({
   ...PushEnv.shape,
-  DATABASE_URL: z.string().check(z.minLength(1)),
-  /** 'disable' locally; 'verify-full' against RDS. */
-  DATABASE_SSL: z._default(z.enum(['disable', 'require', 'verify-full']), 'disable'),
   DATABASE_POOL_MAX: positiveInt(2),
 });
 
@@ -48,6 +46,27 @@ export const AuthEnv = z.object({
   JWT_AUDIENCE: z.string().check(z.minLength(1)),
   /** Defaults to the issuer's `/.well-known/jwks.json`. */
   JWKS_URL: z.optional(z.url()),
+});
+
+const nonEmpty = z.string().check(z.minLength(1, { error: 'must not be empty' }));
+
+/** Powertools' log levels, accepted in any case (the README documents `LOG_LEVEL=debug`). */
+const logLevel = z.optional(
+  z.pipe(
+    z.transform((value: unknown) => (typeof value === 'string' ? value.trim().toLowerCase() : value)),
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'critical', 'silent'], {
+      error: 'use trace, debug, info, warn, error, critical or silent',
+    }),
+  ),
+);
+
+/** Logs and metrics. Every variable has a default, so importing a handler never needs them. */
+export const ObservabilityEnv = z.object({
+  POWERTOOLS_SERVICE_NAME: z._default(nonEmpty, 'data-handler'),
+  POWERTOOLS_METRICS_NAMESPACE: z._default(nonEmpty, 'DataHandler'),
+  /** Wins over LOG_LEVEL; both lose to Lambda's own log-level setting (AWS_LAMBDA_LOG_LEVEL). */
+  POWERTOOLS_LOG_LEVEL: logLevel,
+  LOG_LEVEL: logLevel,
 });
 
 /** Parses `source` (the process environment) or throws one error naming every bad variable. */
@@ -80,7 +99,16 @@ export function once<T>(build: () => T): () => T {
  * A Lambda entry point whose real handler (configuration, clients, pools) is built on the
  * first invocation and then reused.
  */
-export function deferred<E, C, R>(build: () => (event: E, context: C) => Promise<R>): (event: E, context: C) => Promise<R> {
-  const get = once(build);
-  return (event, context) => get()(event, context);
+export function deferred<E, C, R>(
+  build: () => ((event: E, context: C) => Promise<R>) | Promise<(event: E, context: C) => Promise<R>>,
+): (event: E, context: C) => Promise<R> {
+  let built: Promise<(event: E, context: C) => Promise<R>> | undefined;
+  return async (event, context) => {
+    // A failed build (say, Secrets Manager unreachable) is retried by the next invocation.
+    built ??= Promise.resolve().then(build).catch((error: unknown) => {
+      built = undefined;
+      throw error;
+    });
+    return (await built)(event, context);
+  };
 }

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { PublicError, UnauthorizedError } from '../core/errors';
 import { principalFromClaims } from '../core/principal';
 import type { Principal } from '../core/ports';
-import { describeError, log } from './logger';
+import { describeError, logger } from './observability';
 
 /** An HTTP API event, with the JWT authorizer's claims when the route has one. */
 export type HttpEvent = APIGatewayProxyEventV2 & {
@@ -41,7 +41,7 @@ export function httpErrors(): middy.MiddlewareObj<HttpEvent, HttpResult> {
         request.response = json(error.status, errorBody(error.code, error.message, error.details));
         return;
       }
-      log.error('unhandled error', { ...describeError(error), route: request.event?.routeKey });
+      logger.error('unhandled error', { ...describeError(error), route: request.event?.routeKey });
       request.response = json(500, errorBody('internal_error', 'Something went wrong on our side.'));
     },
   };

@@ -61,7 +61,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
   });
 
   it('returns every message to the queue when the database fails, and tells admins', async () => {
-    const broken = createPool({ connectionString: stack.databaseUrl.replace(/\/[^/]+$/, '/no_such_database') });
+    const broken = createPool({ connection: stack.databaseUrl.replace(/\/[^/]+$/, '/no_such_database') });
     const writer = makeBatchWriterHandler({ store: new PgRecordStore(broken), fanout });
     const event = sqsEvent([body('carol', 3), body('carol', 4)]);
 

@@ -17,7 +17,7 @@ describe('DynamoConnectionRegistry on dynalite', () => {
   let registry: DynamoConnectionRegistry;
   beforeAll(async () => {
     doc = documentClient();
-    registry = new DynamoConnectionRegistry(doc, await freshTable(doc));
+    registry = new DynamoConnectionRegistry(doc, await freshTable());
   });
   afterAll(() => doc.destroy());
 

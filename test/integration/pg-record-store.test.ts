@@ -12,7 +12,7 @@ describe('PgRecordStore on PostgreSQL', () => {
 
   beforeAll(async () => {
     url = await freshDatabase();
-    pool = createPool({ connectionString: url, max: 4 });
+    pool = createPool({ connection: url, max: 4 });
     store = new PgRecordStore(pool);
   });
   afterAll(async () => pool.end());

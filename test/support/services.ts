@@ -2,29 +2,19 @@
  * Per-file resources on the shared embedded services: a migrated database, a queue with its
  * DLQ, a connections table. Names are random, so test files never see each other's data.
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { migrateUp } from '../../lambdas/adapters/migrations';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { createDatabase, LOCAL_AWS_CREDENTIALS, LOCAL_REGION, provisionConnectionsTable, provisionQueues } from '../../local/services';
 
 const suffix = () => randomBytes(4).toString('hex');
 
 /** A new database with the schema migrated; resolves with its URL. */
 export async function freshDatabase(): Promise<string> {
-  const adminUrl = inject('adminDatabaseUrl');
-  const name = `t_${suffix()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = adminUrl.replace(/\/postgres$/, `/${name}`);
+  const url = await createDatabase(inject('adminDatabaseUrl'), `t_${suffix()}`);
   await migrateUp(url);
   return url;
 }
@@ -33,22 +23,15 @@ export function sqsClient(): SQSClient {
   return new SQSClient({ endpoint: inject('sqsEndpoint'), region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
 }
 
-/** A new queue with a DLQ after `maxReceiveCount` receives. */
+/** A new queue with a DLQ after `maxReceiveCount` receives, made the way the local stack makes its own. */
 export async function freshQueue(sqs: SQSClient, options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {}) {
-  const name = `q-${suffix()}`;
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: name,
-      Attributes: {
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 3 }),
-      },
-    }),
-  );
-  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  return { queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl!, queueArn };
+  const info = await provisionQueues(inject('sqsEndpoint'), {
+    queueName: `q-${suffix()}`,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+    maxReceiveCount: options.maxReceiveCount ?? 3,
+  });
+  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: info.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  return { queueUrl: info.queueUrl, dlqUrl: info.dlqUrl, queueArn };
 }
 
 export function documentClient(): DynamoDBDocumentClient {
@@ -57,16 +40,7 @@ export function documentClient(): DynamoDBDocumentClient {
   );
 }
 
-/** A new connections table (same key schema as the stack's). */
-export async function freshTable(doc: DynamoDBDocumentClient): Promise<string> {
-  const name = `connections-${suffix()}`;
-  await doc.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'connectionId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
-    }),
-  );
-  return name;
+/** A new connections table, made the way the local stack makes its own. */
+export async function freshTable(): Promise<string> {
+  return provisionConnectionsTable(inject('dynamoEndpoint'), `connections-${suffix()}`);
 }

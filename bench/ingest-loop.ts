@@ -1,0 +1,213 @@
+/**
+ * Ingest loop, end to end on a local stack: upload over HTTP, store through the queue and the
+ * batch writer, push back over the WebSocket. The baseline is the gateway's floor, a
+ * `GET /health` round trip over the same client and connections, in the same run.
+ *
+ * The stack runs in this process with the product's default event-source settings, on a
+ * fresh database of the run's shared embedded PostgreSQL (so the server is not started twice).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { localConfigFromEnv } from '../local/config';
+import { startLocalStack, type LocalStack } from '../local/stack';
+import { PushMonitor } from './push-monitor';
+import { Deadline, percentile } from './stats';
+import { formatCount, formatFixed, formatRatio, type BenchTable } from './table';
+
+/** How the ingest benchmark is sized. */
+export interface IngestLoopOptions {
+  /** A freshly migrated database for the stack (DATABASE_URL). */
+  readonly databaseUrl: string;
+  /** Records per loop. @default 2_000 */
+  readonly records?: number;
+  /** Concurrent HTTP clients. @default 4 */
+  readonly workers?: number;
+  /** Records per upload in the batched loop. @default 100 */
+  readonly recordsPerUpload?: number;
+  /** Any one loop, or wait for pushes, fails after this. @default 60_000 */
+  readonly timeoutMs?: number;
+}
+
+interface LoopResult {
+  readonly requests: number;
+  readonly records: number;
+  readonly wallMs: number;
+  readonly latenciesMs: number[];
+  /** `performance.now()` of the last answer. */
+  readonly lastAnswerAt: number;
+  /** Ids accepted (uploads only). */
+  readonly ids: string[];
+}
+
+/**
+ * Runs `requests` calls of `call` from `workers` concurrent workers. Bounded twice: by count,
+ * and by a deadline after which it fails naming the loop and its progress.
+ */
+async function runLoop(
+  what: string,
+  requests: number,
+  workers: number,
+  timeoutMs: number,
+  call: (index: number, signal: AbortSignal) => Promise<string[]>,
+): Promise<LoopResult> {
+  const deadline = new Deadline(what, timeoutMs);
+  const latenciesMs: number[] = [];
+  const ids: string[] = [];
+  let next = 0;
+  let failed = false;
+  let lastAnswerAt = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < requests && !failed) {
+      deadline.check(`${latenciesMs.length} of ${requests} requests answered`);
+      const index = next++;
+      // A signal per request, ending at the deadline, so a hung request cannot outlive it. One
+      // signal shared by the loop gathered a listener per fetch (warnings past 1,500 of them).
+      const signal = AbortSignal.timeout(Math.max(1, deadline.remainingMs()));
+      const sent = performance.now();
+      try {
+        ids.push(...(await call(index, signal)));
+      } catch (error) {
+        failed = true;
+        throw signal.aborted ? deadline.error(`${latenciesMs.length} of ${requests} requests answered`) : error;
+      }
+      lastAnswerAt = performance.now();
+      latenciesMs.push(lastAnswerAt - sent);
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  return { requests, records: ids.length, wallMs: lastAnswerAt - started, latenciesMs, lastAnswerAt, ids };
+}
+
+/** Record bodies built before any timing, so the client's JSON work stays out of the latency. */
+function uploadBodies(uploads: number, perUpload: number): string[] {
+  const start = Date.parse('2024-03-01T00:00:00Z');
+  const record = (i: number) => ({ data: (i % 100) + 1, date: new Date(start + i * 1_000).toISOString() });
+  return Array.from({ length: uploads }, (_, u) =>
+    JSON.stringify(perUpload === 1 ? record(u) : { records: Array.from({ length: perUpload }, (_, k) => record(u * perUpload + k)) }),
+  );
+}
+
+async function login(httpUrl: string): Promise<string> {
+  const response = await fetch(`${httpUrl}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'parsa', password: 'admin' }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`ingest-loop: login answered ${response.status}: ${text.slice(0, 200)}`);
+  return (JSON.parse(text) as { access_token: string }).access_token;
+}
+
+/** Runs the benchmark on a stack it starts and stops itself; resolves with its table. */
+export async function runIngestLoopBench(options: IngestLoopOptions): Promise<BenchTable> {
+  const total = options.records ?? 2_000;
+  const workers = options.workers ?? 4;
+  const perUpload = options.recordsPerUpload ?? 100;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'dh-bench-stack-'));
+  // An explicit environment, not process.env: the shell's PORT or DATABASE_URL must not leak in.
+  const config = localConfigFromEnv({ PORT: '0', WS_PORT: '0', DATA_DIR: dataDir, DATABASE_URL: options.databaseUrl });
+  const stackLog: string[] = [];
+  let stack: LocalStack | undefined;
+  let monitor: PushMonitor | undefined;
+  try {
+    stack = await startLocalStack(config, { drainTimeoutMs: 5_000, log: (line) => stackLog.push(line) });
+    const { httpUrl } = stack;
+    const token = await login(httpUrl);
+    monitor = await PushMonitor.connect(stack.ws.url, token, 10_000);
+    const pushed = monitor;
+
+    const upload = async (body: string, signal: AbortSignal) => {
+      const response = await fetch(`${httpUrl}/api/data/upload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+        signal,
+      });
+      const text = await response.text();
+      if (response.status !== 202) throw new Error(`ingest-loop: upload answered ${response.status}: ${text.slice(0, 200)}`);
+      return (JSON.parse(text) as { ids: string[] }).ids;
+    };
+    const health = async (_: number, signal: AbortSignal) => {
+      const response = await fetch(`${httpUrl}/health`, { signal });
+      await response.text();
+      if (response.status !== 200) throw new Error(`ingest-loop: /health answered ${response.status}`);
+      return [];
+    };
+
+    // Warm-up, untimed: opens the connections, fetches the JWKS, and sends one record through
+    // the whole pipeline, so the first timed requests pay no start-up costs.
+    await runLoop('ingest-loop: warm-up /health', 50, workers, timeoutMs, health);
+    const warm = await runLoop('ingest-loop: warm-up upload', 1, 1, timeoutMs, (_, s) => upload(uploadBodies(1, 1)[0]!, s));
+    await pushed.waitForAll(warm.ids, timeoutMs, 'ingest-loop: warm-up');
+
+    const floor = await runLoop('ingest-loop: GET /health', total, workers, timeoutMs, health);
+    const loops: { label: string; result: LoopResult; pushLagMs: number }[] = [];
+    for (const [label, uploads, size] of [
+      ['(a) single-record uploads', total, 1],
+      [`(b) uploads of ${perUpload} records`, Math.ceil(total / perUpload), perUpload],
+    ] as const) {
+      const bodies = uploadBodies(uploads, size);
+      const result = await runLoop(`ingest-loop: ${label}`, uploads, workers, timeoutMs, (i, s) => upload(bodies[i]!, s));
+      // Each loop's records are all back before the next loop starts, so the loops do not overlap.
+      const lastPushAt = await pushed.waitForAll(result.ids, timeoutMs, `ingest-loop: ${label}`);
+      loops.push({ label, result, pushLagMs: lastPushAt - result.lastAnswerAt });
+    }
+
+    const floorP50 = percentile(floor.latenciesMs, 50);
+    const stats = stack.eventSource.stats;
+    return {
+      title: `Ingest loop: local stack over 127.0.0.1, ${formatCount(total)} records, ${workers} concurrent workers (BATCH_SIZE ${config.BATCH_SIZE}, BATCH_WINDOW_MS ${config.BATCH_WINDOW_MS}, MAX_CONCURRENCY ${config.MAX_CONCURRENCY})`,
+      columns: [
+        { header: 'loop', align: 'left' },
+        { header: 'requests' },
+        { header: 'requests/s' },
+        { header: 'records/s' },
+        { header: 'p50 ms' },
+        { header: 'p99 ms' },
+        { header: 'p50 vs /health' },
+        { header: 'last 202 → last push ms' },
+      ],
+      rows: [
+        [
+          'baseline: GET /health (gateway floor)',
+          formatCount(floor.requests),
+          formatCount((floor.requests / floor.wallMs) * 1000),
+          '—',
+          formatFixed(floorP50, 2),
+          formatFixed(percentile(floor.latenciesMs, 99), 2),
+          formatRatio(1),
+          '—',
+        ],
+        ...loops.map(({ label, result, pushLagMs }) => [
+          label,
+          formatCount(result.requests),
+          formatCount((result.requests / result.wallMs) * 1000),
+          formatCount((result.records / result.wallMs) * 1000),
+          formatFixed(percentile(result.latenciesMs, 50), 2),
+          formatFixed(percentile(result.latenciesMs, 99), 2),
+          formatRatio(percentile(result.latenciesMs, 50) / floorP50),
+          formatFixed(pushLagMs, 0),
+        ]),
+      ],
+      notes: [
+        'Latency: request sent to 202 (or 200) body read, per request; records/s counts accepted records over the loop\'s wall time.',
+        'Last 202 → last push: from the loop\'s last answer until the monitor held every accepted id (it includes the batching window).',
+        `Pushes: ${formatCount(pushed.arrivals.size)} records in ${formatCount(pushed.framesReceived)} frames, ${pushed.duplicates} duplicates; ` +
+          `event source: ${stats.invocations} invocations, ${stats.messagesReceived} messages, ${stats.messagesFailed} failed, ${stats.invocationErrors} invocation errors.`,
+        'The stack, its embedded SQS and DynamoDB and this client share one Node process (PostgreSQL is separate): a floor, not a ceiling.',
+      ],
+    };
+  } catch (error) {
+    if (stackLog.length) console.error(`ingest-loop: the stack's last log lines:\n  ${stackLog.slice(-20).join('\n  ')}`);
+    throw error;
+  } finally {
+    await monitor?.close();
+    await stack?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}

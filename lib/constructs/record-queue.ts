@@ -1,0 +1,53 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface RecordQueueProps {
+  /** The consumer's timeout; the visibility timeout is six times it, as AWS advises for event sources. */
+  readonly consumerTimeout: Duration;
+  /** Receives before a message moves to the DLQ. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** How long a message may wait in the queue. @default Duration.days(4) */
+  readonly retentionPeriod?: Duration;
+  /** How long a failed message is kept in the DLQ. @default Duration.days(14) (the SQS maximum) */
+  readonly dlqRetentionPeriod?: Duration;
+  /** @default RemovalPolicy.DESTROY */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The durable buffer between ingest and storage: an SQS queue and its dead-letter queue, both
+ * encrypted at rest (SSE-SQS) and reachable over TLS only.
+ */
+export class RecordQueue extends Construct {
+  public readonly queue: Queue;
+  public readonly deadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: RecordQueueProps) {
+    super(scope, id);
+    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: props.dlqRetentionPeriod ?? Duration.days(14),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    this.queue = new Queue(this, 'Records', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
+      retentionPeriod: props.retentionPeriod ?? Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue itself; its messages wait here for inspection and redrive.',
+    });
+  }
+
+  /** Lets `grantee` send messages, and nothing else. */
+  grantEnqueue(grantee: IGrantable) {
+    return this.queue.grant(grantee, 'sqs:SendMessage');
+  }
+}

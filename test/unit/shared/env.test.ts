@@ -1,0 +1,25 @@
+import { describe, expect, it, vi } from 'vitest';
+import { deferred, IngestEnv, readEnv } from '../../../lambdas/shared/env';
+
+describe('configuration', () => {
+  it('names every missing or bad variable', () => {
+    expect(() => readEnv(IngestEnv, { MAX_BODY_BYTES: 'lots' })).toThrow(/QUEUE_URL is required.*MAX_BODY_BYTES is invalid/);
+  });
+
+  it('applies defaults and coerces numbers', () => {
+    expect(readEnv(IngestEnv, { QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/q' })).toMatchObject({ MAX_BODY_BYTES: 1048576, AWS_REGION: 'us-east-1' });
+  });
+
+  it('builds a handler once, and builds again after a failed build', async () => {
+    const build = vi
+      .fn()
+      .mockRejectedValueOnce(new Error('secret store unreachable'))
+      .mockResolvedValue(async (event: number) => event * 2);
+    const handler = deferred(build);
+
+    await expect(handler(1, {})).rejects.toThrow('secret store unreachable');
+    expect(await handler(2, {})).toBe(4);
+    expect(await handler(3, {})).toBe(6);
+    expect(build).toHaveBeenCalledTimes(2);
+  });
+});
