@@ -11,6 +11,7 @@ import { formatFixed, formatTable, type BenchTable } from './table';
 // first imported, so they are set here and the benchmarks are imported only afterwards.
 process.env.LOG_LEVEL ??= 'warn';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Lambda runs Node 22; this warning is about the local Node 20
 const { startBenchPostgres } = await import('./postgres');
 const { runBulkInsertBench } = await import('./bulk-insert');
 const { runFramesBench } = await import('./frames');
