@@ -286,3 +286,27 @@ export function shortfalls(r: RunReport): string[] {
   if (r.duplicates > 0) out.push(`${r.duplicates} pushes repeated a record already pushed (each must arrive once)`);
   return out;
 }
+
+/** The analysis answer of `GET /api/data/swing-analyze`. */
+export interface SwingAnswer {
+  readonly start_time: string;
+  readonly end_time: string;
+  readonly signals: readonly { time: string; signal: 'positive' | 'negative'; average: number }[];
+  readonly message: string | null;
+}
+
+/** The window the demo's records cover: its first minute to its last, both included. */
+export function analysisWindow(startMs: number, count: number): { start_time: string; end_time: string } {
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  return { start_time: iso(startMs), end_time: iso(startMs + Math.max(0, count - 1) * 60_000) };
+}
+
+/** The analysis for people: counts, then the first signals. */
+export function formatAnalysis(answer: SwingAnswer, shown = 10): string {
+  const head = `Swing analysis of ${answer.start_time} .. ${answer.end_time} (an admin sees every user's records in it)`;
+  if (answer.message) return `${head}\n  ${answer.message}`;
+  const positive = answer.signals.filter((s) => s.signal === 'positive').length;
+  const lines = answer.signals.slice(0, shown).map((s) => `  ${s.time}  ${s.signal.padEnd(8)}  average ${s.average.toFixed(2)}`);
+  const more = answer.signals.length > shown ? [`  … and ${answer.signals.length - shown} more`] : [];
+  return [`${head}\n  ${answer.signals.length} signals: ${positive} positive, ${answer.signals.length - positive} negative`, ...lines, ...more].join('\n');
+}

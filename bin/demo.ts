@@ -16,6 +16,9 @@ import {
   startOfMinute,
   summaryTable,
   uploadBody,
+  analysisWindow,
+  formatAnalysis,
+  type SwingAnswer,
   type Progress,
 } from './demo-support';
 
@@ -253,6 +256,22 @@ console.log(`\n${interrupted ? 'Partial summary (interrupted)' : 'Summary'}\n${s
 const missing = shortfalls(report);
 for (const line of missing) console.log(`FAIL: ${line}`);
 if (!missing.length) console.log(`OK: all ${options.count} records accepted, stored and pushed back exactly once.`);
+
+// 7. The swing analysis of the window just sent, as the seed's demo ended.
+if (!interrupted && counts.accepted > 0) {
+  const window = analysisWindow(startMs, options.count);
+  try {
+    const response = await fetch(`${options.url}/api/data/swing-analyze?${new URLSearchParams(window)}`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    if (response.status !== 200) console.log(`\nSwing analysis failed: ${response.status} ${text}`);
+    else console.log(`\n${formatAnalysis(JSON.parse(text) as SwingAnswer)}`);
+  } catch (error) {
+    console.log(`\nSwing analysis failed: ${describeError(error)}`);
+  }
+}
 
 await closed;
 process.exitCode = interrupted ? 130 : missing.length ? 1 : 0;

@@ -6,6 +6,8 @@
 /** A function of the system; its module is `lambdas/handlers/<name>.ts`. */
 export type FunctionName =
   | 'ingest'
+  | 'records-query'
+  | 'swing-analyze'
   | 'batch-writer'
   | 'auth-token'
   | 'health'
@@ -26,6 +28,8 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   // The seed system's URL had a trailing slash: API Gateway routes `/api/data/upload/` here
   // too, and so does the local gateway (see matchHttpRoute).
   { method: 'POST', path: '/api/data/upload', function: 'ingest', auth: 'jwt' },
+  { method: 'GET', path: '/api/data/records', function: 'records-query', auth: 'jwt' },
+  { method: 'GET', path: '/api/data/swing-analyze', function: 'swing-analyze', auth: 'jwt' },
   { method: 'POST', path: '/auth/token', function: 'auth-token', auth: 'none' },
   { method: 'GET', path: '/health', function: 'health', auth: 'none' },
 ];

@@ -111,8 +111,25 @@ export class DataHandlerStack extends Stack {
       environment: { COGNITO_CLIENT_ID: this.identity.client.userPoolClientId },
     });
     const health = new HandlerFunction(this, 'HealthFunction', { ...defaults, name: 'health', memorySize: 128 });
+    // The read functions run in the VPC beside the writer and reach the database the same way.
+    const reader = (id: string, name: 'records-query' | 'swing-analyze', description: string) => {
+      const fn = new HandlerFunction(this, id, {
+        ...defaults,
+        name,
+        description,
+        vpc: network.vpc,
+        memorySize: 1024,
+        // Just under the HTTP API's 30 s integration limit.
+        timeout: Duration.seconds(29),
+        environment: this.database.connectionEnvironment(),
+      });
+      this.database.grantConnect(fn);
+      return fn;
+    };
+    const recordsQuery = reader('RecordsQueryFunction', 'records-query', 'Pages through stored records of a time window');
+    const swingAnalyze = reader('SwingAnalyzeFunction', 'swing-analyze', 'The swing analysis of a time window');
     this.api = new IngestApi(this, 'Ingest', {
-      functions: { ingest: this.ingestFunction, 'auth-token': authToken, health },
+      functions: { ingest: this.ingestFunction, 'auth-token': authToken, health, 'records-query': recordsQuery, 'swing-analyze': swingAnalyze },
       issuerUrl: this.identity.issuerUrl,
       audiences: [this.identity.client.userPoolClientId],
       ...(props.corsAllowOrigins ? { corsAllowOrigins: props.corsAllowOrigins } : {}),

@@ -12,12 +12,15 @@ import type pg from 'pg';
 import { ApiGatewayBroadcaster } from '../lambdas/adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../lambdas/adapters/dynamo-connection-registry';
 import { JwtVerifier } from '../lambdas/adapters/jwt-verifier';
+import { PgRecordReader } from '../lambdas/adapters/pg-record-reader';
 import { createPool, PgRecordStore } from '../lambdas/adapters/pg-record-store';
 import { SqsRecordQueue } from '../lambdas/adapters/sqs-record-queue';
 import { makeAuthTokenHandler } from '../lambdas/handlers/auth-token';
 import { makeBatchWriterHandler } from '../lambdas/handlers/batch-writer';
 import { makeHealthHandler } from '../lambdas/handlers/health';
 import { makeIngestHandler } from '../lambdas/handlers/ingest';
+import { makeRecordsQueryHandler } from '../lambdas/handlers/records-query';
+import { makeSwingAnalyzeHandler } from '../lambdas/handlers/swing-analyze';
 import { makeWsAuthorizerHandler } from '../lambdas/handlers/ws-authorizer';
 import { makeWsConnectHandler } from '../lambdas/handlers/ws-connect';
 import { makeWsDefaultHandler } from '../lambdas/handlers/ws-default';
@@ -186,6 +189,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     // Runs after the HTTP gateway has stopped taking uploads (stoppers run in reverse).
     stoppers.push({ name: 'queue drain', stop: drainAndSpool });
 
+    const reader = new PgRecordReader(pool);
     http = await startHttpGateway({
       port: httpPort,
       verifier,
@@ -195,6 +199,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
         ingest: makeIngestHandler({ queue: new SqsRecordQueue(sqs, queue.info.queueUrl), maxBodyBytes: 1024 * 1024 }) as LambdaHandler,
         'auth-token': makeAuthTokenHandler({ issuer: identity }) as LambdaHandler,
         health: makeHealthHandler() as LambdaHandler,
+        'records-query': makeRecordsQueryHandler({ reader }) as LambdaHandler,
+        'swing-analyze': makeSwingAnalyzeHandler({ reader }) as LambdaHandler,
       },
     });
     stoppers.push({ name: 'HTTP gateway', stop: http.stop });

@@ -71,3 +71,25 @@ export interface TokenVerifier {
   /** Throws UnauthorizedError when the token is missing, forged, expired or for another audience. */
   verify(token: string): Promise<Principal & { claims: Record<string, unknown> }>;
 }
+
+/** A time window, both ends inclusive, canonical UTC. */
+export interface TimeWindow {
+  readonly start: string;
+  readonly end: string;
+}
+
+/** Whose records a query sees: one user's, or (for an admin) everyone's. */
+export type RecordScope = { readonly userId: string } | { readonly allUsers: true };
+
+/** Where a page starts: after this (date, id). */
+export interface PageKey {
+  readonly date: string;
+  readonly id: string;
+}
+
+export interface RecordReader {
+  /** Up to `limit` records of the window after `after`, ordered by (date, id). */
+  page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey): Promise<StoredRecord[]>;
+  /** Every record of the window in date order, streamed (not loaded at once). */
+  stream(window: TimeWindow, scope: RecordScope): AsyncIterable<{ data: number; date: string }>;
+}

@@ -36,6 +36,11 @@ export const WriterEnv = z.object({
   DATABASE_POOL_MAX: positiveInt(2),
 });
 
+/** The query functions' own settings; the database is DatabaseEnv (shared/database.ts). */
+export const QueryEnv = z.object({
+  DATABASE_POOL_MAX: positiveInt(2),
+});
+
 export const ConnectionsEnv = z.object({
   ...shared,
   CONNECTIONS_TABLE: z.string().check(z.minLength(1)),

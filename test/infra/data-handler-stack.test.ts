@@ -133,7 +133,7 @@ describe('the DataHandler stack', () => {
 
   it('runs every function on Node.js 22, arm64, with a log group that has a retention', () => {
     const functions = Object.values(built.template.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Runtime?.startsWith('nodejs') && f.Properties.Handler === 'index.handler');
-    expect(functions.length).toBe(9);
+    expect(functions.length).toBe(11);
     for (const f of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Architectures).toEqual(['arm64']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { demoRecords, parseDemoArgs, percentile, progressStep, renderProgress, uploadBody } from '../../bin/demo-support';
+import { analysisWindow, demoRecords, formatAnalysis, parseDemoArgs, percentile, progressStep, renderProgress, uploadBody } from '../../bin/demo-support';
 
 describe('the demo client', () => {
   it('defaults to the seed workload: 1000 single-record uploads from 2 workers', () => {
@@ -36,5 +36,20 @@ describe('the demo client', () => {
     expect(renderProgress({ total: 10, sent: 5, failed: 0, pushed: 2 }, 10)).toBe('[##===.....] 5/10 sent · 2 pushed');
     expect(renderProgress({ total: 10, sent: 10, failed: 0, pushed: 10 }, 10)).toBe('[##########] 10/10 sent · 10 pushed');
     expect(progressStep({ total: 10, sent: 10, failed: 0, pushed: 0 })).toBe(5);
+  });
+});
+
+describe('the demo\'s closing analysis', () => {
+  it('covers the minutes the records were dated', () => {
+
+    expect(analysisWindow(Date.parse('2024-01-01T00:00:00Z'), 1000)).toEqual({ start_time: '2024-01-01T00:00:00Z', end_time: '2024-01-01T16:39:00Z' });
+  });
+
+  it('prints the counts and the first signals, or the message', () => {
+
+    const text = formatAnalysis({ start_time: 'a', end_time: 'b', message: null, signals: [{ time: 't1', signal: 'positive', average: 60.5 }, { time: 't2', signal: 'negative', average: 40 }] });
+    expect(text).toContain('2 signals: 1 positive, 1 negative');
+    expect(text).toContain('t1  positive  average 60.50');
+    expect(formatAnalysis({ start_time: 'a', end_time: 'b', message: 'No signals found', signals: [] })).toContain('No signals found');
   });
 });

@@ -1,0 +1,100 @@
+/**
+ * The query parameters of the read API: a time window, a page size, an opaque keyset cursor,
+ * and (for admins) a user filter. Every problem is a 400 that names the parameter.
+ */
+import { ValidationError, type FieldIssue } from './errors';
+import type { PageKey, Principal, RecordScope, TimeWindow } from './ports';
+import type { StoredRecord } from './record';
+import { compareInstants, formatInstant, parseTimestamp } from './timestamp';
+
+/** The widest window one query may cover. */
+export const MAX_WINDOW_DAYS = 366;
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+type Params = Readonly<Record<string, string | undefined>>;
+
+function fail(issues: FieldIssue[]): never {
+  throw new ValidationError('The query parameters are not valid.', issues);
+}
+
+/** `start_time` and `end_time`, inclusive, with zones, in order, at most MAX_WINDOW_DAYS apart. */
+export function parseWindow(params: Params): TimeWindow {
+  const issues: FieldIssue[] = [];
+  const read = (name: 'start_time' | 'end_time') => {
+    const raw = params[name];
+    if (raw === undefined || raw === '') {
+      issues.push({ path: name, message: 'is required (an ISO-8601 time with a zone, e.g. 2024-05-01T00:00:00Z)' });
+      return undefined;
+    }
+    const parsed = parseTimestamp(raw);
+    if (typeof parsed === 'string') {
+      issues.push({
+        path: name,
+        message: parsed === 'zone' ? 'must name its time zone: end with Z or an offset such as +02:00' : 'is not an ISO-8601 time such as 2024-05-01T00:00:00Z',
+      });
+      return undefined;
+    }
+    return parsed;
+  };
+  const start = read('start_time');
+  const end = read('end_time');
+  if (start && end) {
+    if (compareInstants(start, end) > 0) issues.push({ path: 'start_time', message: 'must not be after end_time' });
+    else if (end.epochMs - start.epochMs > MAX_WINDOW_DAYS * 86_400_000) {
+      issues.push({ path: 'end_time', message: `must be at most ${MAX_WINDOW_DAYS} days after start_time` });
+    }
+  }
+  if (issues.length) fail(issues);
+  return { start: formatInstant(start!), end: formatInstant(end!) };
+}
+
+/** `limit`: 1..MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE when absent. */
+export function parseLimit(params: Params): number {
+  const raw = params.limit;
+  if (raw === undefined) return DEFAULT_PAGE_SIZE;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= 1 && value <= MAX_PAGE_SIZE)) fail([{ path: 'limit', message: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` }]);
+  return value;
+}
+
+/** An opaque cursor: the (date, id) of the last record of the previous page. */
+export function encodeCursor(key: PageKey): string {
+  return Buffer.from(JSON.stringify([key.date, key.id])).toString('base64url');
+}
+
+export function parseCursor(params: Params): PageKey | undefined {
+  const raw = params.cursor;
+  if (raw === undefined) return undefined;
+  try {
+    const [date, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown[];
+    if (typeof date === 'string' && typeof id === 'string' && UUID.test(id) && typeof parseTimestamp(date) !== 'string') return { date, id };
+  } catch {
+    // Reported below.
+  }
+  return fail([{ path: 'cursor', message: 'is not a cursor this API returned (pass next_cursor as it came)' }]);
+}
+
+/** Whose records: an admin sees everyone's, or one user's with `user_id`; anyone else their own. */
+export function parseScope(params: Params, caller: Principal): RecordScope {
+  const userId = params.user_id;
+  if (userId === undefined) return caller.isAdmin ? { allUsers: true } : { userId: caller.userId };
+  if (userId === '') fail([{ path: 'user_id', message: 'must not be empty' }]);
+  if (!caller.isAdmin && userId !== caller.userId) fail([{ path: 'user_id', message: 'is only for admins; you see your own records' }]);
+  return { userId };
+}
+
+/** The page answer: records, and the cursor of the next page when there may be one. */
+export function pageBody(window: TimeWindow, rows: readonly StoredRecord[], limit: number) {
+  const more = rows.length > limit;
+  const records = more ? rows.slice(0, limit) : rows;
+  const last = records.at(-1);
+  return {
+    start_time: window.start,
+    end_time: window.end,
+    records,
+    next_cursor: more && last ? encodeCursor({ date: last.date, id: last.id }) : null,
+  };
+}

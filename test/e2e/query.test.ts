@@ -1,0 +1,143 @@
+/**
+ * The read API on the local stack: the twelve golden sets uploaded through the real upload
+ * route and analysed through the real analysis route, keyset pagination, and per-user scope.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeSwings } from '../../lambdas/core/swing-analysis';
+import { compareInstants, instantOf } from '../../lambdas/core/timestamp';
+import { goldenSets } from '../fixtures/golden';
+import { login, startTestStack, waitFor } from '../support/stack';
+
+describe('the query API on the local stack', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  let admin: string;
+  const tokens: Record<string, string> = {};
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+    admin = await login(stack.httpUrl);
+    for (const user of ['alice', 'bob', 'pager']) tokens[user] = (await stack.identity.tokenFor(user, false)).access_token;
+  });
+  afterAll(async () => stack?.cleanup());
+
+  const upload = async (token: string, records: { data: number; date: string }[]) => {
+    const ids: string[] = [];
+    for (let i = 0; i < records.length; i += 1000) {
+      const response = await fetch(`${stack.httpUrl}/api/data/upload`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ records: records.slice(i, i + 1000) }),
+      });
+      expect(response.status).toBe(202);
+      ids.push(...((await response.json()) as { ids: string[] }).ids);
+    }
+    return ids;
+  };
+  const waitStored = async (ids: string[]) =>
+    waitFor(async () => {
+      const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM records WHERE id = ANY($1::uuid[])', [ids]);
+      return rows[0].n === ids.length;
+    }, 30_000);
+  const get = async (path: string, token: string, params: Record<string, string>) => {
+    const response = await fetch(`${stack.httpUrl}${path}?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  it('matches every golden set exactly through the real upload and analysis routes', async () => {
+    const sets = goldenSets();
+    const ids = (await Promise.all(sets.map((set) => upload(admin, set.records)))).flat();
+    await waitStored(ids);
+
+    for (const set of sets) {
+      let window = { start_time: '2001-04-01T00:00:00Z', end_time: '2001-04-30T23:59:59.999999Z' }; // a month with no records
+      if (set.records.length > 0) {
+        const dates = set.records.map((r) => r.date).sort((a, b) => compareInstants(instantOf(a), instantOf(b)));
+        window = { start_time: dates[0]!, end_time: dates.at(-1)! };
+      }
+      const { status, body } = await get('/api/data/swing-analyze/', admin, window);
+      expect(status, set.file).toBe(200);
+      if (typeof set.expected === 'string') {
+        expect(body, set.file).toEqual({ ...window, signals: [], message: set.expected });
+      } else {
+        expect(body.signals, set.file).toEqual(set.expected);
+        expect(body.message, set.file).toBeNull();
+      }
+    }
+  });
+
+  it('pages through records with no gap or repeat, across rows that share a date', async () => {
+    // 50 dates, 5 records on each: pages of 7 must cut through groups of equal dates.
+    const records = Array.from({ length: 250 }, (_, i) => ({ data: i, date: `2002-01-01T00:${String(Math.floor(i / 5)).padStart(2, '0')}:00.000001Z` }));
+    const ids = await upload(tokens.pager!, records);
+    await waitStored(ids);
+
+    const seen: { id: string; date: string }[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const params: Record<string, string> = { start_time: '2002-01-01T00:00:00Z', end_time: '2002-01-01T01:00:00Z', limit: '7' };
+      if (cursor) params.cursor = cursor;
+      const { status, body } = await get('/api/data/records', tokens.pager!, params);
+      expect(status).toBe(200);
+      expect(body.records.length).toBeLessThanOrEqual(7);
+      seen.push(...body.records);
+      cursor = body.next_cursor;
+      pages++;
+    } while (cursor && pages < 100);
+
+    expect(pages).toBe(36);
+    expect(seen.map((r) => r.id).sort()).toEqual([...ids].sort());
+    const expected = (await stack.pool.query("SELECT id FROM records WHERE user_id = 'pager' ORDER BY date, id")).rows.map((r) => r.id);
+    expect(seen.map((r) => r.id)).toEqual(expected);
+    expect(seen[0]!.date).toBe('2002-01-01T00:00:00.000001Z');
+  });
+
+  it('shows a user only their own records and analysis, and an admin everyone\'s', async () => {
+    const window = { start_time: '2003-01-01T00:00:00Z', end_time: '2003-01-01T02:00:00Z' };
+    const mine = Array.from({ length: 60 }, (_, i) => ({ data: (i * 37) % 100, date: `2003-01-01T00:${String(i).padStart(2, '0')}:00Z` }));
+    const theirs = Array.from({ length: 60 }, (_, i) => ({ data: (i * 91) % 1000, date: `2003-01-01T01:${String(i).padStart(2, '0')}:30Z` }));
+    const ids = [...(await upload(tokens.alice!, mine)), ...(await upload(tokens.bob!, theirs))];
+    await waitStored(ids);
+
+    const aliceRecords = await get('/api/data/records', tokens.alice!, { ...window, limit: '1000' });
+    expect(aliceRecords.body.records).toHaveLength(60);
+    expect(new Set(aliceRecords.body.records.map((r: { user_id: string }) => r.user_id))).toEqual(new Set(['alice']));
+
+    const aliceAnalysis = await get('/api/data/swing-analyze', tokens.alice!, window);
+    const expected = analyzeSwings(mine);
+    expect(aliceAnalysis.body.signals).toEqual(expected.signals);
+    expect(aliceAnalysis.body.message).toBe(expected.message);
+    expect(analyzeSwings([...mine, ...theirs])).not.toEqual(expected); // the scope is what makes them equal
+
+    const adminAll = await get('/api/data/records', admin, { ...window, limit: '1000' });
+    expect(adminAll.body.records).toHaveLength(120);
+    const adminBob = await get('/api/data/records', admin, { ...window, limit: '1000', user_id: 'bob' });
+    expect(adminBob.body.records).toHaveLength(60);
+    expect((await get('/api/data/swing-analyze', admin, window)).body.signals).toEqual(analyzeSwings([...mine, ...theirs]).signals);
+
+    const peek = await get('/api/data/records', tokens.alice!, { ...window, user_id: 'bob' });
+    expect(peek.status).toBe(400);
+    expect(peek.body.error.details[0].path).toBe('user_id');
+  });
+
+  it.each([
+    ['a missing start_time', { end_time: '2001-01-01T00:00:00Z' }, 'start_time'],
+    ['an unparsable end_time', { start_time: '2001-01-01T00:00:00Z', end_time: 'tomorrow' }, 'end_time'],
+    ['a time without a zone', { start_time: '2001-01-01T00:00:00', end_time: '2001-01-02T00:00:00Z' }, 'start_time'],
+    ['start_time after end_time', { start_time: '2001-01-02T00:00:00Z', end_time: '2001-01-01T00:00:00Z' }, 'start_time'],
+    ['a window over 366 days', { start_time: '2001-01-01T00:00:00Z', end_time: '2002-01-03T00:00:00Z' }, 'end_time'],
+  ])('answers 400 naming the parameter for %s', async (_, params, path) => {
+    for (const route of ['/api/data/records', '/api/data/swing-analyze']) {
+      const { status, body } = await get(route, admin, params);
+      expect(status).toBe(400);
+      expect(body.error.details.map((d: { path: string }) => d.path)).toContain(path);
+    }
+  });
+
+  it('answers 400 for a bad limit or cursor, and 401 without a token', async () => {
+    const window = { start_time: '2001-01-01T00:00:00Z', end_time: '2001-01-02T00:00:00Z' };
+    expect((await get('/api/data/records', admin, { ...window, limit: '1001' })).body.error.details[0].path).toBe('limit');
+    expect((await get('/api/data/records', admin, { ...window, cursor: 'bm90LWEtY3Vyc29y' })).body.error.details[0].path).toBe('cursor');
+    expect((await fetch(`${stack.httpUrl}/api/data/records?${new URLSearchParams(window)}`)).status).toBe(401);
+  });
+});
