@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byteLength, chunkBySize } from '../../../lambdas/core/chunking';
+import { byteLength, chunkBySize, utf8Length } from '../../../lambdas/core/chunking';
 import { MAX_FRAME_BYTES, recordsFrames } from '../../../lambdas/core/frames';
 import { storedRecord } from '../../fixtures/records';
 
@@ -36,6 +36,7 @@ describe('monitoring frames', () => {
 
   it('counts UTF-8 bytes exactly, surrogate pairs included', () => {
     for (const text of ['abc', 'é', '€', '🙂', 'a🙂é€', '\ud800 lone surrogate']) {
+      expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'));
       expect(byteLength(text)).toBe(Buffer.byteLength(text, 'utf8'));
     }
   });
