@@ -60,6 +60,8 @@ ${bar}`);
 }
 
 main().catch((error) => {
-  console.error(`[local] failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = (error as { code?: string }).code === 'EADDRINUSE' ? ' Another program has that port: stop it, or choose others with PORT and WS_PORT.' : '';
+  console.error(`[local] failed to start: ${message}.${hint}`);
   process.exit(1);
 });

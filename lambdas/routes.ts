@@ -34,6 +34,13 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { method: 'GET', path: '/health', function: 'health', auth: 'none' },
 ];
 
+/** CORS of the HTTP API, for a browser dashboard on another origin (origins are configurable). */
+export const HTTP_CORS = {
+  allowMethods: ['GET', 'POST', 'OPTIONS'],
+  allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+  maxAgeSeconds: 600,
+} as const;
+
 /** The WebSocket API: its route selection and the function behind each route. */
 export const WEBSOCKET_API = {
   routeSelectionExpression: '$request.body.action',

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TokenVerifier } from '../lambdas/core/ports';
 import { bearerToken } from '../lambdas/adapters/jwt-verifier';
-import { type FunctionName, matchHttpRoute } from '../lambdas/routes';
+import { type FunctionName, HTTP_CORS, matchHttpRoute } from '../lambdas/routes';
 import type { HttpEvent } from '../lambdas/shared/http';
 import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
 
@@ -130,6 +130,20 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
   const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // CORS as the HTTP API answers it (any origin locally): preflights here, headers on every answer.
+    const origin = req.headers.origin;
+    if (origin) {
+      res.setHeader('access-control-allow-origin', '*');
+      res.setHeader('vary', 'origin');
+    }
+    if (req.method === 'OPTIONS' && origin && req.headers['access-control-request-method']) {
+      res.writeHead(204, {
+        'access-control-allow-methods': HTTP_CORS.allowMethods.join(','),
+        'access-control-allow-headers': HTTP_CORS.allowHeaders.join(','),
+        'access-control-max-age': String(HTTP_CORS.maxAgeSeconds),
+      });
+      return void res.end();
+    }
     try {
       const staticRoute = req.method === 'GET' ? options.staticJson?.[url.pathname] : undefined;
       if (staticRoute) return send(res, 200, staticRoute());

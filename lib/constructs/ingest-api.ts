@@ -1,11 +1,11 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { HTTP_ROUTES, type FunctionName } from '../../lambdas/routes';
+import { HTTP_CORS, HTTP_ROUTES, type FunctionName } from '../../lambdas/routes';
 
 export interface IngestApiProps {
   /** The function behind each route of the shared route table. */
@@ -44,8 +44,9 @@ export class IngestApi extends Construct {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: props.corsAllowOrigins ?? ['*'],
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
-        allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+        allowMethods: HTTP_CORS.allowMethods.map((m) => CorsHttpMethod[m]),
+        allowHeaders: [...HTTP_CORS.allowHeaders],
+        maxAge: Duration.seconds(HTTP_CORS.maxAgeSeconds),
       },
     });
     this.accessLogs = new LogGroup(this, 'AccessLogs', {

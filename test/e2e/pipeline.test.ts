@@ -145,6 +145,18 @@ describe('the local stack end to end', () => {
       expect((await upload('x'.repeat(10 * 1024 * 1024 + 1))).status).toBe(413);
     });
 
+    it('answers a browser\'s CORS preflight as the HTTP API does', async () => {
+      const preflight = await fetch(`${stack.httpUrl}/api/data/upload`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://dashboard.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+      expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+      const answer = await upload({ data: 1 }, { origin: 'http://dashboard.example' });
+      expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+    });
+
     it('404 for a route that does not exist', async () => {
       expect((await fetch(`${stack.httpUrl}/api/data/nothing`)).status).toBe(404);
     });
