@@ -2,7 +2,6 @@
  * POST /api/data/upload: validates records and hands them to the queue, nothing else.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import middy from '@middy/core';
 import { byteLength } from '../core/chunking';
 import {
   InvalidJsonError,
@@ -15,8 +14,8 @@ import { formatInstant } from '../core/timestamp';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue';
 import { sqsClient } from '../shared/clients';
 import { deferred, IngestEnv, readEnv } from '../shared/env';
-import { bodyText, header, httpErrors, json, principalOf, type HttpEvent, type HttpResult } from '../shared/http';
-import { metrics, observability } from '../shared/observability';
+import { bodyText, header, httpHandler, json, principalOf } from '../shared/http';
+import { metrics } from '../shared/observability';
 
 export interface IngestDeps {
   readonly queue: RecordQueue;
@@ -27,33 +26,30 @@ export interface IngestDeps {
 /** The upload handler over any RecordQueue. */
 export function makeIngestHandler(deps: IngestDeps) {
   const now = deps.now ?? Date.now;
-  return middy<HttpEvent, HttpResult>()
-    .use(observability())
-    .use(httpErrors())
-    .handler(async (event) => {
-      const principal = principalOf(event);
-      const contentType = header(event, 'content-type') ?? '';
-      if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) {
-        throw new UnsupportedMediaTypeError('Send the body as application/json.');
-      }
-      const text = bodyText(event);
-      if (byteLength(text) > deps.maxBodyBytes) {
-        throw new PayloadTooLargeError(`The body is larger than ${deps.maxBodyBytes} bytes.`);
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new InvalidJsonError('The body is not valid JSON.');
-      }
-      const inputs = parseUploadBody(body);
-      const key = parseIdempotencyKey(header(event, 'idempotency-key'));
-      const ids = recordIds(inputs.length, principal.userId, key);
-      const acceptedAt = formatInstant({ epochMs: now(), micros: 0 });
-      await deps.queue.send(packQueueMessages(principal.userId, acceptedAt, toQueuedRecords(inputs, ids)));
-      metrics.addMetric('RecordsAccepted', MetricUnit.Count, ids.length);
-      return json(202, { accepted: ids.length, ids });
-    });
+  return httpHandler(async (event) => {
+    const principal = principalOf(event);
+    const contentType = header(event, 'content-type') ?? '';
+    if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) {
+      throw new UnsupportedMediaTypeError('Send the body as application/json.');
+    }
+    const text = bodyText(event);
+    if (byteLength(text) > deps.maxBodyBytes) {
+      throw new PayloadTooLargeError(`The body is larger than ${deps.maxBodyBytes} bytes.`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new InvalidJsonError('The body is not valid JSON.');
+    }
+    const inputs = parseUploadBody(body);
+    const key = parseIdempotencyKey(header(event, 'idempotency-key'));
+    const ids = recordIds(inputs.length, principal.userId, key);
+    const acceptedAt = formatInstant({ epochMs: now(), micros: 0 });
+    await deps.queue.send(packQueueMessages(principal.userId, acceptedAt, toQueuedRecords(inputs, ids)));
+    metrics.addMetric('RecordsAccepted', MetricUnit.Count, ids.length);
+    return json(202, { accepted: ids.length, ids });
+  });
 }
 
 /** The Lambda entry point. */

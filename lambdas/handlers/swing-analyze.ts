@@ -2,30 +2,25 @@
  * GET /api/data/swing-analyze?start_time&end_time: the seed system's swing analysis over the
  * caller's records of the window (everyone's for an admin), streamed from the database.
  */
-import middy from '@middy/core';
 import type { RecordReader } from '../core/ports';
 import { parseScope, parseWindow } from '../core/query';
 import { SwingAnalyzer } from '../core/swing-analysis';
 import { deferred } from '../shared/env';
-import { httpErrors, json, principalOf, type HttpEvent, type HttpResult } from '../shared/http';
-import { observability } from '../shared/observability';
+import { httpHandler, json, principalOf } from '../shared/http';
 import { readerFromEnv } from '../shared/reader';
 
 export function makeSwingAnalyzeHandler(deps: { readonly reader: RecordReader }) {
-  return middy<HttpEvent, HttpResult>()
-    .use(observability())
-    .use(httpErrors())
-    .handler(async (event) => {
-      const caller = principalOf(event);
-      const params = event.queryStringParameters ?? {};
-      const window = parseWindow(params);
-      // Admins analyse everyone's records; user_id is not taken here.
-      const scope = parseScope({}, caller);
-      const analyzer = new SwingAnalyzer();
-      for await (const record of deps.reader.stream(window, scope)) analyzer.add(record);
-      const { signals, message } = analyzer.finish();
-      return json(200, { start_time: window.start, end_time: window.end, signals, message });
-    });
+  return httpHandler(async (event) => {
+    const caller = principalOf(event);
+    const params = event.queryStringParameters ?? {};
+    const window = parseWindow(params);
+    // Admins analyse everyone's records; user_id is not taken here.
+    const scope = parseScope({}, caller);
+    const analyzer = new SwingAnalyzer();
+    for await (const record of deps.reader.stream(window, scope)) analyzer.add(record);
+    const { signals, message } = analyzer.finish();
+    return json(200, { start_time: window.start, end_time: window.end, signals, message });
+  });
 }
 
 /** The Lambda entry point. */

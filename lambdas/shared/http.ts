@@ -1,12 +1,12 @@
 /**
  * HTTP API (payload v2.0) helpers shared by the HTTP-facing handlers.
  */
-import type middy from '@middy/core';
+import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { PublicError, UnauthorizedError } from '../core/errors';
 import { principalFromClaims } from '../core/principal';
 import type { Principal } from '../core/ports';
-import { describeError, logger } from './observability';
+import { describeError, logger, observability } from './observability';
 
 /** An HTTP API event, with the JWT authorizer's claims when the route has one. */
 export type HttpEvent = APIGatewayProxyEventV2 & {
@@ -66,4 +66,12 @@ export function header(event: HttpEvent, name: string): string | undefined {
 export function bodyText(event: HttpEvent): string {
   if (!event.body) return '';
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
+/**
+ * An HTTP API handler with the middlewares every route uses: logs and metrics, then typed
+ * errors mapped to their JSON answers.
+ */
+export function httpHandler(handle: (event: HttpEvent) => Promise<HttpResult>) {
+  return middy<HttpEvent, HttpResult>().use(observability()).use(httpErrors()).handler(handle);
 }
