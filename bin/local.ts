@@ -26,8 +26,11 @@ async function main() {
 ${bar}
  data-handler is running (local stack, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
 
+ Dashboard       ${stack.httpUrl}/
  HTTP API        ${stack.httpUrl}
    upload        POST ${stack.httpUrl}/api/data/upload
+   records       GET  ${stack.httpUrl}/api/data/records?start_time=…&end_time=…
+   analysis      GET  ${stack.httpUrl}/api/data/swing-analyze?start_time=…&end_time=…
    log in        POST ${stack.httpUrl}/auth/token
    health        GET  ${stack.httpUrl}/health
  WebSocket API   ${stack.wsUrl}/?token=<access_token>

@@ -5,7 +5,9 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { TokenVerifier } from '../lambdas/core/ports';
 import { bearerToken } from '../lambdas/adapters/jwt-verifier';
 import { type FunctionName, HTTP_CORS, matchHttpRoute } from '../lambdas/routes';
@@ -21,6 +23,8 @@ export interface HttpGatewayOptions {
   readonly verifier: TokenVerifier;
   /** Extra GET routes served by the gateway itself (the local identity's JWKS). */
   readonly staticJson?: Record<string, () => unknown>;
+  /** Static files served at the root (the dashboard): file name to path. */
+  readonly staticFiles?: Readonly<Record<string, string>>;
   readonly integrationTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
@@ -57,6 +61,23 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'apigw-requestid': randomUUID(), ...headers });
   res.end(text);
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
+
+async function sendFile(res: ServerResponse, file: string) {
+  const body = await readFile(file);
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss: http: https:; frame-ancestors 'none'",
+  });
+  res.end(body);
 }
 
 /** JWT claims as the HTTP API hands them to a function: every value a string, lists as "[a b]". */
@@ -147,6 +168,8 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
     try {
       const staticRoute = req.method === 'GET' ? options.staticJson?.[url.pathname] : undefined;
       if (staticRoute) return send(res, 200, staticRoute());
+      const file = req.method === 'GET' ? options.staticFiles?.[url.pathname === '/' ? 'index.html' : url.pathname.slice(1)] : undefined;
+      if (file) return sendFile(res, file);
       const route = matchHttpRoute(req.method ?? 'GET', url.pathname);
       if (!route) return send(res, 404, { message: 'Not Found' });
       let body: Buffer;

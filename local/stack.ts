@@ -7,7 +7,9 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { ApiGatewayBroadcaster } from '../lambdas/adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../lambdas/adapters/dynamo-connection-registry';
@@ -194,7 +196,12 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       port: httpPort,
       verifier,
       log,
-      staticJson: { '/.well-known/jwks.json': () => identity.jwks },
+      staticJson: {
+        '/.well-known/jwks.json': () => identity.jwks,
+        // Where the dashboard finds the APIs.
+        '/config.json': () => ({ httpUrl: `${httpUrl}/`, wsUrl: ws.url }),
+      },
+      staticFiles: dashboardFiles(),
       handlers: {
         ingest: makeIngestHandler({ queue: new SqsRecordQueue(sqs, queue.info.queueUrl), maxBodyBytes: 1024 * 1024 }) as LambdaHandler,
         'auth-token': makeAuthTokenHandler({ issuer: identity }) as LambdaHandler,
@@ -226,6 +233,13 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     await stopAll();
     throw error;
   }
+}
+
+const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
+
+/** The dashboard's files by name; only these are served, so no path can escape the folder. */
+function dashboardFiles(): Record<string, string> {
+  return Object.fromEntries(readdirSync(WEB_DIR).filter((f) => /\.(html|js|css)$/.test(f)).map((f) => [f, path.join(WEB_DIR, f)]));
 }
 
 /** Waits until no message is visible or in flight, or the timeout passes. */
