@@ -28,7 +28,7 @@ import { makeWsConnectHandler } from '../lambdas/handlers/ws-connect';
 import { makeWsDefaultHandler } from '../lambdas/handlers/ws-default';
 import { makeWsDisconnectHandler } from '../lambdas/handlers/ws-disconnect';
 import type { LocalConfig } from './config';
-import { startHttpGateway, type RunningGateway } from './http-gateway';
+import { startHttpGateway } from './http-gateway';
 import { LocalIdentity } from './identity';
 import type { LambdaHandler } from './invoke';
 import {
@@ -180,7 +180,6 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     eventSource.start();
     stoppers.push({ name: 'event source', stop: () => eventSource.stop() });
 
-    let http: RunningGateway | undefined;
     const drainAndSpool = async () => {
       await waitForEmptyQueue(sqs, queue.info.queueUrl, options.drainTimeoutMs ?? 10_000);
       await eventSource.stop();
@@ -192,7 +191,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     stoppers.push({ name: 'queue drain', stop: drainAndSpool });
 
     const reader = new PgRecordReader(pool);
-    http = await startHttpGateway({
+    const http = await startHttpGateway({
       port: httpPort,
       verifier,
       log,
