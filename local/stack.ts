@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readdirSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -211,6 +212,12 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     });
     stoppers.push({ name: 'HTTP gateway', stop: http.stop });
 
+    // Where the running stack is, for tools such as `npm run dlq` (removed again at stop).
+    const runtimeFile = path.join(config.DATA_DIR, RUNTIME_FILE);
+    await mkdir(config.DATA_DIR, { recursive: true });
+    await writeFile(runtimeFile, JSON.stringify({ httpUrl: http.url, wsUrl: ws.url, sqsEndpoint: queue.info.endpoint, queueUrl: queue.info.queueUrl, dlqUrl: queue.info.dlqUrl }, null, 2));
+    stoppers.push({ name: 'runtime file', stop: () => rm(runtimeFile, { force: true }) });
+
     let stopping: Promise<void> | undefined;
     return {
       config,
@@ -233,6 +240,9 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     throw error;
   }
 }
+
+/** The running stack's endpoints, in DATA_DIR while it runs. */
+export const RUNTIME_FILE = 'local-stack.json';
 
 const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
 

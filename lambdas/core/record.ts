@@ -165,3 +165,17 @@ export function packQueueMessages(
   const head = JSON.stringify({ v: 1, user_id: userId, accepted_at: acceptedAt }).slice(0, -1);
   return chunkBySize(records, maxBytes, (array) => `${head},"records":${array}}`);
 }
+
+/**
+ * Why a message ended in the dead-letter queue, from its body alone: a body that is not a
+ * record batch says what is wrong with it; a valid batch was refused by the store on every
+ * delivery, and the writer's logs (by message id) say why.
+ */
+export function deadLetterReason(body: string): string {
+  try {
+    const batch = parseQueueMessage(body);
+    return `a valid batch of ${batch.records.length} record(s) from ${batch.user_id} that failed to store on every delivery; the batch writer's log has the error under this message id`;
+  } catch (error) {
+    return error instanceof MalformedMessageError ? `malformed: ${error.message}` : String(error);
+  }
+}
