@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 
@@ -74,7 +74,8 @@ export class EmbeddedPostgresServer {
         await chmod(dir, 0o755).catch(() => undefined);
         if (existsSync(path.join(dir, 'package.json'))) break;
       }
-      await chown(dataDir, account.uid, account.gid);
+      // A cluster made under another uid (the account was recreated, say) is handed over whole.
+      if ((await stat(dataDir)).uid !== account.uid) execFileSync('chown', ['-R', `${account.uid}:${account.gid}`, dataDir]);
     }
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
       const scratch = await mkdtemp(path.join(tmpdir(), 'dh-pg-'));
