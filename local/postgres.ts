@@ -7,6 +7,7 @@
  * stack stops it last; a safety net stops it if this process exits any other way.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
@@ -48,8 +49,23 @@ function run(file: string, args: string[], account: { uid: number; gid: number }
   });
 }
 
+/** Where clusters go when the project folder is out of the server account's reach. */
+const FALLBACK_ROOT = '/var/tmp/data-handler';
+
+/** Whether the account can pass through `dir`. */
+function reachable(dir: string, account: { uid: number; gid: number }): boolean {
+  try {
+    execFileSync('test', ['-x', dir], { ...account, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface EmbeddedPostgresOptions {
   readonly dataDir: string;
+  /** Notices for the console. */
+  readonly log?: (line: string) => void;
   readonly port: number;
   readonly user: string;
   readonly password: string;
@@ -65,14 +81,34 @@ export class EmbeddedPostgresServer {
   async start(): Promise<void> {
     const { postgres, initdb } = await binaries();
     const account = serverAccount();
-    const { dataDir } = this.options;
+    let dataDir = this.options.dataDir;
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     if (account) {
-      // The server's account must reach the folder and own the cluster.
+      // The server's account must reach the folder: open up the folders between it and the
+      // project (or the temp folder) it lives in, and never any folder outside them.
+      const opened: string[] = [];
+      let boundary: string | undefined;
       for (let dir = path.dirname(dataDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-        if (dir === tmpdir() || dir === '/') break;
-        await chmod(dir, 0o755).catch(() => undefined);
-        if (existsSync(path.join(dir, 'package.json'))) break;
+        if (dir === tmpdir()) {
+          boundary = dir;
+          break;
+        }
+        opened.push(dir);
+        if (existsSync(path.join(dir, 'package.json'))) {
+          boundary = dir;
+          break;
+        }
+      }
+      if (boundary) for (const dir of opened) await chmod(dir, 0o755).catch(() => undefined);
+      if (!reachable(path.dirname(dataDir), account)) {
+        // The project sits where the account cannot go (under /root, say): keep the cluster
+        // in a folder of its own instead, the same one on every start.
+        const digest = createHash('sha256').update(path.resolve(this.options.dataDir)).digest('hex').slice(0, 12);
+        dataDir = path.join(FALLBACK_ROOT, digest, 'postgres');
+        await mkdir(dataDir, { recursive: true, mode: 0o700 });
+        await chmod(FALLBACK_ROOT, 0o755);
+        await chmod(path.dirname(dataDir), 0o755);
+        this.options.log?.(`PostgreSQL runs as the 'postgres' account, which cannot reach ${this.options.dataDir}; its data is in ${dataDir} instead`);
       }
       // A cluster made under another uid (the account was recreated, say) is handed over whole.
       if ((await stat(dataDir)).uid !== account.uid) execFileSync('chown', ['-R', `${account.uid}:${account.gid}`, dataDir]);

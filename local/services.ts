@@ -42,12 +42,13 @@ export interface PostgresOptions {
   readonly dataDir: string;
   /** 0 picks a free port. */
   readonly port: number;
+  readonly log?: (line: string) => void;
 }
 
 /** Starts (initialising on first use) an embedded PostgreSQL and creates the database. */
 export async function startPostgres(options: PostgresOptions): Promise<Service<{ databaseUrl: string }>> {
   const port = options.port || (await freePort());
-  const server = new EmbeddedPostgresServer({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD });
+  const server = new EmbeddedPostgresServer({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD, ...(options.log ? { log: options.log } : {}) });
   await server.start();
   const adminUrl = `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
   return { info: { databaseUrl: await createDatabase(adminUrl, DATABASE) }, stop: () => server.stop() };

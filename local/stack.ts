@@ -93,7 +93,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       log('starting PostgreSQL (embedded)…');
-      const postgres = await startPostgres({ dataDir: path.join(config.DATA_DIR, 'postgres'), port: config.PG_PORT });
+      const postgres = await startPostgres({ dataDir: path.join(config.DATA_DIR, 'postgres'), port: config.PG_PORT, log });
       stoppers.push({ name: 'PostgreSQL', stop: postgres.stop });
       databaseUrl = postgres.info.databaseUrl;
     }
