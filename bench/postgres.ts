@@ -7,7 +7,8 @@ import pg from 'pg';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createDatabase, migrate, startPostgres } from '../local/services';
+import { migrateUp } from '../lambdas/adapters/migrations';
+import { createDatabase, startPostgres } from '../local/services';
 
 /** The running server, and how to get a database on it. */
 export interface BenchPostgres {
@@ -48,7 +49,7 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     version,
     freshDatabase: async (name) => {
       const url = await createDatabase(adminUrl, name);
-      await migrate(url);
+      await migrateUp(url);
       return url;
     },
     stop: () =>

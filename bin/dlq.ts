@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { listDeadLetters, redriveDeadLetters } from '../local/dead-letters';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from '../local/services';
+import { localSqsClient } from '../local/services';
 import { RUNTIME_FILE } from '../local/stack';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -46,7 +46,7 @@ if (values['dlq-url']) {
     process.exit(1);
   }
   const running = JSON.parse(readFileSync(file, 'utf8')) as { sqsEndpoint: string; queueUrl: string; dlqUrl: string };
-  sqs = new SQSClient({ endpoint: running.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  sqs = localSqsClient(running.sqsEndpoint);
   urls = running;
 }
 

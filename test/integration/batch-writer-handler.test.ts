@@ -1,6 +1,5 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
@@ -8,7 +7,7 @@ import type { FanoutDeps } from '../../lambdas/core/fanout';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
 import { packQueueMessages, recordIds, toQueuedRecords } from '../../lambdas/core/record';
 import { makeBatchWriterHandler } from '../../lambdas/handlers/batch-writer';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { localDocumentClient, localManagementClient } from '../../local/services';
 import { lambdaContext, sqsEvent } from '../fixtures/events';
 import { connectMonitor, startTestStack, waitFor, type Monitor } from '../support/stack';
 
@@ -28,8 +27,8 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
 
   beforeAll(async () => {
     stack = await startTestStack();
-    doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS }));
-    management = new ApiGatewayManagementApiClient({ endpoint: stack.ws.managementEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+    doc = localDocumentClient(stack.dynamoEndpoint);
+    management = localManagementClient(stack.ws.managementEndpoint);
     fanout = { registry: new DynamoConnectionRegistry(doc, stack.tableName), broadcaster: new ApiGatewayBroadcaster(management) };
     admin = await connectMonitor(stack.wsUrl, (await stack.identity.tokenFor('root', true)).access_token);
   });
@@ -74,7 +73,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
   });
 
   it('still succeeds when pushing fails, because the rows are committed', async () => {
-    const deadManagement = new ApiGatewayManagementApiClient({ endpoint: 'http://127.0.0.1:1', region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, maxAttempts: 1 });
+    const deadManagement = localManagementClient('http://127.0.0.1:1', { maxAttempts: 1 });
     const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout: { ...fanout, broadcaster: new ApiGatewayBroadcaster(deadManagement) } });
 
     const result = await writer(sqsEvent([body('dave', 2)]), lambdaContext());

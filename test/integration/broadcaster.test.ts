@@ -2,14 +2,13 @@
  * The fan-out through the real management API of the local WebSocket gateway, with the
  * connection registry on dynalite.
  */
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
 import { DEFAULT_FANOUT, pushRecords } from '../../lambdas/core/fanout';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { localDocumentClient, localManagementClient } from '../../local/services';
 import { storedRecord } from '../fixtures/records';
 import { connectMonitor, startTestStack, waitFor, type Monitor } from '../support/stack';
 
@@ -23,9 +22,9 @@ describe('the broadcaster through the local WebSocket gateway', () => {
 
   beforeAll(async () => {
     stack = await startTestStack();
-    doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS }));
+    doc = localDocumentClient(stack.dynamoEndpoint);
     registry = new DynamoConnectionRegistry(doc, stack.tableName);
-    management = new ApiGatewayManagementApiClient({ endpoint: stack.ws.managementEndpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+    management = localManagementClient(stack.ws.managementEndpoint);
     broadcaster = new ApiGatewayBroadcaster(management);
   });
   afterAll(async () => {

@@ -1,9 +1,9 @@
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SqsRecordQueue } from '../../lambdas/adapters/sqs-record-queue';
 import { parseQueueMessage } from '../../lambdas/core/record';
 import { makeIngestHandler } from '../../lambdas/handlers/ingest';
-import { LOCAL_AWS_CREDENTIALS } from '../../local/services';
+import { localSqsClient } from '../../local/services';
 import { httpEvent, lambdaContext } from '../fixtures/events';
 import { freshQueue, sqsClient } from '../support/services';
 
@@ -74,7 +74,7 @@ describe('the ingest handler with a real queue', () => {
   });
 
   it('answers 503 and accepts nothing when the queue is down', async () => {
-    const dead = new SQSClient({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS, maxAttempts: 1, useQueueUrlAsEndpoint: false });
+    const dead = localSqsClient('http://127.0.0.1:1', { maxAttempts: 1 });
     const handler = makeIngestHandler({ queue: new SqsRecordQueue(dead, queueUrl), maxBodyBytes: 1024 });
     const response = await handler(httpEvent({ body: { data: 1, date: '2024-01-01T00:00:00Z' } }), lambdaContext());
     expect(response.statusCode).toBe(503);

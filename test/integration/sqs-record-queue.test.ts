@@ -1,8 +1,8 @@
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqsRecordQueue } from '../../lambdas/adapters/sqs-record-queue';
 import { QueueUnavailableError } from '../../lambdas/core/errors';
-import { LOCAL_AWS_CREDENTIALS } from '../../local/services';
+import { localSqsClient } from '../../local/services';
 import { freshQueue, sqsClient } from '../support/services';
 
 describe('SqsRecordQueue on fauxqs', () => {
@@ -35,7 +35,7 @@ describe('SqsRecordQueue on fauxqs', () => {
   });
 
   it('reports an unreachable queue as QueueUnavailableError (a 503 to the client)', async () => {
-    const dead = new SQSClient({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS, maxAttempts: 1, useQueueUrlAsEndpoint: false });
+    const dead = localSqsClient('http://127.0.0.1:1', { maxAttempts: 1 });
     await expect(new SqsRecordQueue(dead, queueUrl).send(['{}'])).rejects.toBeInstanceOf(QueueUnavailableError);
     dead.destroy();
   });

@@ -2,13 +2,12 @@
  * Per-file resources on the shared embedded services: a migrated database, a queue with its
  * DLQ, a connections table. Names are random, so test files never see each other's data.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { migrateUp } from '../../lambdas/adapters/migrations';
-import { createDatabase, LOCAL_AWS_CREDENTIALS, LOCAL_REGION, provisionConnectionsTable, provisionQueues } from '../../local/services';
+import { createDatabase, localDocumentClient, localSqsClient, provisionConnectionsTable, provisionQueues } from '../../local/services';
 
 const suffix = () => randomBytes(4).toString('hex');
 
@@ -20,7 +19,7 @@ export async function freshDatabase(): Promise<string> {
 }
 
 export function sqsClient(): SQSClient {
-  return new SQSClient({ endpoint: inject('sqsEndpoint'), region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  return localSqsClient(inject('sqsEndpoint'));
 }
 
 /** A new queue with a DLQ after `maxReceiveCount` receives, made the way the local stack makes its own. */
@@ -35,9 +34,7 @@ export async function freshQueue(sqs: SQSClient, options: { visibilityTimeoutSec
 }
 
 export function documentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS }),
-  );
+  return localDocumentClient(inject('dynamoEndpoint'));
 }
 
 /** A new connections table, made the way the local stack makes its own. */
