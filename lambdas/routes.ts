@@ -14,7 +14,8 @@ export type FunctionName =
   | 'ws-authorizer'
   | 'ws-connect'
   | 'ws-disconnect'
-  | 'ws-default';
+  | 'ws-default'
+  | 'migrate';
 
 export interface HttpRoute {
   readonly method: 'GET' | 'POST';

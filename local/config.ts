@@ -2,7 +2,7 @@
  * The local stack's configuration, from the environment, with embedded defaults.
  */
 import path from 'node:path';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { readEnv } from '../lambdas/shared/env';
 
 const port = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), fallback);

@@ -1,7 +1,7 @@
 /**
  * The record contract: what a client may send, what travels on the queue, what is stored.
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { type FieldIssue, MalformedMessageError, ValidationError } from './errors';
 import { chunkBySize } from './chunking';

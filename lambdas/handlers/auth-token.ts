@@ -2,11 +2,11 @@
  * POST /auth/token: exchanges a username and password for a bearer token.
  */
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { InvalidJsonError, UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../core/errors';
 import type { TokenIssuer } from '../core/ports';
 import { CognitoTokenIssuer } from '../adapters/cognito-token-issuer';
-import { deferred, readEnv } from '../shared/env';
+import { CognitoEnv, deferred, readEnv } from '../shared/env';
 import { bodyText, header, httpHandler, json } from '../shared/http';
 
 const Credentials = z.object({
@@ -37,8 +37,6 @@ export function makeAuthTokenHandler(deps: { readonly issuer: TokenIssuer }) {
     return json(200, grant, { 'cache-control': 'no-store' });
   });
 }
-
-const CognitoEnv = z.object({ COGNITO_CLIENT_ID: z.string().check(z.minLength(1)) });
 
 /** The Lambda entry point: logs in with the stack's Cognito app client. */
 export const handler = deferred(() =>

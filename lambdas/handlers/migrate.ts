@@ -5,11 +5,10 @@
 import middy from '@middy/core';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import type { ClientConfig } from 'pg';
-import { z } from 'zod/mini';
 import { migrateUp } from '../adapters/migrations';
 import { sslOptions } from '../adapters/pg-record-store';
 import { databaseConfig } from '../shared/database';
-import { deferred, readEnv } from '../shared/env';
+import { deferred, MigrateEnv, readEnv } from '../shared/env';
 import { observability } from '../shared/observability';
 
 export interface MigrateDeps {
@@ -38,8 +37,6 @@ export function makeMigrateHandler(deps: MigrateDeps) {
 }
 
 /** The Lambda entry point. */
-const MigrateEnv = z.object({ MIGRATIONS_DIR: z.optional(z.string().check(z.minLength(1))) });
-
 export const handler = deferred(() => {
   const env = readEnv(MigrateEnv);
   return makeMigrateHandler({

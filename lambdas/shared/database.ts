@@ -6,19 +6,9 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
-import { z } from 'zod/mini';
-import { readEnv } from './env';
+import { DatabaseEnv, readEnv } from './env';
 
-export const DatabaseEnv = z.object({
-  DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
-  DATABASE_HOST: z.optional(z.string().check(z.minLength(1))),
-  DATABASE_PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 5432),
-  DATABASE_NAME: z._default(z.string().check(z.minLength(1)), 'data_handler'),
-  DATABASE_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
-  /** 'disable' locally; 'verify-full' against RDS Proxy (its certificate chains to Amazon's public roots). */
-  DATABASE_SSL: z._default(z.enum(['disable', 'require', 'verify-full']), 'disable'),
-});
-export type DatabaseEnv = z.infer<typeof DatabaseEnv>;
+export { DatabaseEnv };
 
 interface SecretCredentials {
   readonly username: string;

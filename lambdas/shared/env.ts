@@ -6,7 +6,7 @@
  * (once per execution environment), not at import: the handler factories must stay importable
  * by tests and by the local runtime without any configuration.
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 const positiveInt = (fallback: number) =>
   z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
@@ -30,21 +30,53 @@ export const PushEnv = z.object({
   PUSH_CONCURRENCY: positiveInt(16),
 });
 
-/** The writer's own settings; how it reaches the database is DatabaseEnv (shared/database.ts). */
-export const WriterEnv = z.object({
-  ...PushEnv.shape,
-  DATABASE_POOL_MAX: positiveInt(2),
-});
-
-/** The query functions' own settings; the database is DatabaseEnv (shared/database.ts). */
-export const QueryEnv = z.object({
-  DATABASE_POOL_MAX: positiveInt(2),
-});
-
 export const ConnectionsEnv = z.object({
   ...shared,
   CONNECTIONS_TABLE: z.string().check(z.minLength(1)),
 });
+
+/**
+ * How a function reaches PostgreSQL (see shared/database.ts): a DATABASE_URL locally, or on
+ * AWS the proxy or instance endpoint plus the Secrets Manager secret with the credentials.
+ */
+export const DatabaseEnv = z.object({
+  DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
+  DATABASE_HOST: z.optional(z.string().check(z.minLength(1))),
+  DATABASE_PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 5432),
+  DATABASE_NAME: z._default(z.string().check(z.minLength(1)), 'data_handler'),
+  DATABASE_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
+  /** 'disable' locally; 'verify-full' against RDS (RDS Proxy, or the instance with the RDS CA loaded). */
+  DATABASE_SSL: z._default(z.enum(['disable', 'require', 'verify-full']), 'disable'),
+});
+export type DatabaseEnv = z.infer<typeof DatabaseEnv>;
+
+/** The writer: the database, the connections table and the management API. */
+export const WriterEnv = z.object({
+  ...PushEnv.shape,
+  ...DatabaseEnv.shape,
+  DATABASE_POOL_MAX: positiveInt(2),
+});
+
+/** The query functions: the database. */
+export const QueryEnv = z.object({
+  ...DatabaseEnv.shape,
+  DATABASE_POOL_MAX: positiveInt(2),
+});
+
+/** The deploy-time migration: the database, and where the SQL files are. */
+export const MigrateEnv = z.object({
+  ...DatabaseEnv.shape,
+  MIGRATIONS_DIR: z.optional(z.string().check(z.minLength(1))),
+});
+
+/** The login function: the Cognito app client it logs users in with. */
+export const CognitoEnv = z.object({
+  ...shared,
+  COGNITO_CLIENT_ID: z.string().check(z.minLength(1)),
+});
+
+/** Functions that read no configuration of their own. */
+export const NoEnv = z.object({});
 
 export const AuthEnv = z.object({
   JWT_ISSUER: z.url(),

@@ -6,10 +6,8 @@ import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aw
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FunctionName } from '../../lambdas/routes';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { functionSpec, type FunctionName } from '../../lambdas/functions';
+import { BUNDLE_SETTINGS, PROJECT_ROOT } from '../bundling';
 
 /** Settings every function of the system shares. */
 export interface FunctionDefaults {
@@ -23,14 +21,18 @@ export interface FunctionDefaults {
 }
 
 export interface HandlerFunctionProps extends FunctionDefaults {
-  /** The handler module: `lambdas/handlers/<name>.ts`, exporting `handler`. */
-  readonly name: FunctionName | 'migrate';
+  /** The function's entry in the catalogue (lambdas/functions.ts): module, settings, sizes. */
+  readonly name: FunctionName;
+  /** @default - the catalogue's description */
   readonly description?: string;
-  /** @default 512 */
+  /** @default - the catalogue's memory size */
   readonly memorySize?: number;
-  /** @default Duration.seconds(10) */
+  /** @default - the catalogue's timeout */
   readonly timeout?: Duration;
-  /** Added to the defaults (Powertools settings, source maps). @default {} */
+  /**
+   * The bindings' variables (QUEUE_URL, DATABASE_HOST, …), added to the defaults (Powertools
+   * settings, source maps) and the catalogue's fixed settings. @default {}
+   */
   readonly environment?: Record<string, string>;
   /** Run inside this VPC. @default - not in a VPC */
   readonly vpc?: IVpc;
@@ -83,37 +85,39 @@ export class HandlerFunction extends NodejsFunction {
         reason: 'The EC2 network-interface actions Lambda needs to join the VPC do not support resource-level permissions.',
       });
     }
+    const spec = functionSpec(props.name);
     super(scope, id, {
       role,
-      entry: path.join(ROOT, 'lambdas', 'handlers', `${props.name}.ts`),
+      entry: path.join(PROJECT_ROOT, spec.entry),
       handler: 'handler',
-      projectRoot: ROOT,
-      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
-      timeout: props.timeout ?? Duration.seconds(10),
-      description: props.description,
+      memorySize: props.memorySize ?? spec.memoryMb,
+      timeout: props.timeout ?? Duration.seconds(spec.timeoutSeconds),
+      description: props.description ?? spec.description,
       logGroup,
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'data-handler',
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? 'DataHandler',
         NODE_OPTIONS: '--enable-source-maps',
+        ...spec.settings,
         ...props.environment,
       },
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
       securityGroups: props.securityGroups,
       bundling: {
+        // lib/bundling.ts: the same settings the local runtime and the artifact tests bundle with.
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        // Some dependencies still call require(); ESM bundles need it defined.
-        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-        // The runtime ships SDK v3; pg-native is an optional addon we never load.
-        externalModules: ['@aws-sdk/*', 'pg-native'],
+        target: BUNDLE_SETTINGS.target,
+        minify: BUNDLE_SETTINGS.minify,
+        sourceMap: BUNDLE_SETTINGS.sourceMap,
+        sourcesContent: BUNDLE_SETTINGS.sourcesContent,
+        mainFields: [...BUNDLE_SETTINGS.mainFields],
+        banner: BUNDLE_SETTINGS.banner,
+        externalModules: [...BUNDLE_SETTINGS.externalModules],
         forceDockerBundling: false,
         commandHooks: props.commandHooks,
       },

@@ -1,0 +1,207 @@
+/**
+ * The catalogue of the system's functions: for each, its module, the environment schema it
+ * reads at cold start, what it is wired to, its fixed settings and its trigger. The CDK
+ * constructs (lib/) and the local runtime (local/) both build every function from this one
+ * table, so the two cannot drift apart.
+ *
+ * Imports nothing but schemas and route tables: the CDK app and the local runtime load this
+ * file, never a handler module.
+ */
+import type * as z from 'zod/mini';
+import { HTTP_ROUTES, WEBSOCKET_API, type FunctionName, type HttpRoute } from './routes';
+import {
+  AuthEnv,
+  CognitoEnv,
+  ConnectionsEnv,
+  IngestEnv,
+  MigrateEnv,
+  NoEnv,
+  QueryEnv,
+  WriterEnv,
+} from './shared/env';
+
+export type { FunctionName } from './routes';
+
+/**
+ * What a function is wired to. Each side turns a binding into environment variables (and, on
+ * AWS, into an IAM grant and network access):
+ * - `enqueue-records`: QUEUE_URL; may send to the record queue.
+ * - `database`: DATABASE_URL locally; DATABASE_HOST/PORT/NAME/SECRET_ARN/SSL on AWS.
+ * - `register-connections` / `unregister-connections`: CONNECTIONS_TABLE; may put / delete.
+ * - `push-to-connections`: CONNECTIONS_TABLE and CONNECTIONS_ENDPOINT; may scan, delete and
+ *   post to connections.
+ * - `verify-tokens`: JWT_ISSUER, JWT_AUDIENCE (and JWKS_URL locally).
+ * - `log-in-users`: COGNITO_CLIENT_ID; Cognito's InitiateAuth (locally, the local identity
+ *   speaks that API).
+ */
+export type Binding =
+  | 'enqueue-records'
+  | 'database'
+  | 'register-connections'
+  | 'unregister-connections'
+  | 'push-to-connections'
+  | 'verify-tokens'
+  | 'log-in-users';
+
+/** What invokes a function. */
+export type Trigger =
+  | { readonly kind: 'http'; readonly routes: readonly HttpRoute[] }
+  | { readonly kind: 'websocket-authorizer'; readonly tokenQueryParameter: string }
+  | { readonly kind: 'websocket-route'; readonly route: string }
+  | {
+      readonly kind: 'queue';
+      /** Messages per invocation (Lambda: 1–10,000). */
+      readonly batchSize: number;
+      /** How long the event source gathers a batch (Lambda: 0–300 s). */
+      readonly batchWindowSeconds: number;
+      readonly reportBatchItemFailures: true;
+    }
+  | { readonly kind: 'custom-resource' };
+
+export interface FunctionSpec {
+  readonly name: FunctionName;
+  /** The module, relative to the repository: it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  /** Every variable the function reads, checked when its environment starts. */
+  readonly env: z.ZodMiniObject;
+  readonly bindings: readonly Binding[];
+  /**
+   * Fixed settings, the same on AWS and locally (string values, as environment variables are).
+   * A binding's variables are not repeated here.
+   */
+  readonly settings: Readonly<Record<string, string>>;
+  readonly trigger: Trigger;
+  /** @default 512 */
+  readonly memoryMb: number;
+  /** @default 10 */
+  readonly timeoutSeconds: number;
+  /** Runs inside the VPC, beside the database. */
+  readonly inVpc: boolean;
+}
+
+type SpecInput = Omit<FunctionSpec, 'name' | 'entry' | 'memoryMb' | 'timeoutSeconds' | 'inVpc' | 'settings' | 'trigger'> &
+  Partial<Pick<FunctionSpec, 'memoryMb' | 'timeoutSeconds' | 'inVpc' | 'settings'>>;
+
+function spec(name: FunctionName, trigger: Trigger, input: SpecInput): FunctionSpec {
+  return {
+    name,
+    entry: `lambdas/handlers/${name}.ts`,
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    inVpc: false,
+    settings: {},
+    trigger,
+    ...input,
+  };
+}
+
+const http = (name: FunctionName): Trigger => ({ kind: 'http', routes: HTTP_ROUTES.filter((r) => r.function === name) });
+const wsRoute = (route: keyof typeof WEBSOCKET_API.routes): Trigger => ({ kind: 'websocket-route', route });
+
+/** The largest accepted upload body in bytes (the ingest function's MAX_BODY_BYTES). */
+export const MAX_UPLOAD_BYTES = 1024 * 1024;
+
+/** Database connections each writer or reader environment holds at most (DATABASE_POOL_MAX). */
+export const FUNCTION_POOL_SIZE = 2;
+
+/** The batch writer's timeout; the queue's visibility timeout is six times it. */
+export const WRITER_TIMEOUT_SECONDS = 30;
+
+/** The reader functions' timeout: just under the HTTP API's 30 s integration limit. */
+const READER_TIMEOUT_SECONDS = 29;
+
+export const FUNCTIONS = {
+  ingest: spec('ingest', http('ingest'), {
+    description: 'Validates records and puts them on the queue',
+    env: IngestEnv,
+    bindings: ['enqueue-records'],
+    settings: { MAX_BODY_BYTES: String(MAX_UPLOAD_BYTES) },
+  }),
+  'records-query': spec('records-query', http('records-query'), {
+    description: 'Pages through stored records of a time window',
+    env: QueryEnv,
+    bindings: ['database'],
+    settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE) },
+    memoryMb: 1024,
+    timeoutSeconds: READER_TIMEOUT_SECONDS,
+    inVpc: true,
+  }),
+  'swing-analyze': spec('swing-analyze', http('swing-analyze'), {
+    description: 'The swing analysis of a time window',
+    env: QueryEnv,
+    bindings: ['database'],
+    settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE) },
+    memoryMb: 1024,
+    timeoutSeconds: READER_TIMEOUT_SECONDS,
+    inVpc: true,
+  }),
+  'auth-token': spec('auth-token', http('auth-token'), {
+    description: 'Logs in with the Cognito app client',
+    env: CognitoEnv,
+    bindings: ['log-in-users'],
+  }),
+  health: spec('health', http('health'), {
+    description: 'Answers when the API can run a function',
+    env: NoEnv,
+    bindings: [],
+    memoryMb: 128,
+  }),
+  'batch-writer': spec(
+    'batch-writer',
+    { kind: 'queue', batchSize: 1000, batchWindowSeconds: 1, reportBatchItemFailures: true },
+    {
+      description: 'Stores record batches in PostgreSQL and pushes them to monitors',
+      env: WriterEnv,
+      bindings: ['database', 'push-to-connections'],
+      settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE), PUSH_CONCURRENCY: '16' },
+      memoryMb: 1024,
+      timeoutSeconds: WRITER_TIMEOUT_SECONDS,
+      inVpc: true,
+    },
+  ),
+  'ws-authorizer': spec(
+    'ws-authorizer',
+    { kind: 'websocket-authorizer', tokenQueryParameter: WEBSOCKET_API.tokenQueryParameter },
+    { description: 'Checks the token of a monitor that connects', env: AuthEnv, bindings: ['verify-tokens'] },
+  ),
+  'ws-connect': spec('ws-connect', wsRoute('$connect'), {
+    description: 'Records a monitoring connection',
+    env: ConnectionsEnv,
+    bindings: ['register-connections'],
+  }),
+  'ws-disconnect': spec('ws-disconnect', wsRoute('$disconnect'), {
+    description: 'Forgets a monitoring connection',
+    env: ConnectionsEnv,
+    bindings: ['unregister-connections'],
+  }),
+  'ws-default': spec('ws-default', wsRoute('$default'), {
+    description: 'Answers pings from monitors',
+    env: NoEnv,
+    bindings: [],
+  }),
+  migrate: spec('migrate', { kind: 'custom-resource' }, {
+    description: 'Applies the versioned schema migrations',
+    env: MigrateEnv,
+    bindings: ['database'],
+    settings: { MIGRATIONS_DIR: '/var/task/migrations' },
+    timeoutSeconds: 300,
+    inVpc: true,
+  }),
+} as const satisfies Record<FunctionName, FunctionSpec>;
+
+/** Every function, in catalogue order. */
+export const FUNCTION_SPECS: readonly FunctionSpec[] = Object.values(FUNCTIONS);
+
+/** The spec of one function. */
+export function functionSpec(name: FunctionName): FunctionSpec {
+  return FUNCTIONS[name];
+}
+
+/**
+ * The function that serves a WebSocket route, or the authorizer. Derived from the catalogue
+ * so the local gateway and the CDK stack route alike.
+ */
+export function websocketFunction(route: string): FunctionName | undefined {
+  return FUNCTION_SPECS.find((f) => f.trigger.kind === 'websocket-route' && f.trigger.route === route)?.name;
+}
