@@ -108,6 +108,9 @@ export const FUNCTION_POOL_SIZE = 2;
 /** The batch writer's timeout; the queue's visibility timeout is six times it. */
 export const WRITER_TIMEOUT_SECONDS = 30;
 
+/** The batch writer's event source: batch size and batching window, as deployed by default. */
+export const WRITER_EVENT_SOURCE = { kind: 'queue', batchSize: 1000, batchWindowSeconds: 1, reportBatchItemFailures: true } as const satisfies Trigger;
+
 /** The reader functions' timeout: just under the HTTP API's 30 s integration limit. */
 const READER_TIMEOUT_SECONDS = 29;
 
@@ -149,7 +152,7 @@ export const FUNCTIONS = {
   }),
   'batch-writer': spec(
     'batch-writer',
-    { kind: 'queue', batchSize: 1000, batchWindowSeconds: 1, reportBatchItemFailures: true },
+    WRITER_EVENT_SOURCE,
     {
       description: 'Stores record batches in PostgreSQL and pushes them to monitors',
       env: WriterEnv,

@@ -3,6 +3,7 @@
  */
 import path from 'node:path';
 import * as z from 'zod/mini';
+import { FUNCTIONS, WRITER_EVENT_SOURCE as WRITER_TRIGGER } from '../lambdas/functions';
 import { readEnv } from '../lambdas/shared/env';
 
 const port = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), fallback);
@@ -28,12 +29,14 @@ export const LocalConfig = z.object({
   PG_PORT: port(0),
   SQS_PORT: port(0),
   DYNAMODB_PORT: port(0),
-  /** The event source mapping. */
-  BATCH_SIZE: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), 1000),
-  BATCH_WINDOW_MS: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(300_000)), 1000),
+  /** The event source mapping; the defaults are the catalogue's, as deployed. */
+  BATCH_SIZE: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), WRITER_TRIGGER.batchSize),
+  BATCH_WINDOW_MS: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(300_000)), WRITER_TRIGGER.batchWindowSeconds * 1000),
   MAX_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 2),
   /** The batch writer's timeout; the queue's visibility timeout is kept above it. */
-  WRITER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.gte(3_000), z.lte(900_000)), 30_000),
+  WRITER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.gte(3_000), z.lte(900_000)), FUNCTIONS['batch-writer'].timeoutSeconds * 1000),
+  /** Execution environments per function at most, so its invocations at once (not the writer's: MAX_CONCURRENCY). */
+  FUNCTION_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(64)), 4),
   QUEUE_VISIBILITY_TIMEOUT_S: positive(30),
   MAX_RECEIVE_COUNT: positive(3),
   /** The local user (local-only credentials, printed at start). */
@@ -41,6 +44,15 @@ export const LocalConfig = z.object({
   LOCAL_PASSWORD: z._default(z.string().check(z.minLength(1)), 'admin'),
   LOCAL_USER_IS_ADMIN: z._default(z.stringbool(), true),
   JWT_AUDIENCE: z._default(z.string().check(z.minLength(1)), 'data-handler-local'),
+  /**
+   * The address the WebSocket gateway listens on. SECURITY: the gateway serves the
+   * `@connections` management API too, which checks no signature, so anything that reaches
+   * this address can push to or close any monitor's connection. Keep 127.0.0.1 unless the
+   * LocalStack writer (a Docker container) must reach it; then prefer the Docker bridge's
+   * gateway address (what `host-gateway` maps to, usually 172.17.0.1) over 0.0.0.0, which
+   * also exposes it to your network.
+   */
+  WS_BIND_HOST: z._default(z.union([z.ipv4(), z.ipv6()]), '127.0.0.1'),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 

@@ -8,10 +8,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { TokenVerifier } from '../lambdas/core/ports';
+import type { TokenIssuer, TokenVerifier } from '../lambdas/core/ports';
 import { bearerToken } from '../lambdas/adapters/jwt-verifier';
 import { type FunctionName, HTTP_CORS, matchHttpRoute } from '../lambdas/routes';
 import type { HttpEvent } from '../lambdas/shared/http';
+import { answerCognito, COGNITO_TARGET_PREFIX } from './cognito';
 import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
 
 /** API Gateway HTTP API limits. */
@@ -26,6 +27,11 @@ export interface HttpGatewayOptions {
   /** Static files served at the root (the dashboard): file name to path. */
   readonly staticFiles?: Readonly<Record<string, string>>;
   readonly integrationTimeoutMs?: number;
+  /**
+   * Answers the user pool API (`POST /` with an `X-Amz-Target` of Cognito's) from the local
+   * identity, so the login function's Cognito client works unchanged. @default - not served
+   */
+  readonly cognito?: { readonly issuer: TokenIssuer; readonly clientId: string };
   readonly log?: (line: string) => void;
 }
 
@@ -170,6 +176,12 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
       if (staticRoute) return send(res, 200, staticRoute());
       const file = req.method === 'GET' ? options.staticFiles?.[url.pathname === '/' ? 'index.html' : url.pathname.slice(1)] : undefined;
       if (file) return sendFile(res, file);
+      const target = req.headers['x-amz-target'];
+      if (options.cognito && req.method === 'POST' && url.pathname === '/' && typeof target === 'string' && target.startsWith(COGNITO_TARGET_PREFIX)) {
+        const answer = await answerCognito(target, (await readBody(req, 64 * 1024)).toString('utf8'), options.cognito.issuer, options.cognito.clientId);
+        res.writeHead(answer.status, answer.headers);
+        return void res.end(answer.body);
+      }
       const route = matchHttpRoute(req.method ?? 'GET', url.pathname);
       if (!route) return send(res, 404, { message: 'Not Found' });
       let body: Buffer;

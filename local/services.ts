@@ -13,9 +13,8 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { EmbeddedPostgresServer } from './postgres';
 
-/** Credentials for the embedded services only. They guard nothing and never leave 127.0.0.1. */
-export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local-only', secretAccessKey: 'local-only' } as const;
-export const LOCAL_REGION = 'us-east-1';
+import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from './bindings';
+
 type ClientTuning = { maxAttempts?: number };
 
 /**

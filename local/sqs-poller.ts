@@ -11,7 +11,6 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { invoke, type LambdaHandler } from './invoke';
 
 /** Lambda's event payload limit for a synchronous invoke. */
 const MAX_EVENT_BYTES = 6 * 1024 * 1024;
@@ -20,15 +19,14 @@ export interface EventSourceOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   readonly queueArn: string;
-  readonly handler: LambdaHandler<SQSEvent, SQSBatchResponse | void>;
-  readonly functionName?: string;
+  /** Invokes the function once; the function enforces its own timeout and rejects past it. */
+  readonly invoke: (event: SQSEvent) => Promise<SQSBatchResponse | void | null>;
   /** Messages per invocation at most (Lambda: 1 to 10,000). */
   readonly batchSize: number;
   /** How long to gather a batch after its first message (Lambda: MaximumBatchingWindowInSeconds). */
   readonly batchWindowMs: number;
   /** Concurrent invocations at most (Lambda: ScalingConfig.MaximumConcurrency). */
   readonly maxConcurrency: number;
-  readonly functionTimeoutMs: number;
   readonly log?: (line: string) => void;
 }
 
@@ -127,10 +125,7 @@ export class SqsEventSource {
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, options.queueArn)) };
     let failed = new Set<string>();
     try {
-      const result = await invoke(options.handler, event, {
-        functionName: options.functionName ?? 'batch-writer',
-        timeoutMs: options.functionTimeoutMs,
-      });
+      const result = await options.invoke(event);
       const ids = new Set(messages.map((m) => m.MessageId));
       for (const f of result?.batchItemFailures ?? []) {
         // An identifier that is not in the batch makes Lambda fail the whole batch.

@@ -1,39 +1,28 @@
 /**
  * The whole system on one machine: embedded PostgreSQL, SQS and DynamoDB, the HTTP and
- * WebSocket gateways, the SQS event source, and the local identity, all wired to the same
- * handler modules that run on AWS.
+ * WebSocket gateways, the SQS event source and the local identity, in front of the functions
+ * of the catalogue. Each function runs its own built bundle, the one that deploys, in
+ * execution environments of its own with its exported `handler`; its environment points the
+ * SDK at the local services. There is no second wiring of any function here.
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SQSBatchResponse } from 'aws-lambda';
 import type pg from 'pg';
-import { ApiGatewayBroadcaster } from '../lambdas/adapters/apigw-broadcaster';
-import { DynamoConnectionRegistry } from '../lambdas/adapters/dynamo-connection-registry';
 import { JwtVerifier } from '../lambdas/adapters/jwt-verifier';
-import { migrateUp } from '../lambdas/adapters/migrations';
-import { PgRecordReader } from '../lambdas/adapters/pg-record-reader';
-import { createPool, PgRecordStore } from '../lambdas/adapters/pg-record-store';
-import { SqsRecordQueue } from '../lambdas/adapters/sqs-record-queue';
-import { makeAuthTokenHandler } from '../lambdas/handlers/auth-token';
-import { makeBatchWriterHandler } from '../lambdas/handlers/batch-writer';
-import { makeHealthHandler } from '../lambdas/handlers/health';
-import { makeIngestHandler } from '../lambdas/handlers/ingest';
-import { makeRecordsQueryHandler } from '../lambdas/handlers/records-query';
-import { makeSwingAnalyzeHandler } from '../lambdas/handlers/swing-analyze';
-import { makeWsAuthorizerHandler } from '../lambdas/handlers/ws-authorizer';
-import { makeWsConnectHandler } from '../lambdas/handlers/ws-connect';
-import { makeWsDefaultHandler } from '../lambdas/handlers/ws-default';
-import { makeWsDisconnectHandler } from '../lambdas/handlers/ws-disconnect';
+import { createPool } from '../lambdas/adapters/pg-record-store';
+import { FUNCTION_SPECS } from '../lambdas/functions';
+import type { LocalResources } from './bindings';
+import { bundleFunctions } from './bundles';
 import type { LocalConfig } from './config';
+import { LocalFunctions } from './functions';
 import { startHttpGateway } from './http-gateway';
 import { LocalIdentity } from './identity';
-import type { LambdaHandler } from './invoke';
 import {
   freePort,
-  localDocumentClient,
-  localManagementClient,
   localSqsClient,
   provisionConnectionsTable,
   provisionQueues,
@@ -45,7 +34,7 @@ import {
 } from './services';
 import { restoreSpool, saveSpool } from './spool';
 import { SqsEventSource } from './sqs-poller';
-import { startWsGateway, type RunningWsGateway } from './ws-gateway';
+import { STAGE as WS_STAGE, startWsGateway, type RunningWsGateway } from './ws-gateway';
 
 export interface LocalStack {
   readonly config: LocalConfig;
@@ -58,6 +47,8 @@ export interface LocalStack {
   readonly tableName: string;
   readonly identity: LocalIdentity;
   readonly eventSource: SqsEventSource;
+  /** The functions' execution environments. */
+  readonly functions: LocalFunctions;
   readonly ws: RunningWsGateway;
   /** A client for the embedded queue (tests and tools). */
   readonly sqs: SQSClient;
@@ -73,6 +64,8 @@ export interface StartOptions {
   readonly drainTimeoutMs?: number;
   /** The WebSocket idle timeout (API Gateway: 10 minutes). */
   readonly wsIdleTimeoutMs?: number;
+  /** Where the functions' log lines go, each prefixed with its function's name. @default stdout */
+  readonly functionOutput?: (line: string) => void;
 }
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
@@ -87,6 +80,10 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     }
   };
   try {
+    // The functions' bundles build while the services start.
+    const bundling = bundleFunctions(FUNCTION_SPECS);
+    bundling.catch(() => undefined);
+
     // Storage.
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
@@ -95,9 +92,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       stoppers.push({ name: 'PostgreSQL', stop: postgres.stop });
       databaseUrl = postgres.info.databaseUrl;
     }
-    const ran = await migrateUp(databaseUrl);
-    log(ran.length ? `migrations applied: ${ran.join(', ')}` : 'schema up to date');
-    const pool = createPool({ connection: databaseUrl, max: config.MAX_CONCURRENCY + 2 });
+    // For tools and tests that look at the stored rows; the functions open their own pools.
+    const pool = createPool({ connection: databaseUrl, max: 2 });
     stoppers.push({ name: 'database pool', stop: () => pool.end() });
 
     const compose = config.LOCAL_SERVICES === 'compose';
@@ -123,12 +119,10 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     // LocalStack keeps its own queue while it runs; only the embedded one needs the spool.
     const restored = compose ? { queue: 0, dlq: 0 } : await restoreSpool(spoolFile, sqs, queue.info);
     if (restored.queue + restored.dlq > 0) log(`restored from the queue spool: ${restored.queue} queued, ${restored.dlq} in the DLQ`);
-    const documents = localDocumentClient(table.info.endpoint);
-    stoppers.push({ name: 'DynamoDB client', stop: async () => documents.destroy() });
-    const registry = new DynamoConnectionRegistry(documents, table.info.tableName);
 
-    // Identity: the issuer is the HTTP gateway, which also serves the JWKS.
+    // Identity: the issuer is the HTTP gateway, which also serves the JWKS and the Cognito API.
     const httpPort = config.PORT || (await freePort());
+    const wsPort = config.WS_PORT || (await freePort());
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const identity = await LocalIdentity.create({
       issuer: httpUrl,
@@ -136,23 +130,45 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       users: [{ username: config.LOCAL_USERNAME, password: config.LOCAL_PASSWORD, admin: config.LOCAL_USER_IS_ADMIN }],
       keyFile: path.join(config.DATA_DIR, 'identity-key.json'),
     });
+    // The HTTP API's JWT authorizer is the gateway's job, not a function's.
     const verifier = new JwtVerifier({ issuer: httpUrl, audience: config.JWT_AUDIENCE, jwksUrl: `${httpUrl}/.well-known/jwks.json` });
 
+    // The functions: the catalogue's modules, built as they deploy, each in its own environments.
+    const resources: LocalResources = {
+      sqsEndpoint: queue.info.endpoint,
+      queueUrl: queue.info.queueUrl,
+      dynamoEndpoint: table.info.endpoint,
+      connectionsTable: table.info.tableName,
+      managementEndpoint: `http://127.0.0.1:${wsPort}/${WS_STAGE}`,
+      databaseUrl,
+      issuer: httpUrl,
+      audience: config.JWT_AUDIENCE,
+      jwksUrl: `${httpUrl}/.well-known/jwks.json`,
+      cognitoEndpoint: httpUrl,
+    };
+    const bundles = await bundling;
+    if (bundles.built) log('functions bundled');
+    const functions = new LocalFunctions({
+      bundles,
+      resources,
+      maxEnvironments: config.FUNCTION_CONCURRENCY,
+      overrides: { 'batch-writer': { maxEnvironments: config.MAX_CONCURRENCY, timeoutMs: config.WRITER_TIMEOUT_MS } },
+      ...(options.functionOutput ? { output: options.functionOutput } : {}),
+    });
+    stoppers.push({ name: 'functions', stop: () => functions.stop() });
+
+    // The schema, by the deploy-time migration function, as CloudFormation runs it on AWS.
+    const migration = await functions.runCustomResource('migrate');
+    log(migration.Applied && migration.Applied !== 'none' ? `migrations applied: ${migration.Applied}` : 'schema up to date');
+
     const ws = await startWsGateway({
-      port: config.WS_PORT,
+      port: wsPort,
       log,
       ...(options.wsIdleTimeoutMs ? { idleTimeoutMs: options.wsIdleTimeoutMs } : {}),
-      handlers: {
-        'ws-authorizer': makeWsAuthorizerHandler({ verifier }) as LambdaHandler,
-        'ws-connect': makeWsConnectHandler({ registry }) as LambdaHandler,
-        'ws-disconnect': makeWsDisconnectHandler({ registry }) as LambdaHandler,
-        'ws-default': makeWsDefaultHandler() as LambdaHandler,
-      },
+      handlers: functions.handlers(['websocket-authorizer', 'websocket-route']),
     });
     stoppers.push({ name: 'WebSocket gateway', stop: ws.stop });
 
-    const management = localManagementClient(ws.managementEndpoint);
-    stoppers.push({ name: 'management client', stop: async () => management.destroy() });
     const queueArn = (
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.info.queueUrl, AttributeNames: ['QueueArn'] }))
     ).Attributes!.QueueArn!;
@@ -160,14 +176,10 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       sqs,
       queueUrl: queue.info.queueUrl,
       queueArn,
-      handler: makeBatchWriterHandler({
-        store: new PgRecordStore(pool),
-        fanout: { registry, broadcaster: new ApiGatewayBroadcaster(management) },
-      }) as LambdaHandler as never,
+      invoke: (event) => functions.runtime('batch-writer').invoke(event) as Promise<SQSBatchResponse | null>,
       batchSize: config.BATCH_SIZE,
       batchWindowMs: config.BATCH_WINDOW_MS,
       maxConcurrency: config.MAX_CONCURRENCY,
-      functionTimeoutMs: config.WRITER_TIMEOUT_MS,
       log,
     });
     eventSource.start();
@@ -183,32 +195,29 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     // Runs after the HTTP gateway has stopped taking uploads (stoppers run in reverse).
     stoppers.push({ name: 'queue drain', stop: drainAndSpool });
 
-    const reader = new PgRecordReader(pool);
     const http = await startHttpGateway({
       port: httpPort,
       verifier,
       log,
+      cognito: { issuer: identity, clientId: config.JWT_AUDIENCE },
       staticJson: {
         '/.well-known/jwks.json': () => identity.jwks,
         // Where the dashboard finds the APIs.
         '/config.json': () => ({ httpUrl: `${httpUrl}/`, wsUrl: ws.url }),
       },
       staticFiles: dashboardFiles(),
-      handlers: {
-        ingest: makeIngestHandler({ queue: new SqsRecordQueue(sqs, queue.info.queueUrl), maxBodyBytes: 1024 * 1024 }) as LambdaHandler,
-        'auth-token': makeAuthTokenHandler({ issuer: identity }) as LambdaHandler,
-        health: makeHealthHandler() as LambdaHandler,
-        'records-query': makeRecordsQueryHandler({ reader }) as LambdaHandler,
-        'swing-analyze': makeSwingAnalyzeHandler({ reader }) as LambdaHandler,
-      },
+      handlers: functions.handlers(['http']),
     });
     stoppers.push({ name: 'HTTP gateway', stop: http.stop });
 
-    // Where the running stack is, for tools such as `npm run dlq` (removed again at stop).
-    const runtimeFile = path.join(config.DATA_DIR, RUNTIME_FILE);
+    // Where the running stack is: for tools such as `npm run dlq`, and in the shape of
+    // `cdk deploy --outputs-file` for `npm run smoke` (both removed again at stop).
     await mkdir(config.DATA_DIR, { recursive: true });
+    const runtimeFile = path.join(config.DATA_DIR, RUNTIME_FILE);
     await writeFile(runtimeFile, JSON.stringify({ httpUrl: http.url, wsUrl: ws.url, sqsEndpoint: queue.info.endpoint, queueUrl: queue.info.queueUrl, dlqUrl: queue.info.dlqUrl }, null, 2));
-    stoppers.push({ name: 'runtime file', stop: () => rm(runtimeFile, { force: true }) });
+    const outputsFile = path.join(config.DATA_DIR, OUTPUTS_FILE);
+    await writeFile(outputsFile, JSON.stringify(localOutputs({ httpUrl: http.url, wsUrl: ws.url, clientId: config.JWT_AUDIENCE, queue: queue.info }), null, 2));
+    stoppers.push({ name: 'runtime files', stop: () => Promise.all([rm(runtimeFile, { force: true }), rm(outputsFile, { force: true })]) });
 
     let stopping: Promise<void> | undefined;
     return {
@@ -222,6 +231,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       tableName: table.info.tableName,
       identity,
       eventSource,
+      functions,
       ws,
       sqs,
       pool,
@@ -235,6 +245,23 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
 
 /** The running stack's endpoints, in DATA_DIR while it runs. */
 export const RUNTIME_FILE = 'local-stack.json';
+
+/** The running stack's outputs, in DATA_DIR while it runs, shaped as `cdk deploy --outputs-file` writes them. */
+export const OUTPUTS_FILE = 'outputs.json';
+
+/** The stack name in OUTPUTS_FILE. */
+export const LOCAL_STACK_NAME = 'DataHandlerLocal';
+
+function localOutputs(p: { httpUrl: string; wsUrl: string; clientId: string; queue: QueueInfo }) {
+  return {
+    [LOCAL_STACK_NAME]: {
+      HttpApiUrl: `${p.httpUrl}/`,
+      WebSocketUrl: p.wsUrl,
+      UserPoolClientId: p.clientId,
+      DeadLetterQueueUrl: p.queue.dlqUrl,
+    },
+  };
+}
 
 const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
 

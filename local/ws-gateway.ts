@@ -7,7 +7,7 @@
  *   body is sent back to the caller.
  * - API Gateway's limits: 128 KB per message, 10 minutes idle, 2 hours per connection.
  * - The management API answers 410 GoneException for an unknown connection. Locally it does not
- *   check SigV4 signatures; it listens on 127.0.0.1 only.
+ *   check SigV4 signatures; it listens on 127.0.0.1 unless `host` says otherwise.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -29,6 +29,11 @@ export const WEBSOCKET_LIMITS = {
 
 export interface WsGatewayOptions {
   readonly port: number;
+  /**
+   * The address to listen on. Any other than loopback exposes the unauthenticated management
+   * API to whoever reaches it (logged as a warning at start). @default '127.0.0.1'
+   */
+  readonly host?: string;
   readonly handlers: Partial<Record<FunctionName, LambdaHandler>>;
   readonly idleTimeoutMs?: number;
   readonly maxConnectionMs?: number;
@@ -46,7 +51,8 @@ interface LiveConnection {
   maxTimer?: NodeJS.Timeout;
 }
 
-const STAGE = 'local';
+/** The local WebSocket stage: the management API is at `http://127.0.0.1:<port>/local`. */
+export const STAGE = 'local';
 
 export interface RunningWsGateway extends RunningGateway {
   /** The management API endpoint (what CONNECTIONS_ENDPOINT points at). */
@@ -96,7 +102,7 @@ function sendJson(res: ServerResponse, status: number, body?: unknown, errorType
   res.end(body === undefined ? undefined : JSON.stringify(body));
 }
 
-/** Starts the WebSocket gateway and its management API on 127.0.0.1. */
+/** Starts the WebSocket gateway and its management API, on 127.0.0.1 unless told otherwise. */
 export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
   const idleMs = options.idleTimeoutMs ?? WEBSOCKET_LIMITS.idleTimeoutMs;
   const maxMs = options.maxConnectionMs ?? WEBSOCKET_LIMITS.maxConnectionMs;
@@ -246,14 +252,20 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
     });
   });
   server.on('upgrade', (req, socket, head) => void onUpgrade(req, socket, head));
+  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => resolve());
+    server.listen(options.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  if (!/^(127\.|::1$|localhost$)/.test(host)) {
+    log(`WARNING: the WebSocket gateway listens on ${host}:${port}, beyond this machine's loopback; its @connections management API checks no signature, so anything that reaches that address can push to or close any monitor's connection`);
+  }
+  // A wildcard address is reached through loopback; any other through itself.
+  const reachAt = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
-    url: `ws://127.0.0.1:${port}`,
-    managementEndpoint: `http://127.0.0.1:${port}/${STAGE}`,
+    url: `ws://${reachAt}:${port}`,
+    managementEndpoint: `http://${reachAt}:${port}/${STAGE}`,
     server,
     connectionCount: () => connections.size,
     stop: async () => {

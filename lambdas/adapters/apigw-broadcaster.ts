@@ -2,7 +2,7 @@
  * Broadcaster on the API Gateway management API (`POST @connections/{id}`).
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { ThrottledError } from '../core/errors';
+import { RetryablePostError, ThrottledError } from '../core/errors';
 import type { Broadcaster, PostOutcome } from '../core/ports';
 
 export class ApiGatewayBroadcaster implements Broadcaster {
@@ -17,7 +17,11 @@ export class ApiGatewayBroadcaster implements Broadcaster {
       const name = (error as { name?: string }).name;
       if (status === 410 || name === 'GoneException') return 'gone';
       if (status === 429 || name === 'LimitExceededException' || name === 'TooManyRequestsException') {
-        throw new ThrottledError(`throttled posting to ${connectionId}`);
+        throw new ThrottledError(`throttled posting to ${connectionId}`, { cause: error });
+      }
+      // No status: the request never got an answer (refused, reset, timed out).
+      if (status === undefined || status >= 500) {
+        throw new RetryablePostError(`posting to ${connectionId} failed${status ? ` with ${status}` : ''}`, { cause: error });
       }
       throw error;
     }

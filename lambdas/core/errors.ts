@@ -75,7 +75,15 @@ export class MalformedMessageError extends Error {
   override readonly name = 'MalformedMessageError';
 }
 
-/** The management API throttled a post (HTTP 429); worth retrying after a pause. */
-export class ThrottledError extends Error {
+/**
+ * A post that may go through when tried again after a pause: throttled (HTTP 429), a server
+ * error (5xx) or a network failure or timeout. The fan-out's back-off is the only retry policy.
+ */
+export class RetryablePostError extends Error {
+  override readonly name: string = 'RetryablePostError';
+}
+
+/** The management API throttled a post (HTTP 429). */
+export class ThrottledError extends RetryablePostError {
   override readonly name = 'ThrottledError';
 }

@@ -1,8 +1,8 @@
 /**
  * Pushing frames to monitoring connections: who gets what, bounded concurrency, back-off on
- * throttling, cleanup of gone connections, and a deadline inside the function's time.
+ * throttling and transient failures, cleanup of gone connections, and a deadline inside the function's time.
  */
-import { ThrottledError } from './errors';
+import { RetryablePostError } from './errors';
 import { frame, recordsFrames, type StatusFrame } from './frames';
 import type { Broadcaster, Connection, ConnectionRegistry } from './ports';
 import type { StoredRecord } from './record';
@@ -19,7 +19,10 @@ export interface FanoutOptions {
   readonly remainingMs: () => number;
   /** Stop starting posts when less than this is left, so the function returns in time. */
   readonly reserveMs: number;
-  /** Attempts per frame when throttled (HTTP 429), the first included. */
+  /**
+   * Attempts per frame when a post is worth retrying (429, 5xx, a timeout), the first
+   * included. The management client makes one attempt per call, so this is the whole budget.
+   */
   readonly maxAttempts: number;
   /** First back-off pause; it doubles each attempt, with full jitter. */
   readonly baseDelayMs: number;
@@ -108,7 +111,7 @@ async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options
       try {
         return await deps.broadcaster.post(connectionId, data);
       } catch (error) {
-        if (!(error instanceof ThrottledError) || attempt >= options.maxAttempts) throw error;
+        if (!(error instanceof RetryablePostError) || attempt >= options.maxAttempts) throw error;
         const pause = Math.random() * options.baseDelayMs * 2 ** (attempt - 1);
         if (options.remainingMs() - pause < options.reserveMs) throw error;
         await sleep(pause);

@@ -45,7 +45,7 @@ export interface ConnectionRegistry {
 export type PostOutcome = 'delivered' | 'gone';
 
 export interface Broadcaster {
-  /** Posts one frame. Resolves 'gone' on HTTP 410; throws ThrottledError on 429. */
+  /** Posts one frame. Resolves 'gone' on HTTP 410; throws a RetryablePostError on 429, 5xx or a timeout. */
   post(connectionId: string, data: string): Promise<PostOutcome>;
 }
 

@@ -11,7 +11,8 @@ import { parseQueueMessage } from '../core/record';
 import { ApiGatewayBroadcaster } from '../adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connection-registry';
 import { createPool, PgRecordStore } from '../adapters/pg-record-store';
-import { documentClient, managementClient } from '../shared/clients';
+import { documentClient } from '../shared/dynamo-client';
+import { managementClient } from '../shared/management-client';
 import { databaseConfig } from '../shared/database';
 import { deferred, readEnv, WriterEnv } from '../shared/env';
 import { describeError, logger, metrics, observability } from '../shared/observability';
@@ -109,7 +110,7 @@ export const handler = deferred(async () => {
   return makeBatchWriterHandler({
     store: new PgRecordStore(pool),
     fanout: {
-      registry: new DynamoConnectionRegistry(documentClient(), env.CONNECTIONS_TABLE),
+      registry: new DynamoConnectionRegistry(documentClient, env.CONNECTIONS_TABLE),
       broadcaster: new ApiGatewayBroadcaster(managementClient(env.CONNECTIONS_ENDPOINT)),
     },
     fanoutOptions: { concurrency: env.PUSH_CONCURRENCY },

@@ -12,7 +12,7 @@ import type { RecordQueue } from '../core/ports';
 import { packQueueMessages, parseIdempotencyKey, parseUploadBody, recordIds, toQueuedRecords } from '../core/record';
 import { formatInstant } from '../core/timestamp';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue';
-import { sqsClient } from '../shared/clients';
+import { sqsClient } from '../shared/sqs-client';
 import { deferred, IngestEnv, readEnv } from '../shared/env';
 import { bodyText, header, httpHandler, json, principalOf } from '../shared/http';
 import { metrics } from '../shared/observability';
@@ -55,5 +55,5 @@ export function makeIngestHandler(deps: IngestDeps) {
 /** The Lambda entry point. */
 export const handler = deferred(() => {
   const env = readEnv(IngestEnv);
-  return makeIngestHandler({ queue: new SqsRecordQueue(sqsClient(), env.QUEUE_URL), maxBodyBytes: env.MAX_BODY_BYTES });
+  return makeIngestHandler({ queue: new SqsRecordQueue(sqsClient, env.QUEUE_URL), maxBodyBytes: env.MAX_BODY_BYTES });
 });

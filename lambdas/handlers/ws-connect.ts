@@ -4,7 +4,7 @@
 import middy from '@middy/core';
 import type { ConnectionRegistry } from '../core/ports';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connection-registry';
-import { documentClient } from '../shared/clients';
+import { documentClient } from '../shared/dynamo-client';
 import { ConnectionsEnv, deferred, readEnv } from '../shared/env';
 import { observability } from '../shared/observability';
 import type { WsEvent, WsResult } from '../shared/websocket';
@@ -34,5 +34,5 @@ export function makeWsConnectHandler(deps: { readonly registry: ConnectionRegist
 
 /** The Lambda entry point. */
 export const handler = deferred(() =>
-  makeWsConnectHandler({ registry: new DynamoConnectionRegistry(documentClient(), readEnv(ConnectionsEnv).CONNECTIONS_TABLE) }),
+  makeWsConnectHandler({ registry: new DynamoConnectionRegistry(documentClient, readEnv(ConnectionsEnv).CONNECTIONS_TABLE) }),
 );

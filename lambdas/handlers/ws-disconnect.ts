@@ -4,7 +4,7 @@
 import middy from '@middy/core';
 import type { ConnectionRegistry } from '../core/ports';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connection-registry';
-import { documentClient } from '../shared/clients';
+import { documentClient } from '../shared/dynamo-client';
 import { ConnectionsEnv, deferred, readEnv } from '../shared/env';
 import { observability } from '../shared/observability';
 import type { WsEvent, WsResult } from '../shared/websocket';
@@ -20,5 +20,5 @@ export function makeWsDisconnectHandler(deps: { readonly registry: ConnectionReg
 
 /** The Lambda entry point. */
 export const handler = deferred(() =>
-  makeWsDisconnectHandler({ registry: new DynamoConnectionRegistry(documentClient(), readEnv(ConnectionsEnv).CONNECTIONS_TABLE) }),
+  makeWsDisconnectHandler({ registry: new DynamoConnectionRegistry(documentClient, readEnv(ConnectionsEnv).CONNECTIONS_TABLE) }),
 );

@@ -119,19 +119,6 @@ export function readEnv<S extends z.ZodMiniType>(schema: S, source: NodeJS.Proce
   throw new Error(`Invalid configuration: ${problems}`);
 }
 
-/** Builds a value on first use and keeps it: configuration and clients, once per environment. */
-export function once<T>(build: () => T): () => T {
-  let value: T | undefined;
-  let built = false;
-  return () => {
-    if (!built) {
-      value = build();
-      built = true;
-    }
-    return value as T;
-  };
-}
-
 /**
  * A Lambda entry point whose real handler (configuration, clients, pools) is built on the
  * first invocation and then reused.

@@ -1,0 +1,23 @@
+/**
+ * The API Gateway management API client that posts frames to monitors.
+ *
+ * The fan-out (core/fanout.ts) owns the one retry policy for posts, with back-off inside the
+ * function's deadline; the SDK's own retries would multiply its attempts (3 × 4) and outlive
+ * that deadline, so they are off here, and each post has a short timeout of its own.
+ */
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+
+/** SDK settings of the management client: a single attempt, bounded in time. */
+export const MANAGEMENT_CLIENT_SETTINGS = {
+  maxAttempts: 1,
+  requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+} as const;
+
+const clients = new Map<string, ApiGatewayManagementApiClient>();
+
+/** The management API client for one WebSocket stage endpoint, built once per endpoint. */
+export function managementClient(endpoint: string): ApiGatewayManagementApiClient {
+  let client = clients.get(endpoint);
+  if (!client) clients.set(endpoint, (client = new ApiGatewayManagementApiClient({ endpoint, ...MANAGEMENT_CLIENT_SETTINGS })));
+  return client;
+}

@@ -1,0 +1,93 @@
+/**
+ * Each function's environment on this machine, from the catalogue: its fixed settings, and
+ * its bindings turned into variables that point at the local services, as the CDK stack turns
+ * them into variables that point at AWS resources. The SDK finds the local services through
+ * its standard AWS_ENDPOINT_URL_* variables, so no function code knows it runs locally.
+ */
+import path from 'node:path';
+import type { Binding, FunctionName, FunctionSpec } from '../lambdas/functions';
+import { readEnv } from '../lambdas/shared/env';
+import { PROJECT_ROOT } from '../lib/bundling';
+
+/** Credentials for the embedded services only. They guard nothing and never leave 127.0.0.1. */
+export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local-only', secretAccessKey: 'local-only' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+/** Where the local resources are. */
+export interface LocalResources {
+  readonly sqsEndpoint: string;
+  readonly queueUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly connectionsTable: string;
+  /** The WebSocket gateway's management API (`http://127.0.0.1:port/stage`). */
+  readonly managementEndpoint: string;
+  readonly databaseUrl: string;
+  /** The local identity: token issuer, audience (the app client id) and Cognito-compatible API. */
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwksUrl: string;
+  readonly cognitoEndpoint: string;
+}
+
+/**
+ * Any AWS call that no local service answers goes here and is refused at once: nothing a
+ * function does locally can reach a real AWS account.
+ */
+const NOWHERE = 'http://127.0.0.1:1';
+
+/** Variables of this process that reach every function (log levels, metrics switch). */
+const PASSED_THROUGH = ['LOG_LEVEL', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_DISABLED', 'POWERTOOLS_DEV', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
+
+/**
+ * Settings that differ locally because the files are elsewhere: on Lambda the migrations sit
+ * beside the bundle in /var/task; here they are the repository's.
+ */
+const LOCAL_SETTINGS: Partial<Record<FunctionName, Record<string, string>>> = {
+  migrate: { MIGRATIONS_DIR: path.join(PROJECT_ROOT, 'migrations') },
+};
+
+function bindingVariables(binding: Binding, r: LocalResources): Record<string, string> {
+  switch (binding) {
+    case 'enqueue-records':
+      return { QUEUE_URL: r.queueUrl };
+    case 'database':
+      return { DATABASE_URL: r.databaseUrl };
+    case 'register-connections':
+    case 'unregister-connections':
+      return { CONNECTIONS_TABLE: r.connectionsTable };
+    case 'push-to-connections':
+      return { CONNECTIONS_TABLE: r.connectionsTable, CONNECTIONS_ENDPOINT: r.managementEndpoint };
+    case 'verify-tokens':
+      return { JWT_ISSUER: r.issuer, JWT_AUDIENCE: r.audience, JWKS_URL: r.jwksUrl };
+    case 'log-in-users':
+      return { COGNITO_CLIENT_ID: r.audience };
+  }
+}
+
+/** The whole environment of one function on this machine; fails naming the function and variable. */
+export function localEnvironment(spec: FunctionSpec, resources: LocalResources, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL: NOWHERE,
+    AWS_ENDPOINT_URL_SQS: resources.sqsEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: resources.dynamoEndpoint,
+    AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: resources.cognitoEndpoint,
+    AWS_LAMBDA_FUNCTION_NAME: spec.name,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    POWERTOOLS_SERVICE_NAME: 'data-handler',
+    POWERTOOLS_METRICS_NAMESPACE: 'DataHandler',
+  };
+  for (const name of PASSED_THROUGH) if (source[name] !== undefined) env[name] = source[name]!;
+  Object.assign(env, spec.settings, ...spec.bindings.map((b) => bindingVariables(b, resources)), LOCAL_SETTINGS[spec.name]);
+  try {
+    readEnv(spec.env, env);
+  } catch (error) {
+    throw new Error(`${spec.name}: ${(error as Error).message}`);
+  }
+  return env;
+}

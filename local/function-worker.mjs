@@ -1,0 +1,55 @@
+// One execution environment of one function, as Lambda gives it: a worker thread with its own
+// environment variables and module state that imports the function's bundle once (the init
+// phase), then runs one invocation at a time. Plain JavaScript, because it loads the built
+// bundle, not the TypeScript sources. See function-runtime.ts for the other side.
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { bundle, functionName, memoryMb } = workerData;
+
+/** An error as Lambda reports it: its type and message, and the stack for the local log only. */
+function describe(error) {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: 'Error', message: String(error) };
+}
+
+let handler;
+try {
+  const mod = await import(pathToFileURL(bundle).href);
+  handler = mod.handler;
+  if (typeof handler !== 'function') {
+    const error = new Error(`${functionName}: the bundle does not export a function named "handler"`);
+    error.name = 'Runtime.HandlerNotFound';
+    throw error;
+  }
+  parentPort.postMessage({ type: 'ready' });
+} catch (error) {
+  parentPort.postMessage({ type: 'init-error', error: describe(error) });
+}
+
+parentPort.on('message', async (message) => {
+  if (message.type !== 'invoke' || !handler) return;
+  const context = {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: String(memoryMb),
+    awsRequestId: message.requestId ?? randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+  try {
+    const result = await handler(message.event, context);
+    // Lambda hands the caller the JSON of the result: undefined becomes null, a Date a string.
+    const json = result === undefined ? null : JSON.parse(JSON.stringify(result));
+    parentPort.postMessage({ type: 'result', id: message.id, result: json });
+  } catch (error) {
+    parentPort.postMessage({ type: 'error', id: message.id, error: describe(error) });
+  }
+});

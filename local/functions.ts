@@ -1,0 +1,84 @@
+/**
+ * Every catalogued function on this machine: its bundle, its environment from the local
+ * bindings, and its execution environments (function-runtime.ts). The gateways, the event
+ * source and the custom-resource step invoke functions only through here.
+ */
+import { FUNCTION_SPECS, functionSpec, type FunctionName } from '../lambdas/functions';
+import { localEnvironment, type LocalResources } from './bindings';
+import type { FunctionBundles } from './bundles';
+import { FunctionRuntime } from './function-runtime';
+import type { LambdaHandler } from './invoke';
+
+export interface LocalFunctionsOptions {
+  readonly bundles: FunctionBundles;
+  readonly resources: LocalResources;
+  /** Environments per function at most (so concurrent invocations of one function). */
+  readonly maxEnvironments: number;
+  /** Per-function overrides: the writer's concurrency and timeout follow the event source's settings. */
+  readonly overrides?: Partial<Record<FunctionName, { maxEnvironments?: number; timeoutMs?: number }>>;
+  /** Where the functions' log lines go (each prefixed with the function's name). @default stdout */
+  readonly output?: (line: string) => void;
+}
+
+export class LocalFunctions {
+  private readonly runtimes = new Map<FunctionName, FunctionRuntime>();
+
+  constructor(options: LocalFunctionsOptions) {
+    for (const spec of FUNCTION_SPECS) {
+      const override = options.overrides?.[spec.name] ?? {};
+      this.runtimes.set(
+        spec.name,
+        new FunctionRuntime({
+          name: spec.name,
+          bundle: options.bundles.files[spec.name],
+          env: localEnvironment(spec, options.resources),
+          memoryMb: spec.memoryMb,
+          timeoutMs: override.timeoutMs ?? spec.timeoutSeconds * 1000,
+          maxEnvironments: override.maxEnvironments ?? options.maxEnvironments,
+          ...(options.output ? { output: options.output } : {}),
+        }),
+      );
+    }
+  }
+
+  /** One function's runtime. */
+  runtime(name: FunctionName): FunctionRuntime {
+    return this.runtimes.get(name)!;
+  }
+
+  /** The handlers of the functions a trigger kind serves, by name (for the gateways). */
+  handlers(kinds: readonly string[]): Partial<Record<FunctionName, LambdaHandler>> {
+    return Object.fromEntries(
+      FUNCTION_SPECS.filter((s) => kinds.includes(s.trigger.kind)).map((s) => [s.name, this.runtime(s.name).handler]),
+    );
+  }
+
+  /**
+   * Runs a custom-resource function as CloudFormation would on a stack create (the migration),
+   * then ends its environment: it is not needed again until the next start.
+   */
+  async runCustomResource(name: FunctionName): Promise<Record<string, string>> {
+    if (functionSpec(name).trigger.kind !== 'custom-resource') throw new Error(`${name} is not a custom resource`);
+    const runtime = this.runtime(name);
+    try {
+      const result = (await runtime.invoke({
+        RequestType: 'Create',
+        ServiceToken: 'local',
+        ResponseURL: 'http://127.0.0.1:1/',
+        StackId: 'local',
+        RequestId: 'local',
+        LogicalResourceId: name,
+        ResourceType: 'Custom::Local',
+        ResourceProperties: { ServiceToken: 'local' },
+      })) as { Data?: Record<string, string> } | null;
+      return result?.Data ?? {};
+    } finally {
+      await runtime.stop();
+    }
+  }
+
+  /** Ends every environment of every function. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
+  }
+}

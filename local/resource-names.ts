@@ -1,0 +1,17 @@
+/**
+ * The physical names of the resources that `LOCAL_SERVICES=compose npm start` sends to and the
+ * LocalStack stack (lib/localstack-stack.ts) deploys: both sides name them from here, so the
+ * writer that runs in LocalStack reads the queue that the local ingest fills. Imports nothing,
+ * so the CDK app can load it.
+ *
+ * On AWS, names are generated (house rule 6); these exist only for the local paths, where one
+ * account and region hold a single copy of the system.
+ */
+export const LOCAL_RESOURCE_NAMES = {
+  /** The record queue. */
+  queue: 'records',
+  /** Its dead-letter queue: the queue's name with `-dlq`, as provisionQueues derives it. */
+  deadLetterQueue: 'records-dlq',
+  /** The WebSocket connections table. */
+  connectionsTable: 'connections',
+} as const;

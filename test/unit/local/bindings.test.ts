@@ -1,0 +1,66 @@
+/**
+ * Each function's local environment, from the catalogue: what its schema needs, only what its
+ * bindings give, and nothing that could reach a real AWS account.
+ */
+import { describe, expect, it } from 'vitest';
+import { FUNCTION_SPECS, FUNCTIONS } from '../../../lambdas/functions';
+import { localEnvironment, type LocalResources } from '../../../local/bindings';
+
+const resources: LocalResources = {
+  sqsEndpoint: 'http://127.0.0.1:4001',
+  queueUrl: 'http://127.0.0.1:4001/000000000000/records',
+  dynamoEndpoint: 'http://127.0.0.1:4002',
+  connectionsTable: 'connections',
+  managementEndpoint: 'http://127.0.0.1:3001/local',
+  databaseUrl: 'postgres://u:p@127.0.0.1:5433/data_handler',
+  issuer: 'http://127.0.0.1:3000',
+  audience: 'data-handler-local',
+  jwksUrl: 'http://127.0.0.1:3000/.well-known/jwks.json',
+  cognitoEndpoint: 'http://127.0.0.1:3000',
+};
+
+describe('local function environments', () => {
+  it.each(FUNCTION_SPECS.map((s) => [s.name, s] as const))('gives %s every variable its schema requires', (_, spec) => {
+    const env = localEnvironment(spec, resources, {});
+
+    expect(spec.env.safeParse(env).success).toBe(true);
+    expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe(spec.name);
+  });
+
+  it('gives a function only its own bindings\' variables', () => {
+    const ingest = localEnvironment(FUNCTIONS.ingest, resources, {});
+    const health = localEnvironment(FUNCTIONS.health, resources, {});
+
+    expect(ingest.QUEUE_URL).toBe(resources.queueUrl);
+    expect(ingest.DATABASE_URL).toBeUndefined();
+    expect(ingest.MAX_BODY_BYTES).toBe(FUNCTIONS.ingest.settings.MAX_BODY_BYTES);
+    expect(health.QUEUE_URL).toBeUndefined();
+    expect(localEnvironment(FUNCTIONS['batch-writer'], resources, {})).toMatchObject({
+      DATABASE_URL: resources.databaseUrl,
+      CONNECTIONS_ENDPOINT: resources.managementEndpoint,
+      DATABASE_POOL_MAX: FUNCTIONS['batch-writer'].settings.DATABASE_POOL_MAX,
+    });
+  });
+
+  it('passes log levels through but never this process\'s AWS credentials, and sends any other AWS call to a refused local port', () => {
+    const env = localEnvironment(FUNCTIONS.ingest, resources, {
+      LOG_LEVEL: 'debug',
+      AWS_ACCESS_KEY_ID: 'AKIAREALKEY',
+      AWS_SECRET_ACCESS_KEY: 'real-secret',
+      AWS_PROFILE: 'production',
+    });
+
+    expect(env.LOG_LEVEL).toBe('debug');
+    expect(env.AWS_ACCESS_KEY_ID).toBe('local-only');
+    expect(env.AWS_SECRET_ACCESS_KEY).toBe('local-only');
+    expect(env.AWS_PROFILE).toBeUndefined();
+    expect(env.AWS_ENDPOINT_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(env.AWS_ENDPOINT_URL_SQS).toBe(resources.sqsEndpoint);
+  });
+
+  it('fails naming the function and the variable when a setting breaks its schema', () => {
+    const broken = { ...FUNCTIONS.ingest, settings: { MAX_BODY_BYTES: 'lots' } };
+
+    expect(() => localEnvironment(broken, resources, {})).toThrow(/^ingest: Invalid configuration: MAX_BODY_BYTES is invalid/);
+  });
+});
