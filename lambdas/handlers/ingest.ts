@@ -6,6 +6,7 @@ import { byteLength } from '../core/chunking';
 import {
   InvalidJsonError,
   PayloadTooLargeError,
+  QueueUnavailableError,
   UnsupportedMediaTypeError,
 } from '../core/errors';
 import type { RecordQueue } from '../core/ports';
@@ -46,7 +47,13 @@ export function makeIngestHandler(deps: IngestDeps) {
     const key = parseIdempotencyKey(header(event, 'idempotency-key'));
     const ids = recordIds(inputs.length, principal.userId, key);
     const acceptedAt = formatInstant({ epochMs: now(), micros: 0 });
-    await deps.queue.send(packQueueMessages(principal.userId, acceptedAt, toQueuedRecords(inputs, ids)));
+    try {
+      await deps.queue.send(packQueueMessages(principal.userId, acceptedAt, toQueuedRecords(inputs, ids)));
+    } catch (error) {
+      // The client gets a 503 and retries; the operator gets an alarm on this metric.
+      if (error instanceof QueueUnavailableError) metrics.addMetric('QueueUnavailable', MetricUnit.Count, 1);
+      throw error;
+    }
     metrics.addMetric('RecordsAccepted', MetricUnit.Count, ids.length);
     return json(202, { accepted: ids.length, ids });
   });

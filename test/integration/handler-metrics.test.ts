@@ -12,6 +12,7 @@ import type { FanoutDeps } from '../../lambdas/core/fanout';
 import { packQueueMessages, recordIds, toQueuedRecords } from '../../lambdas/core/record';
 import { httpEvent, lambdaContext, sqsEvent } from '../fixtures/events';
 import { importWithMetrics, metricNames, outputOf, type EmfBlob } from '../support/metrics-output';
+import { localSqsClient } from '../../local/services';
 import { freshDatabase, freshQueue, sqsClient } from '../support/services';
 
 type BatchWriterModule = typeof import('../../lambdas/handlers/batch-writer');
@@ -115,5 +116,19 @@ describe('handler metrics', () => {
     });
 
     expect(emitted(emf, 'RecordsAccepted').map((b) => [b.values, b.units])).toEqual([[{ RecordsAccepted: 4 }, { RecordsAccepted: 'Count' }]]);
+  });
+
+  it('the ingest handler counts each upload the queue refused, for the queue-unavailable alarm', async () => {
+    const dead = localSqsClient('http://127.0.0.1:1', { maxAttempts: 1 });
+    // The adapter from the same fresh module graph as the handler, so its error classes match.
+    const { SqsRecordQueue: FreshQueue } = await import('../../lambdas/adapters/sqs-record-queue');
+    const ingest = ingestModule.makeIngestHandler({ queue: new FreshQueue(dead, 'http://127.0.0.1:1/000000000000/gone'), maxBodyBytes: 1024 });
+
+    const { emf } = await outputOf(async () => {
+      expect((await ingest(httpEvent({ body: { data: 1, date: '2024-06-01T00:00:00Z' } }), lambdaContext())).statusCode).toBe(503);
+    });
+
+    expect(emitted(emf, 'QueueUnavailable').map((b) => b.values)).toEqual([{ QueueUnavailable: 1 }]);
+    dead.destroy();
   });
 });

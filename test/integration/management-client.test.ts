@@ -1,0 +1,68 @@
+/**
+ * One retry policy for pushes: the management client makes a single attempt per call, so a
+ * throttled or failing post is retried only by the fan-out, with its back-off and inside the
+ * function's deadline. A real HTTP server stands in for the management API here: API
+ * Gateway's 429 and 5xx answers have no local equivalent (the local gateway never throttles).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
+import { DEFAULT_FANOUT, pushRecords } from '../../lambdas/core/fanout';
+import type { Connection, ConnectionRegistry } from '../../lambdas/core/ports';
+import { managementClient } from '../../lambdas/shared/management-client';
+import { storedRecord } from '../fixtures/records';
+
+describe('pushes to a management API that keeps refusing', () => {
+  let server: Server;
+  let endpoint: string;
+  let requests = 0;
+  let status = 429;
+
+  beforeAll(async () => {
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local-only');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local-only');
+    server = createServer((req, res) => {
+      requests++;
+      req.resume();
+      const type = status === 429 ? 'LimitExceededException' : 'InternalServerErrorException';
+      res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
+      res.end(JSON.stringify({ message: 'refused' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const oneAdmin: ConnectionRegistry = {
+    add: async () => undefined,
+    remove: async () => undefined,
+    list: async (): Promise<Connection[]> => [{ connectionId: 'c1', userId: 'root', isAdmin: true, connectedAt: '2024-01-01T00:00:00Z', expiresAt: 4_000_000_000 }],
+  };
+
+  it.each([
+    [429, 'throttled'],
+    [503, 'a server error'],
+  ])('sends one frame exactly maxAttempts times when every answer is %i (%s)', async (answer) => {
+    requests = 0;
+    status = answer;
+    const broadcaster = new ApiGatewayBroadcaster(managementClient(endpoint));
+
+    const report = await pushRecords([storedRecord()], { registry: oneAdmin, broadcaster }, {
+      ...DEFAULT_FANOUT,
+      baseDelayMs: 1,
+      remainingMs: () => 30_000,
+    });
+
+    expect(requests).toBe(DEFAULT_FANOUT.maxAttempts);
+    expect(report).toMatchObject({ failed: 1, framesDelivered: 0 });
+  });
+
+  it('builds the client with a single attempt', async () => {
+    expect(await managementClient(endpoint).config.maxAttempts()).toBe(1);
+  });
+});
