@@ -1,6 +1,11 @@
 /**
  * `npm run bench`: runs every benchmark in sequence and prints one table each, its baseline
  * measured in the same run. Starts and stops everything it needs itself.
+ *
+ *   npm run bench                      every benchmark
+ *   npm run bench -- bundles frames    only these (names below)
+ *   npm run bench -- --quick           fewer runs and smaller loads (or BENCH_QUICK=1): a quick
+ *                                      look, noisier than the full run
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -12,39 +17,71 @@ import { formatFixed, formatTable, type BenchTable } from './table';
 process.env.LOG_LEVEL ??= 'warn';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Lambda runs Node 22; this warning is about the local Node 20
-const { startBenchPostgres } = await import('./postgres');
-const { runBulkInsertBench } = await import('./bulk-insert');
-const { runFramesBench } = await import('./frames');
-const { runIngestLoopBench } = await import('./ingest-loop');
+
+type Postgres = Awaited<ReturnType<typeof import('./postgres').startBenchPostgres>>;
+interface Context {
+  readonly quick: boolean;
+  /** Starts the benchmarks' PostgreSQL on first use. */
+  postgres(): Promise<Postgres>;
+}
+
+/** Each benchmark by name, imported only when it runs (so one can run without the others' needs). */
+const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
+  'bulk-insert': async (ctx) => {
+    const { runBulkInsertBench } = await import('./bulk-insert');
+    const pg = await ctx.postgres();
+    return runBulkInsertBench({ databaseUrl: await pg.freshDatabase('bench_bulk_insert'), serverVersion: pg.version, ...(ctx.quick ? { records: 5_000, runs: 1 } : {}) });
+  },
+  frames: async (ctx) => (await import('./frames')).runFramesBench(ctx.quick ? { rows: 2_000, runs: 2 } : {}),
+  'ingest-loop': async (ctx) => {
+    const { runIngestLoopBench } = await import('./ingest-loop');
+    const pg = await ctx.postgres();
+    return runIngestLoopBench({ databaseUrl: await pg.freshDatabase('bench_ingest_loop'), ...(ctx.quick ? { records: 500 } : {}) });
+  },
+  bundles: async (ctx) => (await import('./bundles')).runBundlesBench(ctx.quick ? { runs: 3 } : {}),
+};
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick') || ['1', 'true'].includes(process.env.BENCH_QUICK ?? '');
+const names = args.filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !(n in BENCHES));
+if (unknown.length) {
+  console.error(`bench: no benchmark named ${unknown.join(', ')}; choose from ${Object.keys(BENCHES).join(', ')}`);
+  process.exit(2);
+}
+const selected = names.length ? names : Object.keys(BENCHES);
 
 const print = (table: BenchTable) => console.log(`${formatTable(table)}\n`);
 const cpus = os.cpus();
 console.log(
   `data-handler benchmarks — ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ` +
-    `${formatFixed(os.totalmem() / 1024 ** 3, 1)} GiB, node ${process.version}, ${os.platform()}-${os.arch()}\n`,
+    `${formatFixed(os.totalmem() / 1024 ** 3, 1)} GiB, node ${process.version}, ${os.platform()}-${os.arch()}` +
+    `${quick ? ' — quick run' : ''}\n`,
 );
 
 const started = performance.now();
-let postgres: Awaited<ReturnType<typeof startBenchPostgres>> | undefined;
+let postgres: Promise<Postgres> | undefined;
+const stopPostgres = async () => (postgres ? (await postgres.catch(() => undefined))?.stop() : undefined);
 // PostgreSQL runs in its own process group, so Ctrl-C does not reach it: stop it on the way out.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    console.error(`\nbench: ${signal}, stopping PostgreSQL…`);
-    void (postgres?.stop() ?? Promise.resolve()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    console.error(`\nbench: ${signal}, stopping…`);
+    void stopPostgres().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
 }
 
 try {
-  postgres = await startBenchPostgres();
-  print(await runBulkInsertBench({ databaseUrl: await postgres.freshDatabase('bench_bulk_insert'), serverVersion: postgres.version }));
-  print(runFramesBench());
-  print(await runIngestLoopBench({ databaseUrl: await postgres.freshDatabase('bench_ingest_loop') }));
-  console.log(`all benchmarks done in ${formatFixed((performance.now() - started) / 1000, 1)} s`);
+  const context: Context = {
+    quick,
+    postgres: () => (postgres ??= import('./postgres').then((m) => m.startBenchPostgres())),
+  };
+  for (const name of selected) print(await BENCHES[name]!(context));
+  console.log(`${selected.length === Object.keys(BENCHES).length ? 'all benchmarks' : selected.join(', ')} done in ${formatFixed((performance.now() - started) / 1000, 1)} s`);
 } catch (error) {
   console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exitCode = 1;
 } finally {
-  await postgres?.stop();
+  await stopPostgres();
 }
 
 // Everything was stopped above, so the process should now end by itself. If a handle was left

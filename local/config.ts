@@ -53,6 +53,12 @@ export const LocalConfig = z.object({
    * also exposes it to your network.
    */
   WS_BIND_HOST: z._default(z.union([z.ipv4(), z.ipv6()]), '127.0.0.1'),
+  /**
+   * Whether this stack runs the batch writer behind its own event source. `false` when another
+   * consumer reads the queue: the writer that `npm run deploy:localstack` runs in LocalStack,
+   * with LOCAL_SERVICES=compose. Two consumers would split the batches between them.
+   */
+  LOCAL_WRITER: z._default(z.stringbool(), true),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 

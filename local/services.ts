@@ -4,7 +4,7 @@
  */
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
@@ -14,6 +14,7 @@ import pg from 'pg';
 import { EmbeddedPostgresServer } from './postgres';
 
 import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from './bindings';
+import { LOCAL_RESOURCE_NAMES } from './resource-names';
 
 type ClientTuning = { maxAttempts?: number };
 
@@ -118,30 +119,43 @@ export interface QueueNames {
 }
 
 /**
- * Creates (or finds: CreateQueue is idempotent for equal attributes) the record queue and its
- * DLQ with a redrive policy, on any SQS endpoint.
+ * Finds the record queue and its DLQ on any SQS endpoint, or creates them with a redrive
+ * policy. A queue that exists is used as it is: one that `npm run deploy:localstack` made has
+ * the deployed attributes (a longer visibility timeout, a redrive policy spelled otherwise),
+ * which CreateQueue would refuse as a different queue of the same name.
  */
 export async function provisionQueues(endpoint: string, options: QueueNames): Promise<QueueInfo> {
-  const queueName = options.queueName ?? 'records';
+  const queueName = options.queueName ?? LOCAL_RESOURCE_NAMES.queue;
   const dlqName = `${queueName}-dlq`;
   const sqs = localSqsClient(endpoint);
+  const find = (QueueName: string) =>
+    sqs.send(new GetQueueUrlCommand({ QueueName })).then(
+      (out) => out.QueueUrl,
+      (error: { name?: string }) => {
+        if (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue') return undefined;
+        throw error;
+      },
+    );
   try {
-    const dlq = await sqs.send(
-      new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }),
-    );
-    const dlqArn = (
-      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
-    ).Attributes?.QueueArn;
-    const queue = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: queueName,
-        Attributes: {
-          VisibilityTimeout: String(options.visibilityTimeoutSeconds),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
-        },
-      }),
-    );
-    return { endpoint, queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl!, queueName, dlqName };
+    const dlqUrl =
+      (await find(dlqName)) ??
+      (await sqs.send(new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }))).QueueUrl!;
+    let queueUrl = await find(queueName);
+    if (!queueUrl) {
+      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+      queueUrl = (
+        await sqs.send(
+          new CreateQueueCommand({
+            QueueName: queueName,
+            Attributes: {
+              VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+              RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
+            },
+          }),
+        )
+      ).QueueUrl!;
+    }
+    return { endpoint, queueUrl, dlqUrl, queueName, dlqName };
   } finally {
     sqs.destroy();
   }
@@ -166,7 +180,7 @@ export interface ConnectionsTableOptions {
 }
 
 /** Creates the connections table (key `connectionId`) on any DynamoDB endpoint, unless it exists. */
-export async function provisionConnectionsTable(endpoint: string, tableName = 'connections'): Promise<string> {
+export async function provisionConnectionsTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.connectionsTable): Promise<string> {
   const ddb = localDynamoClient(endpoint);
   try {
     await ddb.send(new DescribeTableCommand({ TableName: tableName })).catch(async (error) => {

@@ -34,7 +34,7 @@ import {
 } from './services';
 import { restoreSpool, saveSpool } from './spool';
 import { SqsEventSource } from './sqs-poller';
-import { STAGE as WS_STAGE, startWsGateway, type RunningWsGateway } from './ws-gateway';
+import { reachableHost, STAGE as WS_STAGE, startWsGateway, type RunningWsGateway } from './ws-gateway';
 
 export interface LocalStack {
   readonly config: LocalConfig;
@@ -139,7 +139,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       queueUrl: queue.info.queueUrl,
       dynamoEndpoint: table.info.endpoint,
       connectionsTable: table.info.tableName,
-      managementEndpoint: `http://127.0.0.1:${wsPort}/${WS_STAGE}`,
+      managementEndpoint: `http://${reachableHost(config.WS_BIND_HOST)}:${wsPort}/${WS_STAGE}`,
       databaseUrl,
       issuer: httpUrl,
       audience: config.JWT_AUDIENCE,
@@ -163,6 +163,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
 
     const ws = await startWsGateway({
       port: wsPort,
+      host: config.WS_BIND_HOST,
       log,
       ...(options.wsIdleTimeoutMs ? { idleTimeoutMs: options.wsIdleTimeoutMs } : {}),
       handlers: functions.handlers(['websocket-authorizer', 'websocket-route']),
@@ -182,7 +183,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       maxConcurrency: config.MAX_CONCURRENCY,
       log,
     });
-    eventSource.start();
+    if (config.LOCAL_WRITER) eventSource.start();
+    else log('LOCAL_WRITER=false: the queue is left to another consumer (the LocalStack writer)');
     stoppers.push({ name: 'event source', stop: () => eventSource.stop() });
 
     const drainAndSpool = async () => {

@@ -102,6 +102,11 @@ function sendJson(res: ServerResponse, status: number, body?: unknown, errorType
   res.end(body === undefined ? undefined : JSON.stringify(body));
 }
 
+/** How a client on this machine reaches a server that listens on `host`: a wildcard through loopback. */
+export function reachableHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+}
+
 /** Starts the WebSocket gateway and its management API, on 127.0.0.1 unless told otherwise. */
 export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
   const idleMs = options.idleTimeoutMs ?? WEBSOCKET_LIMITS.idleTimeoutMs;
@@ -261,8 +266,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   if (!/^(127\.|::1$|localhost$)/.test(host)) {
     log(`WARNING: the WebSocket gateway listens on ${host}:${port}, beyond this machine's loopback; its @connections management API checks no signature, so anything that reaches that address can push to or close any monitor's connection`);
   }
-  // A wildcard address is reached through loopback; any other through itself.
-  const reachAt = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const reachAt = reachableHost(host);
   return {
     url: `ws://${reachAt}:${port}`,
     managementEndpoint: `http://${reachAt}:${port}/${STAGE}`,

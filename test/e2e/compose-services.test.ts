@@ -5,6 +5,7 @@
  * compose wiring (one endpoint, queues and table provisioned there, no spool); the compose
  * file itself needs a Docker engine, which this machine does not have.
  */
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -83,5 +84,52 @@ describe('the local stack on compose services', () => {
     expect(response.status).toBe(202);
     await stack.stop();
     expect(await readdir(dataDir)).not.toContain('queue-spool.json');
+  });
+});
+
+describe('the local stack with its writer left to LocalStack', () => {
+  let edge: Server;
+  let stack: LocalStack;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'dh-compose-'));
+    stack = await startLocalStack(
+      localConfigFromEnv({
+        LOCAL_SERVICES: 'compose',
+        LOCALSTACK_ENDPOINT: `http://127.0.0.1:${(edge.address() as AddressInfo).port}`,
+        DATABASE_URL: await freshDatabase(),
+        PORT: '0',
+        WS_PORT: '0',
+        DATA_DIR: dataDir,
+        BATCH_WINDOW_MS: '200',
+        LOCAL_WRITER: 'false',
+      }),
+      { drainTimeoutMs: 500 },
+    );
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await new Promise((resolve) => edge.close(resolve));
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('accepts uploads onto the queue but consumes nothing itself (LOCAL_WRITER=false)', async () => {
+    const queued = async () =>
+      Number((await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queue.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes?.ApproximateNumberOfMessages);
+    const before = await queued();
+    const token = await login(stack.httpUrl);
+
+    const response = await fetch(`${stack.httpUrl}/api/data/upload`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ data: 11, date: '2004-01-01T00:02:00Z' }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    expect(response.status).toBe(202);
+    expect(await queued()).toBe(before + 1);
+    expect(stack.eventSource.stats.invocations).toBe(0);
   });
 });
