@@ -26,6 +26,7 @@ const bool = (key: string) => {
   if (raw !== 'true' && raw !== 'false') throw new Error(`context ${key} must be true or false, got ${JSON.stringify(raw)}`);
   return raw === 'true';
 };
+const list = (key: string) => context(key)?.split(',').map((v) => v.trim()).filter(Boolean);
 const retention = number('logRetentionDays');
 const removal = context('removalPolicy');
 if (removal !== undefined && !['retain', 'destroy'].includes(removal)) throw new Error('context removalPolicy must be retain or destroy');
@@ -43,7 +44,12 @@ new DataHandlerStack(app, context('stackName') ?? 'DataHandler', {
   removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : removal === 'retain' ? RemovalPolicy.RETAIN : undefined,
   logRetention: retention === undefined ? undefined : (retention as RetentionDays),
   natGateways: number('natGateways'),
-  corsAllowOrigins: context('corsAllowOrigins')?.split(','),
+  corsAllowOrigins: list('corsAllowOrigins'),
+  availabilityZoneIds: list('availabilityZoneIds'),
+  availabilityZones: list('availabilityZones'),
+  apiGatewayAccountRole: bool('apiGatewayAccountRole'),
+  readerConcurrency: number('readerConcurrency'),
+  alarmEmail: context('alarmEmail'),
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -2,6 +2,9 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
+import { ApiGatewayAccount } from './constructs/api-gateway-account';
+import { checkProxyZones } from './constructs/availability-zones';
 import { BatchWriter, maxConcurrencyFor } from './constructs/batch-writer';
 import { Database } from './constructs/database';
 import { HandlerFunction, type FunctionDefaults } from './constructs/handler-function';
@@ -14,13 +17,13 @@ import { RecordQueue } from './constructs/record-queue';
 import { SchemaMigration } from './constructs/schema-migration';
 
 export interface DataHandlerStackProps extends StackProps {
-  /** Messages per batch-writer invocation. @default 1000 */
+  /** Messages per batch-writer invocation. @default - the catalogue's (lambdas/functions.ts): 1000 */
   readonly batchSize?: number;
-  /** How long the event source gathers a batch. @default Duration.seconds(1) */
+  /** How long the event source gathers a batch. @default - the catalogue's: 1 s */
   readonly batchWindow?: Duration;
   /**
-   * Batch-writer invocations at once. @default - derived from `dbMaxConnections`, see
-   * `maxConcurrencyFor`
+   * Batch-writer invocations at once. @default - derived from `dbMaxConnections` and the
+   * readers' concurrency, see `maxConcurrencyFor`
    */
   readonly maxConcurrency?: number;
   /**
@@ -38,16 +41,36 @@ export interface DataHandlerStackProps extends StackProps {
   readonly deletionProtection?: boolean;
   /** What happens to stored data (database, user pool) when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
-  /** Log retention for every function and API. @default RetentionDays.ONE_MONTH */
+  /** Log retention of every log group: functions, APIs, flow logs, PostgreSQL, rotation. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
   /** NAT gateways (see the Network construct). @default 1 */
   readonly natGateways?: number;
+  /**
+   * The zones the VPC spans, by ID (`use1-az1`). @default - see the Network construct: zone IDs
+   * that RDS Proxy supports in regions where it is missing from a zone, else three zones
+   */
+  readonly availabilityZoneIds?: string[];
+  /** The zones the VPC spans, by name (needs a stack with a concrete account and region). @default - see availabilityZoneIds */
+  readonly availabilityZones?: string[];
+  /**
+   * Create the account-level API Gateway CloudWatch Logs role (`AWS::ApiGateway::Account`) that
+   * WebSocket stages with access logs need. Turn it off where the account already manages it.
+   * @default true
+   */
+  readonly apiGatewayAccountRole?: boolean;
+  /**
+   * Concurrent executions reserved for each reader function (records-query, swing-analyze). They
+   * cap the readers' share of the database connections, which the writer's concurrency is
+   * derived around. 0 reserves nothing: for accounts whose concurrency quota is too small to
+   * reserve any (new accounts may start at 10), at the price of readers that can crowd out the
+   * writers' connections. @default 5
+   */
+  readonly readerConcurrency?: number;
+  /** Where alarms are sent by email. @default - no subscription: subscribe to the AlarmTopicArn output */
+  readonly alarmEmail?: string;
   /** Origins the HTTP API allows by CORS. @default ['*'] */
   readonly corsAllowOrigins?: string[];
 }
-
-/** The batch writer's timeout; the queue's visibility timeout is six times it. */
-const WRITER_TIMEOUT = Duration.seconds(30);
 
 /**
  * data-handler on AWS: HTTPS ingest into SQS, a batch writer into RDS PostgreSQL, and live
@@ -65,69 +88,79 @@ export class DataHandlerStack extends Stack {
   constructor(scope: Construct, id: string, props: DataHandlerStackProps = {}) {
     super(scope, id, props);
     const dataRemoval = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const defaults: FunctionDefaults = { logRetention: props.logRetention ?? RetentionDays.ONE_MONTH };
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const defaults: FunctionDefaults = { logRetention };
 
-    const network = new Network(this, 'Network', { natGateways: props.natGateways ?? 1 });
+    const network = new Network(this, 'Network', {
+      natGateways: props.natGateways ?? 1,
+      flowLogRetention: logRetention,
+      ...(props.availabilityZoneIds ? { availabilityZoneIds: props.availabilityZoneIds } : {}),
+      ...(props.availabilityZones ? { availabilityZones: props.availabilityZones } : {}),
+    });
+    const useProxy = props.useRdsProxy ?? true;
+    if (useProxy && props.availabilityZoneIds) checkProxyZones(this, props.availabilityZoneIds);
     this.identity = new Identity(this, 'Identity', { removalPolicy: dataRemoval });
-    this.queue = new RecordQueue(this, 'Queue', { consumerTimeout: WRITER_TIMEOUT, maxReceiveCount: 5 });
+    this.queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: 5 });
     this.database = new Database(this, 'Database', {
       vpc: network.vpc,
       ...(props.dbInstanceType ? { instanceType: props.dbInstanceType } : {}),
-      useProxy: props.useRdsProxy ?? true,
+      useProxy,
       multiAz: props.dbMultiAz ?? false,
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: dataRemoval === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
+      logRetention,
     });
-    new SchemaMigration(this, 'Migration', { ...defaults, vpc: network.vpc, database: this.database });
+    const migration = new SchemaMigration(this, 'Migration', { ...defaults, vpc: network.vpc, database: this.database });
 
+    // See ApiGatewayAccount: without the account's logging role the WebSocket stage cannot be created.
+    const account = props.apiGatewayAccountRole ?? true ? new ApiGatewayAccount(this, 'ApiGatewayAccount') : undefined;
     this.socket = new MonitoringSocket(this, 'Monitoring', {
       ...defaults,
       issuerUrl: this.identity.issuerUrl,
       audience: this.identity.client.userPoolClientId,
+      ...(account ? { accountLogging: account.account } : {}),
     });
+    const dbMaxConnections = props.dbMaxConnections ?? 80;
+    const readerConcurrency = props.readerConcurrency ?? 5;
+    const readers: FunctionName[] = ['records-query', 'swing-analyze'];
     this.writer = new BatchWriter(this, 'Writer', {
       ...defaults,
       vpc: network.vpc,
       queue: this.queue,
       database: this.database,
       socket: this.socket,
-      timeout: WRITER_TIMEOUT,
-      batchSize: props.batchSize ?? 1000,
-      maxBatchingWindow: props.batchWindow ?? Duration.seconds(1),
-      maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(props.dbMaxConnections ?? 80),
+      ...(props.batchSize !== undefined ? { batchSize: props.batchSize } : {}),
+      ...(props.batchWindow ? { maxBatchingWindow: props.batchWindow } : {}),
+      maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(dbMaxConnections, readers.length * readerConcurrency),
     });
 
     this.ingestFunction = new HandlerFunction(this, 'IngestFunction', {
       ...defaults,
       name: 'ingest',
-      description: 'Validates records and puts them on the queue',
       environment: { QUEUE_URL: this.queue.queue.queueUrl },
     });
     this.queue.grantEnqueue(this.ingestFunction);
     const authToken = new HandlerFunction(this, 'AuthTokenFunction', {
       ...defaults,
       name: 'auth-token',
-      description: 'Logs in with the Cognito app client',
       environment: { COGNITO_CLIENT_ID: this.identity.client.userPoolClientId },
     });
-    const health = new HandlerFunction(this, 'HealthFunction', { ...defaults, name: 'health', memorySize: 128 });
+    const health = new HandlerFunction(this, 'HealthFunction', { ...defaults, name: 'health' });
     // The read functions run in the VPC beside the writer and reach the database the same way.
-    const reader = (id: string, name: 'records-query' | 'swing-analyze', description: string) => {
+    // Their reserved concurrency caps the connections they can take from the writer's budget.
+    const reader = (id: string, name: FunctionName) => {
       const fn = new HandlerFunction(this, id, {
         ...defaults,
         name,
-        description,
         vpc: network.vpc,
-        memorySize: 1024,
-        // Just under the HTTP API's 30 s integration limit.
-        timeout: Duration.seconds(29),
+        ...(readerConcurrency > 0 ? { reservedConcurrentExecutions: readerConcurrency } : {}),
         environment: this.database.connectionEnvironment(),
       });
       this.database.grantConnect(fn);
       return fn;
     };
-    const recordsQuery = reader('RecordsQueryFunction', 'records-query', 'Pages through stored records of a time window');
-    const swingAnalyze = reader('SwingAnalyzeFunction', 'swing-analyze', 'The swing analysis of a time window');
+    const recordsQuery = reader('RecordsQueryFunction', 'records-query');
+    const swingAnalyze = reader('SwingAnalyzeFunction', 'swing-analyze');
     this.api = new IngestApi(this, 'Ingest', {
       functions: { ingest: this.ingestFunction, 'auth-token': authToken, health, 'records-query': recordsQuery, 'swing-analyze': swingAnalyze },
       issuerUrl: this.identity.issuerUrl,
@@ -136,7 +169,15 @@ export class DataHandlerStack extends Stack {
       accessLogRetention: defaults.logRetention!,
     });
 
-    const observability = new Observability(this, 'Observability', { queue: this.queue, writer: this.writer.function, ingest: this.ingestFunction });
+    const observability = new Observability(this, 'Observability', {
+      queue: this.queue,
+      writer: this.writer.function,
+      ingest: this.ingestFunction,
+      api: this.api.api,
+      database: this.database.instance,
+      dbMaxConnections,
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+    });
 
     new CfnOutput(this, 'HttpApiUrl', { value: this.api.url, description: 'POST /api/data/upload, POST /auth/token' });
     new CfnOutput(this, 'WebSocketUrl', { value: this.socket.url, description: 'Connect with ?token=<access_token>' });
@@ -144,5 +185,8 @@ export class DataHandlerStack extends Stack {
     new CfnOutput(this, 'UserPoolClientId', { value: this.identity.client.userPoolClientId });
     new CfnOutput(this, 'DashboardName', { value: observability.dashboard.dashboardName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'AlarmTopicArn', { value: observability.alarmTopic.topicArn, description: 'Every alarm is published here' });
+    new CfnOutput(this, 'SchemaMigrations', { value: migration.applied, description: 'What the last migration run applied, or FAILED: why' });
+    new CfnOutput(this, 'MigrateFunctionName', { value: migration.function.functionName, description: 'Invoke it to run the migrations again' });
   }
 }

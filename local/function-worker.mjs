@@ -3,6 +3,8 @@
 // phase), then runs one invocation at a time. Plain JavaScript, because it loads the built
 // bundle, not the TypeScript sources. See function-runtime.ts for the other side.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -12,6 +14,19 @@ const { bundle, functionName, memoryMb } = workerData;
 function describe(error) {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
   return { name: 'Error', message: String(error) };
+}
+
+// Node reads NODE_EXTRA_CA_CERTS once, when a process starts, as a Lambda environment's does
+// (Lambda's RDS CA bundle is loaded that way). A worker thread's own variable comes too late,
+// so the environment trusts those certificates itself, for its own thread only, and warns as
+// Node does when the file cannot be read.
+const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+if (extraCa) {
+  try {
+    tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(extraCa, 'utf8')]);
+  } catch (error) {
+    console.error(`Warning: Ignoring extra certs from \`${extraCa}\`, load failed: ${error.message}`);
+  }
 }
 
 let handler;
@@ -34,7 +49,7 @@ parentPort.on('message', async (message) => {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:function:${functionName}`,
     memoryLimitInMB: String(memoryMb),
     awsRequestId: message.requestId ?? randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,

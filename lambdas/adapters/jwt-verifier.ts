@@ -1,7 +1,9 @@
 /**
  * TokenVerifier with jose against a JWKS URL: what the HTTP API JWT authorizer checks
  * (signature, issuer, audience or client_id, expiry), done the same way locally and in the
- * WebSocket authorizer.
+ * WebSocket authorizer, and one thing more: the token must be an access token
+ * (`token_use: 'access'`). A Cognito ID token is signed by the same keys but says who the user
+ * is, not what a client may do; it is meant for the client, not for APIs.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { UnauthorizedError } from '../core/errors';
@@ -29,7 +31,8 @@ export class JwtVerifier implements TokenVerifier {
     } catch {
       throw new UnauthorizedError('The token is not valid.');
     }
-    // Cognito access tokens carry the app client in client_id, ID tokens in aud.
+    if (payload['token_use'] !== 'access') throw new UnauthorizedError('An access token is required.');
+    // Cognito access tokens carry the app client in client_id (ID tokens carry it in aud).
     const audiences = [payload.aud, payload['client_id']].flat().filter((a) => typeof a === 'string');
     if (!audiences.includes(this.options.audience)) throw new UnauthorizedError('The token is not for this API.');
     const principal = principalFromClaims(payload as Record<string, unknown>);

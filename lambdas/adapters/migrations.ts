@@ -3,6 +3,9 @@
  * stack, the tests and the deploy-time custom resource all run this one function.
  */
 import { runner } from 'node-pg-migrate';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientConfig } from 'pg';
 
@@ -20,4 +23,71 @@ export async function migrateUp(databaseUrl: string | ClientConfig, dir = MIGRAT
     log: () => undefined,
   });
   return ran.map((m) => m.name);
+}
+
+/**
+ * A digest of the migrations in `dir`: every SQL file's name and content, in the order they
+ * run. The deploy passes it to the migration custom resource, so the resource runs again
+ * exactly when a migration was added or changed, and the function can tell whether the
+ * migrations it carries are the ones the deploy asked for.
+ */
+export function migrationsHash(dir = MIGRATIONS_DIR): string {
+  const hash = createHash('sha256');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    hash.update(`${file}\0${readFileSync(path.join(dir, file), 'utf8')}\0`);
+  }
+  return hash.digest('hex');
+}
+
+/** Socket-level failures: nothing answered, or the connection broke. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/**
+ * Whether `error` says the database was not reachable yet, rather than that a migration is
+ * wrong. Right after it is created, an RDS Proxy refuses or drops connections (and may reject
+ * logins) until its target is registered; a new instance can still be starting.
+ * - Node's network errors, and node-postgres's connect timeout and dropped connections;
+ * - SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot connect now),
+ *   53300 (too many connections), 28000/28P01 (login refused while the proxy or a rotation settles).
+ * An SQL error in a migration (syntax, constraint…) is not transient: retrying cannot fix it.
+ */
+export function isTransientConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code)) return true;
+    if (/^08|^57P0[123]$|^53300$|^28000$|^28P01$/.test(code)) return true;
+  }
+  if (error.name === 'TimeoutError') return true;
+  if (/timeout expired|connection timeout|Connection terminated/i.test(error.message)) return true;
+  return error.cause !== undefined && isTransientConnectionError(error.cause);
+}
+
+export interface RetryOptions {
+  /** No attempt starts after this time (epoch ms), nor a wait that would end after it. */
+  readonly deadline: number;
+  /** The first wait; each next one doubles. @default 1000 */
+  readonly firstDelayMs?: number;
+  /** @default 15000 */
+  readonly maxDelayMs?: number;
+  /** Told of each failed attempt that will be retried. */
+  readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying transient connection failures with exponential
+ * backoff until `deadline`. Any other failure, or one at the deadline, is thrown as it is.
+ */
+export async function retryTransient<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
+  let delay = options.firstDelayMs ?? 1000;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isTransientConnectionError(error) || Date.now() + delay >= options.deadline) throw error;
+      options.onRetry?.(error, n, delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, options.maxDelayMs ?? 15_000);
+    }
+  }
 }

@@ -31,8 +31,13 @@ export interface PgPoolOptions {
   readonly connection: string | pg.ClientConfig;
   /** Connections at most; a Lambda runs one batch at a time, so 2 is plenty there. */
   readonly max?: number;
-  /** TLS for RDS: 'require' verifies nothing, 'verify-full' checks the certificate. */
+  /**
+   * TLS for RDS: 'require' verifies nothing, 'verify-full' checks the certificate chain and
+   * that it names the host. With no `caPem`, the chain must end in Node's root store, to which
+   * NODE_EXTRA_CA_CERTS adds (on Lambda, /var/runtime/ca-cert.pem holds the RDS CAs).
+   */
   readonly ssl?: 'disable' | 'require' | 'verify-full';
+  /** Trust only these CAs (PEM) instead of the root store. @default - the root store */
   readonly caPem?: string;
 }
 

@@ -1,38 +1,98 @@
 /**
  * The deploy-time migration custom resource: applies the same versioned migrations that
- * `npm start` and the tests apply, on every deploy (Create and Update). Delete keeps the data.
+ * `npm start` and the tests apply, whenever the deploy carries migrations the database has not
+ * seen (the resource's MigrationsHash property changes with them). Delete keeps the data.
+ *
+ * - Right after the database and its proxy are created they may not accept connections yet:
+ *   each connection attempt has a timeout, and transient failures are retried with backoff
+ *   until shortly before the function's own timeout.
+ * - On the stack's first deploy (Create), a failure is reported, not raised, when the resource
+ *   asks for it (`OnCreateFailure: report`, set when the database has deletion protection).
+ *   Raised, it would roll the new stack back into a database that refuses to be deleted, and the
+ *   stack would end in ROLLBACK_FAILED. Reported, the deploy completes and says so in the
+ *   resource's `Applied` attribute (`FAILED: …`, a stack output), the function's error log and
+ *   its MigrationFailed metric (an alarm).
+ * - On Update a failure is raised: the deploy rolls back, and nothing is deleted. The rollback
+ *   calls this function again with the previous properties; migrations only go forward, so when
+ *   the MigrationsHash asked for is not that of the migrations bundled here, it does nothing.
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import type { ClientConfig } from 'pg';
-import { migrateUp } from '../adapters/migrations';
+import { migrateUp, migrationsHash, MIGRATIONS_DIR, retryTransient } from '../adapters/migrations';
 import { sslOptions } from '../adapters/pg-record-store';
 import { databaseConfig } from '../shared/database';
 import { deferred, MigrateEnv, readEnv } from '../shared/env';
-import { observability } from '../shared/observability';
+import { describeError, logger, metrics, observability } from '../shared/observability';
 
 export interface MigrateDeps {
-  /** Connection settings, resolved when a migration is due. */
+  /** Connection settings, resolved for each attempt. */
   readonly connection: () => Promise<string | ClientConfig>;
   /** Where the SQL migrations are (bundled beside the function on AWS). */
   readonly migrationsDir?: string;
+  /** How long one connection attempt may take. @default 10000 */
+  readonly connectTimeoutMs?: number;
+  /** The first wait between attempts; it doubles up to 15 s. @default 1000 */
+  readonly firstRetryDelayMs?: number;
+  /** Time kept back from the function's timeout for the last attempt to finish. @default 60000 */
+  readonly reserveMs?: number;
 }
 
-/** The provider framework's onEvent result. */
+/**
+ * The provider framework's onEvent result. `Applied` lists the migrations run (or `none`), or
+ * says why none were: `FAILED: …` or `skipped: …`.
+ */
 export interface MigrateResult {
   readonly PhysicalResourceId: string;
   readonly Data?: Record<string, string>;
 }
 
+/** The custom resource's properties, as the stack sets them (CloudFormation passes strings). */
+interface SchemaProperties {
+  readonly MigrationsHash?: string;
+  readonly OnCreateFailure?: 'report' | 'fail';
+}
+
 const RESOURCE_ID = 'data-handler-schema';
 
+function withConnectTimeout(connection: string | ClientConfig, ms: number): ClientConfig {
+  return { ...(typeof connection === 'string' ? { connectionString: connection } : connection), connectionTimeoutMillis: ms };
+}
+
 export function makeMigrateHandler(deps: MigrateDeps) {
-  return middy<CloudFormationCustomResourceEvent, MigrateResult>()
+  const dir = deps.migrationsDir ?? MIGRATIONS_DIR;
+  return middy<CloudFormationCustomResourceEvent, MigrateResult, Error, Context>()
     .use(observability())
-    .handler(async (event) => {
-    if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
-    const applied = await migrateUp(await deps.connection(), ...(deps.migrationsDir ? [deps.migrationsDir] : []));
-    return { PhysicalResourceId: RESOURCE_ID, Data: { Applied: applied.join(',') || 'none' } };
+    .handler(async (event, context) => {
+      if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+      const properties = event.ResourceProperties as unknown as SchemaProperties;
+      const bundled = migrationsHash(dir);
+      if (properties.MigrationsHash && properties.MigrationsHash !== bundled) {
+        // A rollback (or a mismatched bundle): never run migrations other than those asked for.
+        logger.warn('The deploy asked for other migrations than this function carries; nothing was run', { asked: properties.MigrationsHash, bundled });
+        return { PhysicalResourceId: RESOURCE_ID, Data: { Applied: 'skipped: the deploy asked for other migrations (a rollback)' } };
+      }
+      const deadline = Date.now() + context.getRemainingTimeInMillis() - (deps.reserveMs ?? 60_000);
+      try {
+        const applied = await retryTransient(
+          async () => migrateUp(withConnectTimeout(await deps.connection(), deps.connectTimeoutMs ?? 10_000), dir),
+          {
+            deadline,
+            ...(deps.firstRetryDelayMs !== undefined ? { firstDelayMs: deps.firstRetryDelayMs } : {}),
+            onRetry: (error, attempt, delayMs) => logger.warn('The database is not reachable yet; retrying', { attempt, delayMs, ...describeError(error) }),
+          },
+        );
+        return { PhysicalResourceId: RESOURCE_ID, Data: { Applied: applied.join(',') || 'none' } };
+      } catch (error) {
+        logger.error('The migrations failed', describeError(error));
+        metrics.addMetric('MigrationFailed', MetricUnit.Count, 1);
+        if (event.RequestType === 'Create' && properties.OnCreateFailure === 'report') {
+          const reason = error instanceof Error ? error.message : String(error);
+          return { PhysicalResourceId: RESOURCE_ID, Data: { Applied: `FAILED: ${reason}`.slice(0, 1000) } };
+        }
+        throw error;
+      }
     });
 }
 

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Tags, Validations } from 'aws-cdk-lib';
 import { Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -42,7 +42,15 @@ export interface HandlerFunctionProps extends FunctionDefaults {
   readonly securityGroups?: ISecurityGroup[];
   /** Extra bundling steps (copying files beside the bundle). @default - none */
   readonly commandHooks?: ICommandHooks;
+  /**
+   * Concurrent executions reserved for (and capping) this function. @default - none: the
+   * function shares the account's unreserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
 }
+
+/** The tag that names a function's catalogue entry (lambdas/functions.ts) on the deployed function. */
+export const FUNCTION_NAME_TAG = 'data-handler:function';
 
 /**
  * One Lambda function of the system with the house defaults: Node.js 22 on arm64, an ESM
@@ -107,6 +115,7 @@ export class HandlerFunction extends NodejsFunction {
       },
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       securityGroups: props.securityGroups,
       bundling: {
         // lib/bundling.ts: the same settings the local runtime and the artifact tests bundle with.
@@ -123,6 +132,8 @@ export class HandlerFunction extends NodejsFunction {
       },
     });
     this.logGroupResource = logGroup;
+    // Tools and tests find a deployed function's catalogue entry by this tag.
+    Tags.of(this).add(FUNCTION_NAME_TAG, props.name, { includeResourceTypes: ['AWS::Lambda::Function'] });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
       reason: 'Pinned to Node.js 22, the runtime the project builds and tests against; moving to a newer runtime is a deliberate upgrade.',

@@ -33,6 +33,10 @@ export class Identity extends Construct {
     });
     this.client = this.userPool.addClient('Client', {
       authFlows: { userPassword: true, userSrp: true },
+      // Clients log in through the API (USER_PASSWORD_AUTH) or SRP; nothing uses the hosted UI.
+      // Left on, CDK's defaults would allow the implicit and code grants with an example.com
+      // callback: a redirect target nobody owns here.
+      disableOAuth: true,
       generateSecret: false,
       preventUserExistenceErrors: true,
       accessTokenValidity: props.accessTokenValidity ?? Duration.hours(1),

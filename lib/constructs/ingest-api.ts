@@ -1,11 +1,12 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HTTP_CORS, HTTP_ROUTES, type FunctionName } from '../../lambdas/routes';
+import { HTTP_ACCESS_LOG_FORMAT } from './access-logs';
 
 export interface IngestApiProps {
   /** The function behind each route of the shared route table. */
@@ -20,15 +21,28 @@ export interface IngestApiProps {
   readonly throttleBurstLimit?: number;
   /** Origins allowed by CORS (the monitoring dashboard). @default ['*'] */
   readonly corsAllowOrigins?: string[];
+  /**
+   * Tighter limits on the routes of some functions, on top of the API's. The login route is
+   * public and calls Cognito's InitiateAuth: a low limit slows password guessing and keeps a
+   * flood from using up the account's Cognito quota.
+   * @default { 'auth-token': { rateLimit: 10, burstLimit: 20 } }
+   */
+  readonly routeThrottles?: Partial<Record<FunctionName, RouteThrottle>>;
   /** @default RetentionDays.ONE_MONTH */
   readonly accessLogRetention?: RetentionDays;
   /** @default RemovalPolicy.DESTROY */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
 
+/** Requests per second (steady) and burst for a route. */
+export interface RouteThrottle {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
 /**
  * The HTTPS API: the routes of `lambdas/routes.ts`, a JWT authorizer on every route that asks
- * for one, throttling, CORS for the dashboard, and JSON access logs.
+ * for one, throttling (tighter on the login route), CORS for the dashboard, and JSON access logs.
  */
 export class IngestApi extends Construct {
   public readonly api: HttpApi;
@@ -58,8 +72,10 @@ export class IngestApi extends Construct {
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: props.throttleRateLimit ?? 1000, burstLimit: props.throttleBurstLimit ?? 2000 },
-      accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogs) },
+      accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogs), format: HTTP_ACCESS_LOG_FORMAT },
     });
+    const routeThrottles = props.routeThrottles ?? { 'auth-token': { rateLimit: 10, burstLimit: 20 } };
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
     const authorizer = new HttpJwtAuthorizer('Jwt', props.issuerUrl, { jwtAudience: props.audiences, identitySource: ['$request.header.Authorization'] });
     const integrations = new Map<FunctionName, HttpLambdaIntegration>();
     for (const route of HTTP_ROUTES) {
@@ -73,6 +89,12 @@ export class IngestApi extends Construct {
         integration,
         ...(route.auth === 'jwt' ? { authorizer } : {}),
       });
+      const throttle = routeThrottles[route.function];
+      if (throttle) {
+        routeSettings[`${route.method} ${route.path}`] = { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit };
+        // A stage's route settings must name routes that already exist.
+        this.stage.node.addDependency(created!);
+      }
       if (route.auth === 'none') {
         Validations.of(created!).acknowledge({
           id: 'AwsSolutions-APIG4',
@@ -80,6 +102,7 @@ export class IngestApi extends Construct {
         });
       }
     }
+    if (Object.keys(routeSettings).length > 0) (this.stage.node.defaultChild as CfnStage).routeSettings = routeSettings;
     this.url = this.stage.url;
   }
 }

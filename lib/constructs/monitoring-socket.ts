@@ -5,9 +5,10 @@ import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authoriz
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
-import { Construct } from 'constructs';
+import { Construct, type IDependable } from 'constructs';
 import { WEBSOCKET_API } from '../../lambdas/routes';
 import { acknowledgeFinding, nagEnv, nagRef } from '../nag';
+import { WEBSOCKET_ACCESS_LOG_FORMAT } from './access-logs';
 import { HandlerFunction, type FunctionDefaults } from './handler-function';
 
 export interface MonitoringSocketProps extends FunctionDefaults {
@@ -21,13 +22,19 @@ export interface MonitoringSocketProps extends FunctionDefaults {
   readonly throttleRateLimit?: number;
   /** @default 1000 */
   readonly throttleBurstLimit?: number;
+  /**
+   * What the stage must wait for: the account's API Gateway CloudWatch Logs role (see
+   * ApiGatewayAccount), without which a stage with access logs cannot be created.
+   * @default - nothing (the account already has the role)
+   */
+  readonly accountLogging?: IDependable;
 }
 
 /**
  * The monitoring WebSocket API: a REQUEST authorizer on $connect that reads the token from the
  * `token` query parameter, the $connect, $disconnect and $default routes, and the DynamoDB
  * table of open connections (on demand, TTL on `expiresAt`, point-in-time recovery). It owns
- * the four route functions, each granted only what its route needs.
+ * the four route functions, each granted only what its route needs. Access logs are JSON.
  */
 export class MonitoringSocket extends Construct {
   public readonly api: WebSocketApi;
@@ -58,7 +65,6 @@ export class MonitoringSocket extends Construct {
     this.authorizerFunction = new HandlerFunction(this, 'AuthorizerFunction', {
       ...props,
       name: 'ws-authorizer',
-      description: 'Verifies the JWT of a monitoring connection',
       environment: { JWT_ISSUER: props.issuerUrl, JWT_AUDIENCE: props.audience },
     });
     this.connectFunction = new HandlerFunction(this, 'ConnectFunction', { ...props, name: 'ws-connect', environment: tableEnv });
@@ -87,9 +93,10 @@ export class MonitoringSocket extends Construct {
       webSocketApi: this.api,
       stageName: props.stageName ?? 'live',
       autoDeploy: true,
-      accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogs) },
+      accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogs), format: WEBSOCKET_ACCESS_LOG_FORMAT },
       throttle: { rateLimit: props.throttleRateLimit ?? 500, burstLimit: props.throttleBurstLimit ?? 1000 },
     });
+    if (props.accountLogging) this.stage.node.addDependency(props.accountLogging);
     this.url = this.stage.url;
     this.managementEndpoint = this.stage.callbackUrl;
     for (const route of ['$disconnect-Route', '$default-Route']) {

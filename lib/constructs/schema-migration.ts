@@ -1,7 +1,9 @@
-import { CustomResource, Duration, Validations } from 'aws-cdk-lib';
+import { CustomResource, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { migrationsHash, MIGRATIONS_DIR } from '../../lambdas/adapters/migrations';
 import { acknowledgeFinding, BASIC_EXECUTION_POLICY, nagRef } from '../nag';
 import type { Database } from './database';
 import { HandlerFunction, type FunctionDefaults } from './handler-function';
@@ -9,35 +11,49 @@ import { HandlerFunction, type FunctionDefaults } from './handler-function';
 export interface SchemaMigrationProps extends FunctionDefaults {
   readonly vpc: IVpc;
   readonly database: Database;
+  /** The SQL migrations, bundled beside the function. @default the repository's `migrations/` */
+  readonly migrationsDir?: string;
 }
 
 /**
  * Runs the versioned migrations in `migrations/` (the same ones `npm start` and the tests run)
- * on every deploy, through a custom resource whose function reaches the database like the
- * batch writer does.
+ * through a custom resource whose function reaches the database like the batch writer does.
+ *
+ * The resource's properties are a digest of the migration files and the database endpoint, so
+ * it runs when a migration is added or changed (or the database is replaced), and `cdk diff`
+ * is empty when nothing changed. A deletion-protected database makes its first run's failure
+ * a reported one (see lambdas/handlers/migrate.ts): the stack completes, and the `Applied`
+ * attribute says `FAILED: …` instead of rolling back into a database that cannot be deleted.
  */
 export class SchemaMigration extends Construct {
   public readonly function: HandlerFunction;
   public readonly resource: CustomResource;
+  /** What the last run applied: migration names, `none`, or `FAILED: …` (see the handler). */
+  public readonly applied: string;
 
   constructor(scope: Construct, id: string, props: SchemaMigrationProps) {
     super(scope, id);
+    const dir = props.migrationsDir ?? MIGRATIONS_DIR;
     this.function = new HandlerFunction(this, 'Function', {
       ...props,
       name: 'migrate',
-      description: 'Applies the versioned schema migrations',
-      timeout: Duration.minutes(5),
       vpc: props.vpc,
-      environment: { ...props.database.connectionEnvironment(), MIGRATIONS_DIR: '/var/task/migrations' },
+      environment: props.database.connectionEnvironment(),
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
-        // The SQL files travel beside the bundle.
-        afterBundling: (inputDir: string, outputDir: string) => [`cp -r "${inputDir}/migrations" "${outputDir}/migrations"`],
+        // The SQL files travel beside the bundle (MIGRATIONS_DIR in the catalogue).
+        afterBundling: (_inputDir: string, outputDir: string) => [`cp -r "${dir}" "${outputDir}/migrations"`],
       },
     });
     props.database.grantConnect(this.function);
-    const provider = new Provider(this, 'Provider', { onEventHandler: this.function });
+    const provider = new Provider(this, 'Provider', {
+      onEventHandler: this.function,
+      logGroup: new LogGroup(this, 'ProviderLogs', {
+        retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+      }),
+    });
     acknowledgeFinding(provider, 'AwsSolutions-IAM4', BASIC_EXECUTION_POLICY,
       'The CDK custom-resource provider framework function uses the AWS Lambda basic execution policy; it only relays events to the migration function.');
     acknowledgeFinding(provider, 'AwsSolutions-IAM5', `Resource::${nagRef(this.function, 'Arn')}:*`,
@@ -49,11 +65,16 @@ export class SchemaMigration extends Construct {
     this.resource = new CustomResource(this, 'Schema', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::DataHandlerSchema',
-      // A new value each synth, so every deploy runs the (idempotent) migrations.
-      properties: { DeployedAt: new Date().toISOString() },
+      properties: {
+        MigrationsHash: migrationsHash(dir),
+        // A replaced database (or a switch to or from the proxy) is migrated too.
+        Endpoint: props.database.endpoint,
+        OnCreateFailure: props.database.deletionProtection ? 'report' : 'fail',
+      },
     });
     // Migrations need the instance, not only its endpoint.
     this.resource.node.addDependency(props.database.instance);
     if (props.database.proxy) this.resource.node.addDependency(props.database.proxy);
+    this.applied = this.resource.getAttString('Applied');
   }
 }

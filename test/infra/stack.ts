@@ -1,13 +1,26 @@
 /**
  * One synthesized stack for the infrastructure tests, without bundling (no esbuild, no Docker).
+ * The app gets cdk.json's context (its feature flags), as `cdk synth` gives it to bin/app.ts.
  */
-import { App } from 'aws-cdk-lib';
+import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { readFileSync } from 'node:fs';
 import { DataHandlerStack, type DataHandlerStackProps } from '../../lib/data-handler-stack';
 
-export function synth(props: DataHandlerStackProps = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new DataHandlerStack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' }, ...props });
+/** cdk.json's context: the feature flags the real app synthesizes with. */
+export const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }).context;
+
+/** The test account and region. */
+export const TEST_ENV = { account: '111111111111', region: 'eu-west-1' } as const satisfies Environment;
+
+/** A test app: cdk.json's context, no bundling, plus `context`. */
+export function testApp(context: Record<string, unknown> = {}): App {
+  return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
+}
+
+export function synth(props: DataHandlerStackProps = {}, options: { app?: App; id?: string } = {}) {
+  const app = options.app ?? testApp();
+  const stack = new DataHandlerStack(app, options.id ?? 'Test', { env: TEST_ENV, ...props });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
