@@ -92,6 +92,9 @@ async function lambdaNode(): Promise<string> {
   throw new Error(`no Node ${LAMBDA_NODE_MAJOR} found (npm ci installs it as the "node" dev dependency)`);
 }
 
+/** The SDK clients the functions load; each is measured alone, as the floor of its functions. */
+const SDK_FLOORS = ['@aws-sdk/client-sqs', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-cognito-identity-provider', '@aws-sdk/client-apigatewaymanagementapi'];
+
 /** Imports `file` in fresh processes: one warm-up (file cache), then the medians of `runs`. */
 async function coldImport(node: string, measure: string, file: string, name: string, runs: number): Promise<ColdImport> {
   // A Lambda-like environment: no shell variables, the region, and the source-map flag that
@@ -183,6 +186,14 @@ export async function runBundlesBench(options: BundlesBenchOptions = {}): Promis
       ]);
     }
     rows.push(['(empty module)', '', '', ms(nodeAlone.importMs), ms(nodeAlone.cpuMs), ms(nodeAlone.readyMs), '', '', '', '', '', '', '']);
+    // The floor under a function that uses the SDK: the client package alone, as the runtime
+    // loads it (outside the bundle), before any of our code.
+    for (const sdk of SDK_FLOORS) {
+      const file = path.join(dir, `sdk-${sdk.replace(/\W+/g, '-')}.mjs`);
+      await writeFile(file, `import ${JSON.stringify(sdk)};\nexport const handler = async () => undefined;\n`);
+      const alone = await coldImport(node, measure, file, sdk, runs);
+      rows.push([`(${sdk} alone)`, '', '', ms(alone.importMs), ms(alone.cpuMs), ms(alone.readyMs), '', '', '', '', '', '', '']);
+    }
     return {
       title: `Function bundles: size and cold import, today vs ${BASELINE_COMMIT} (${misses ? `${misses} target(s) missed` : 'every target met'})`,
       columns: [

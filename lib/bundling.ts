@@ -29,6 +29,8 @@ export const BUNDLE_SETTINGS = {
   // Some dependencies still call require(); an ESM bundle needs it defined.
   banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   externalModules: ['@aws-sdk/*', 'pg-native'],
+  /** Packages replaced by a stand-in in every bundle (see each stub for why). */
+  alias: { glob: path.join(PROJECT_ROOT, 'lib', 'bundle-stubs', 'glob.ts') },
 } as const;
 
 /** esbuild's options for one function bundle, as NodejsFunction builds it (`index.mjs`). */
@@ -47,6 +49,7 @@ export function esbuildOptions(entry: string, outdir: string): BuildOptions {
     mainFields: [...BUNDLE_SETTINGS.mainFields],
     banner: { js: BUNDLE_SETTINGS.banner },
     external: [...BUNDLE_SETTINGS.externalModules],
+    alias: { ...BUNDLE_SETTINGS.alias },
     logLevel: 'silent',
   };
 }

@@ -62,6 +62,7 @@ async function buildKey(specs: readonly FunctionSpec[]): Promise<string> {
   const hash = createHash('sha256');
   const inputs = [
     ...(await sourceFiles(path.join(PROJECT_ROOT, 'lambdas'))),
+    ...(await sourceFiles(path.join(PROJECT_ROOT, 'lib', 'bundle-stubs'))),
     path.join(PROJECT_ROOT, 'lib', 'bundling.ts'),
     path.join(PROJECT_ROOT, 'package-lock.json'),
   ];

@@ -127,6 +127,7 @@ export class HandlerFunction extends NodejsFunction {
         mainFields: [...BUNDLE_SETTINGS.mainFields],
         banner: BUNDLE_SETTINGS.banner,
         externalModules: [...BUNDLE_SETTINGS.externalModules],
+        esbuildArgs: Object.fromEntries(Object.entries(BUNDLE_SETTINGS.alias).map(([name, stub]) => [`--alias:${name}`, stub])),
         forceDockerBundling: false,
         commandHooks: props.commandHooks,
       },
