@@ -114,6 +114,19 @@ export const WRITER_EVENT_SOURCE = { kind: 'queue', batchSize: 1000, batchWindow
 /** The reader functions' timeout: just under the HTTP API's 30 s integration limit. */
 const READER_TIMEOUT_SECONDS = 29;
 
+/** A read function of the HTTP API: in the VPC beside the database, with a small pool. */
+function reader(name: 'records-query' | 'swing-analyze', description: string): FunctionSpec {
+  return spec(name, http(name), {
+    description,
+    env: QueryEnv,
+    bindings: ['database'],
+    settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE) },
+    memoryMb: 1024,
+    timeoutSeconds: READER_TIMEOUT_SECONDS,
+    inVpc: true,
+  });
+}
+
 export const FUNCTIONS = {
   ingest: spec('ingest', http('ingest'), {
     description: 'Validates records and puts them on the queue',
@@ -121,24 +134,8 @@ export const FUNCTIONS = {
     bindings: ['enqueue-records'],
     settings: { MAX_BODY_BYTES: String(MAX_UPLOAD_BYTES) },
   }),
-  'records-query': spec('records-query', http('records-query'), {
-    description: 'Pages through stored records of a time window',
-    env: QueryEnv,
-    bindings: ['database'],
-    settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE) },
-    memoryMb: 1024,
-    timeoutSeconds: READER_TIMEOUT_SECONDS,
-    inVpc: true,
-  }),
-  'swing-analyze': spec('swing-analyze', http('swing-analyze'), {
-    description: 'The swing analysis of a time window',
-    env: QueryEnv,
-    bindings: ['database'],
-    settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE) },
-    memoryMb: 1024,
-    timeoutSeconds: READER_TIMEOUT_SECONDS,
-    inVpc: true,
-  }),
+  'records-query': reader('records-query', 'Pages through stored records of a time window'),
+  'swing-analyze': reader('swing-analyze', 'The swing analysis of a time window'),
   'auth-token': spec('auth-token', http('auth-token'), {
     description: 'Logs in with the Cognito app client',
     env: CognitoEnv,

@@ -32,6 +32,23 @@ function startEdge(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+/** A local stack on the edge's "LocalStack", with a fresh database and data folder. */
+async function startComposeStack(edge: Server, dataDir: string, env: Record<string, string> = {}, drainTimeoutMs = 2_000): Promise<LocalStack> {
+  return startLocalStack(
+    localConfigFromEnv({
+      LOCAL_SERVICES: 'compose',
+      LOCALSTACK_ENDPOINT: `http://127.0.0.1:${(edge.address() as AddressInfo).port}`,
+      DATABASE_URL: await freshDatabase(),
+      PORT: '0',
+      WS_PORT: '0',
+      DATA_DIR: dataDir,
+      BATCH_WINDOW_MS: '200',
+      ...env,
+    }),
+    { drainTimeoutMs },
+  );
+}
+
 describe('the local stack on compose services', () => {
   let edge: Server;
   let stack: LocalStack;
@@ -40,16 +57,7 @@ describe('the local stack on compose services', () => {
   beforeAll(async () => {
     edge = await startEdge();
     dataDir = await mkdtemp(path.join(tmpdir(), 'dh-compose-'));
-    const config = localConfigFromEnv({
-      LOCAL_SERVICES: 'compose',
-      LOCALSTACK_ENDPOINT: `http://127.0.0.1:${(edge.address() as AddressInfo).port}`,
-      DATABASE_URL: await freshDatabase(),
-      PORT: '0',
-      WS_PORT: '0',
-      DATA_DIR: dataDir,
-      BATCH_WINDOW_MS: '200',
-    });
-    stack = await startLocalStack(config, { drainTimeoutMs: 2_000 });
+    stack = await startComposeStack(edge, dataDir);
   });
   afterAll(async () => {
     await stack?.stop();
@@ -95,19 +103,7 @@ describe('the local stack with its writer left to LocalStack', () => {
   beforeAll(async () => {
     edge = await startEdge();
     dataDir = await mkdtemp(path.join(tmpdir(), 'dh-compose-'));
-    stack = await startLocalStack(
-      localConfigFromEnv({
-        LOCAL_SERVICES: 'compose',
-        LOCALSTACK_ENDPOINT: `http://127.0.0.1:${(edge.address() as AddressInfo).port}`,
-        DATABASE_URL: await freshDatabase(),
-        PORT: '0',
-        WS_PORT: '0',
-        DATA_DIR: dataDir,
-        BATCH_WINDOW_MS: '200',
-        LOCAL_WRITER: 'false',
-      }),
-      { drainTimeoutMs: 500 },
-    );
+    stack = await startComposeStack(edge, dataDir, { LOCAL_WRITER: 'false' }, 500);
   });
   afterAll(async () => {
     await stack?.stop();
