@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole system on this machine, with no Docker and no AWS account.
  */
+import { FUNCTION_SPECS } from '../lambdas/functions';
 import { localConfigFromEnv } from '../local/config';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -41,7 +42,8 @@ ${bar}
  PostgreSQL      ${stack.databaseUrl.replace(/:[^:@/]+@/, ':***@')}${config.DATABASE_URL ? '' : `  (embedded, data in ${config.DATA_DIR})`}
  SQS             ${stack.sqsEndpoint}  queue ${stack.queue.queueName}, DLQ ${stack.queue.dlqName} (after ${config.MAX_RECEIVE_COUNT} receives)
  DynamoDB        ${stack.dynamoEndpoint}  table ${stack.tableName}
- Event source    batch ${config.BATCH_SIZE}, window ${config.BATCH_WINDOW_MS} ms, concurrency ${config.MAX_CONCURRENCY}
+ Event source    batch ${config.BATCH_SIZE}, window ${config.BATCH_WINDOW_MS} ms, concurrency ${config.MAX_CONCURRENCY}${config.LOCAL_WRITER ? '' : ' (off: LOCAL_WRITER=false)'}
+ Functions       ${FUNCTION_SPECS.length} from lambdas/functions.ts, each its deploy bundle in environments of its own; log lines start [name]
 
  Try it:  npm run demo          Stop: Ctrl-C
 ${bar}`);
