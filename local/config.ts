@@ -37,6 +37,8 @@ export const LocalConfig = z.object({
   WRITER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.gte(3_000), z.lte(900_000)), FUNCTIONS['batch-writer'].timeoutSeconds * 1000),
   /** Execution environments per function at most, so its invocations at once (not the writer's: MAX_CONCURRENCY). */
   FUNCTION_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(64)), 4),
+  /** Seconds an idle execution environment is kept before it is reclaimed (its memory freed). */
+  FUNCTION_IDLE_TIMEOUT_S: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(3600)), 120),
   QUEUE_VISIBILITY_TIMEOUT_S: positive(30),
   MAX_RECEIVE_COUNT: positive(3),
   /** The local user (local-only credentials, printed at start). */

@@ -4,7 +4,8 @@
  * state), one invocation at a time per environment. A new environment starts (a cold start)
  * when every other is busy, up to a limit; further invocations wait for one to come free. An
  * invocation that runs past its deadline ends its environment, as Lambda ends it, and so does
- * an uncaught error. Each line a function writes is printed with the function's name.
+ * an uncaught error; one left idle is reclaimed after a while. Each line a function writes is
+ * printed with the function's name.
  */
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -31,6 +32,11 @@ export interface FunctionRuntimeOptions {
   readonly timeoutMs: number;
   /** Environments at most, so invocations at once. */
   readonly maxEnvironments: number;
+  /**
+   * An environment idle this long is ended, as Lambda reclaims idle environments; the next
+   * invocation starts cold. It keeps the memory of a burst from staying. @default 120000
+   */
+  readonly idleTimeoutMs?: number;
   /** Where the function's log lines go, already prefixed with its name. @default stdout */
   readonly output?: (line: string) => void;
 }
@@ -58,6 +64,7 @@ class Environment {
   readonly ready: Promise<void>;
   pending?: Pending;
   gone = false;
+  idleTimer?: NodeJS.Timeout;
 
   constructor(options: FunctionRuntimeOptions, onGone: (env: Environment) => void) {
     this.worker = new Worker(WORKER_SCRIPT, {
@@ -190,7 +197,10 @@ export class FunctionRuntime {
   private async acquire(): Promise<Environment> {
     if (this.stopped) throw new Error(`${this.options.name} is stopped`);
     const idle = this.idle.pop();
-    if (idle) return idle;
+    if (idle) {
+      clearTimeout(idle.idleTimer);
+      return idle;
+    }
     if (this.all.size < this.options.maxEnvironments) {
       const env = new Environment(this.options, (gone) => this.discard(gone));
       this.all.add(env);
@@ -204,11 +214,14 @@ export class FunctionRuntime {
 
   private release(env: Environment): void {
     const wake = this.waiting.shift();
-    if (wake) wake(env);
-    else this.idle.push(env);
+    if (wake) return wake(env);
+    this.idle.push(env);
+    env.idleTimer = setTimeout(() => this.discard(env), this.options.idleTimeoutMs ?? 120_000);
+    env.idleTimer.unref();
   }
 
   private discard(env: Environment): void {
+    clearTimeout(env.idleTimer);
     if (!this.all.delete(env)) return;
     const at = this.idle.indexOf(env);
     if (at >= 0) this.idle.splice(at, 1);

@@ -14,6 +14,8 @@ export interface LocalFunctionsOptions {
   readonly resources: LocalResources;
   /** Environments per function at most (so concurrent invocations of one function). */
   readonly maxEnvironments: number;
+  /** How long an idle environment is kept. @default 120000 */
+  readonly idleTimeoutMs?: number;
   /** Per-function overrides: the writer's concurrency and timeout follow the event source's settings. */
   readonly overrides?: Partial<Record<FunctionName, { maxEnvironments?: number; timeoutMs?: number }>>;
   /** Where the functions' log lines go (each prefixed with the function's name). @default stdout */
@@ -35,6 +37,7 @@ export class LocalFunctions {
           memoryMb: spec.memoryMb,
           timeoutMs: override.timeoutMs ?? spec.timeoutSeconds * 1000,
           maxEnvironments: override.maxEnvironments ?? options.maxEnvironments,
+          ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
           ...(options.output ? { output: options.output } : {}),
         }),
       );

@@ -152,6 +152,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       bundles,
       resources,
       maxEnvironments: config.FUNCTION_CONCURRENCY,
+      idleTimeoutMs: config.FUNCTION_IDLE_TIMEOUT_S * 1000,
       overrides: { 'batch-writer': { maxEnvironments: config.MAX_CONCURRENCY, timeoutMs: config.WRITER_TIMEOUT_MS } },
       ...(options.functionOutput ? { output: options.functionOutput } : {}),
     });

@@ -84,6 +84,17 @@ describe('the local function runtime', () => {
     expect(counter.coldStarts).toBe(2);
   });
 
+  it('reclaims an environment left idle, so the next invocation starts cold', async () => {
+    const counter = runtime({ bundle: bundles.counter!, idleTimeoutMs: 200 });
+    await counter.invoke({});
+
+    await expect.poll(() => counter.environments, { timeout: 3_000 }).toBe(0);
+    const after = (await counter.invoke({})) as CounterResult;
+
+    expect(after.invocations).toBe(1);
+    expect(counter.coldStarts).toBe(2);
+  });
+
   it('gives the function the smaller of its own timeout and the caller\'s deadline', async () => {
     const counter = runtime({ bundle: bundles.counter!, timeoutMs: 5_000 });
     await counter.invoke({});
