@@ -1,5 +1,10 @@
 /**
  * `npm start`: the whole system on this machine, with no Docker and no AWS account.
+ *
+ * Stopping: SIGINT or SIGTERM to this process (its PID is printed in the banner), or Ctrl-C,
+ * stops it cleanly. npm is this process's parent and does not pass a signal sent to npm's own
+ * PID on: SIGTERM there ends npm alone, so this process also stops cleanly when its parent
+ * goes away.
  */
 import { FUNCTION_SPECS } from '../lambdas/functions';
 import { localConfigFromEnv } from '../local/config';
@@ -7,8 +12,16 @@ import { localConfigFromEnv } from '../local/config';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Metrics would print an EMF blob after every invocation; there is no CloudWatch to read them.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The durable queue uses node:sqlite, which Node 22 flags as experimental on first use: that
+// one warning says nothing to act on. Every other warning is still printed.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'ExperimentalWarning' && /SQLite/i.test(warning.message)) return;
+  console.error(`(node:${process.pid}) ${warning.name}: ${warning.message}`);
+});
 // Imported only now: the handlers' logger and metrics read the environment when first loaded.
 const { startLocalStack } = await import('../local/stack');
+type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
 
 const say = (line: string) => console.log(`[local] ${line}`);
 
@@ -20,8 +33,43 @@ async function main() {
     console.error((error as Error).message);
     process.exit(2);
   }
+
+  // Signals are taken from the first moment: one that comes while the stack starts stops it
+  // as soon as it has started, rather than leaving PostgreSQL running on its own.
+  let stack: LocalStack | undefined;
+  let stopReason: string | undefined;
+  const shutdown = async (reason: string) => {
+    if (stopReason) {
+      say('stopping already; a second signal does not skip answering requests in flight or the queue drain');
+      return;
+    }
+    stopReason = reason;
+    if (!stack) return say(`${reason}: stopping as soon as the start has finished…`);
+    say(`${reason}: no new uploads; answering those in flight, draining the queue, then stopping…`);
+    try {
+      await stack.stop();
+    } catch (error) {
+      say(`stopping failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    }
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // A SIGTERM to npm's PID ends npm and leaves this process to init: stop as if it had come here.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown(`the parent process (pid ${parent}) is gone`);
+  }, 1_000).unref();
+
   const started = Date.now();
-  const stack = await startLocalStack(config, { log: say });
+  stack = await startLocalStack(config, { log: say });
+  if (stopReason) {
+    const reason = stopReason;
+    stopReason = undefined;
+    return shutdown(reason);
+  }
   const bar = '─'.repeat(72);
   console.log(`
 ${bar}
@@ -45,23 +93,9 @@ ${bar}
  Event source    batch ${config.BATCH_SIZE}, window ${config.BATCH_WINDOW_MS} ms, concurrency ${config.MAX_CONCURRENCY}${config.LOCAL_WRITER ? '' : ' (off: LOCAL_WRITER=false)'}
  Functions       ${FUNCTION_SPECS.length} from lambdas/functions.ts, each its deploy bundle in environments of its own; log lines start [name]
 
- Try it:  npm run demo          Stop: Ctrl-C
+ Try it:  npm run demo
+ Stop:    Ctrl-C, or kill -TERM ${process.pid}   (this process; npm, its parent, does not pass signals on)
 ${bar}`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      say('stopping already; a second signal does not skip the queue drain');
-      return;
-    }
-    stopping = true;
-    say(`${signal}: no new uploads; draining the queue, then stopping…`);
-    await stack.stop();
-    say('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main().catch((error) => {

@@ -11,7 +11,7 @@ import type * as z from 'zod/mini';
 import { HTTP_ROUTES, WEBSOCKET_API, type FunctionName, type HttpRoute } from './routes';
 import {
   AuthEnv,
-  CognitoEnv,
+  AuthTokenEnv,
   ConnectionsEnv,
   IngestEnv,
   MigrateEnv,
@@ -33,6 +33,10 @@ export type { FunctionName } from './routes';
  * - `verify-tokens`: JWT_ISSUER, JWT_AUDIENCE (and JWKS_URL locally).
  * - `log-in-users`: COGNITO_CLIENT_ID; Cognito's InitiateAuth (locally, the local identity
  *   speaks that API).
+ * - `count-failed-logins`: LOGIN_ATTEMPTS_TABLE; may get, put, update and delete its items.
+ * - `delay-redelivery`: no variables (the queue is each message's `eventSourceARN`); may change
+ *   the visibility of the messages of the queue that triggers it (sqs:ChangeMessageVisibility),
+ *   to hand a batch back with a delay.
  */
 export type Binding =
   | 'enqueue-records'
@@ -41,7 +45,9 @@ export type Binding =
   | 'unregister-connections'
   | 'push-to-connections'
   | 'verify-tokens'
-  | 'log-in-users';
+  | 'log-in-users'
+  | 'count-failed-logins'
+  | 'delay-redelivery';
 
 /** What invokes a function. */
 export type Trigger =
@@ -108,6 +114,12 @@ export const FUNCTION_POOL_SIZE = 2;
 /** The batch writer's timeout; the queue's visibility timeout is six times it. */
 export const WRITER_TIMEOUT_SECONDS = 30;
 
+/**
+ * Receives of a record message before it moves to the DLQ. The writer's retry schedule
+ * (lambdas/core/redelivery.ts) rides out an outage of 20.5 minutes over these 5 receives.
+ */
+export const QUEUE_MAX_RECEIVE_COUNT = 5;
+
 /** The batch writer's event source: batch size and batching window, as deployed by default. */
 export const WRITER_EVENT_SOURCE = { kind: 'queue', batchSize: 1000, batchWindowSeconds: 1, reportBatchItemFailures: true } as const satisfies Trigger;
 
@@ -137,9 +149,9 @@ export const FUNCTIONS = {
   'records-query': reader('records-query', 'Pages through stored records of a time window'),
   'swing-analyze': reader('swing-analyze', 'The swing analysis of a time window'),
   'auth-token': spec('auth-token', http('auth-token'), {
-    description: 'Logs in with the Cognito app client',
-    env: CognitoEnv,
-    bindings: ['log-in-users'],
+    description: 'Logs in with the Cognito app client, within the failed-login limit',
+    env: AuthTokenEnv,
+    bindings: ['log-in-users', 'count-failed-logins'],
   }),
   health: spec('health', http('health'), {
     description: 'Answers when the API can run a function',
@@ -153,7 +165,7 @@ export const FUNCTIONS = {
     {
       description: 'Stores record batches in PostgreSQL and pushes them to monitors',
       env: WriterEnv,
-      bindings: ['database', 'push-to-connections'],
+      bindings: ['database', 'push-to-connections', 'delay-redelivery'],
       settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE), PUSH_CONCURRENCY: '16' },
       memoryMb: 1024,
       timeoutSeconds: WRITER_TIMEOUT_SECONDS,

@@ -2,7 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
+import { QUEUE_MAX_RECEIVE_COUNT, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
 import { ApiGatewayAccount } from './constructs/api-gateway-account';
 import { checkProxyZones } from './constructs/availability-zones';
 import { BatchWriter, maxConcurrencyFor } from './constructs/batch-writer';
@@ -10,6 +10,7 @@ import { Database } from './constructs/database';
 import { HandlerFunction, type FunctionDefaults } from './constructs/handler-function';
 import { Identity } from './constructs/identity';
 import { IngestApi } from './constructs/ingest-api';
+import { LoginAttempts } from './constructs/login-attempts';
 import { MonitoringSocket } from './constructs/monitoring-socket';
 import { Network } from './constructs/network';
 import { Observability } from './constructs/observability';
@@ -84,6 +85,7 @@ export class DataHandlerStack extends Stack {
   public readonly writer: BatchWriter;
   public readonly api: IngestApi;
   public readonly ingestFunction: HandlerFunction;
+  public readonly loginAttempts: LoginAttempts;
 
   constructor(scope: Construct, id: string, props: DataHandlerStackProps = {}) {
     super(scope, id, props);
@@ -100,7 +102,7 @@ export class DataHandlerStack extends Stack {
     const useProxy = props.useRdsProxy ?? true;
     if (useProxy && props.availabilityZoneIds) checkProxyZones(this, props.availabilityZoneIds);
     this.identity = new Identity(this, 'Identity', { removalPolicy: dataRemoval });
-    this.queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: 5 });
+    this.queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
     this.database = new Database(this, 'Database', {
       vpc: network.vpc,
       ...(props.dbInstanceType ? { instanceType: props.dbInstanceType } : {}),
@@ -140,11 +142,13 @@ export class DataHandlerStack extends Stack {
       environment: { QUEUE_URL: this.queue.queue.queueUrl },
     });
     this.queue.grantEnqueue(this.ingestFunction);
+    this.loginAttempts = new LoginAttempts(this, 'LoginAttempts');
     const authToken = new HandlerFunction(this, 'AuthTokenFunction', {
       ...defaults,
       name: 'auth-token',
-      environment: { COGNITO_CLIENT_ID: this.identity.client.userPoolClientId },
+      environment: { COGNITO_CLIENT_ID: this.identity.client.userPoolClientId, ...this.loginAttempts.environment() },
     });
+    this.loginAttempts.grantCountAttempts(authToken);
     const health = new HandlerFunction(this, 'HealthFunction', { ...defaults, name: 'health' });
     // The read functions run in the VPC beside the writer and reach the database the same way.
     // Their reserved concurrency caps the connections they can take from the writer's budget.

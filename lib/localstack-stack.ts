@@ -3,7 +3,7 @@ import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { WRITER_EVENT_SOURCE, WRITER_TIMEOUT_SECONDS } from '../lambdas/functions';
+import { QUEUE_MAX_RECEIVE_COUNT, WRITER_EVENT_SOURCE, WRITER_TIMEOUT_SECONDS } from '../lambdas/functions';
 import { LOCAL_RESOURCE_NAMES } from '../local/resource-names';
 import { HandlerFunction } from './constructs/handler-function';
 import { RecordQueue } from './constructs/record-queue';
@@ -56,7 +56,7 @@ export class LocalStackStack extends Stack {
     super(scope, id, props);
     const timeout = Duration.seconds(WRITER_TIMEOUT_SECONDS);
     // Three receives before the DLQ, as `npm start` provisions it (LocalConfig MAX_RECEIVE_COUNT).
-    const queue = new RecordQueue(this, 'Queue', { consumerTimeout: timeout, maxReceiveCount: 3 });
+    const queue = new RecordQueue(this, 'Queue', { consumerTimeout: timeout, maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
     // RecordQueue takes no names (on AWS they are generated); only this local stack fixes them.
     (queue.queue.node.defaultChild as CfnQueue).queueName = LOCAL_RESOURCE_NAMES.queue;
     (queue.deadLetterQueue.node.defaultChild as CfnQueue).queueName = LOCAL_RESOURCE_NAMES.deadLetterQueue;

@@ -19,6 +19,11 @@ export interface LocalResources {
   readonly queueUrl: string;
   readonly dynamoEndpoint: string;
   readonly connectionsTable: string;
+  /**
+   * The failed-login table of the login function. @default - none: the function counts failed
+   * logins in its own memory
+   */
+  readonly loginAttemptsTable?: string;
   /** The WebSocket gateway's management API (`http://127.0.0.1:port/stage`). */
   readonly managementEndpoint: string;
   readonly databaseUrl: string;
@@ -61,6 +66,11 @@ function bindingVariables(binding: Binding, r: LocalResources): Record<string, s
       return { JWT_ISSUER: r.issuer, JWT_AUDIENCE: r.audience, JWKS_URL: r.jwksUrl };
     case 'log-in-users':
       return { COGNITO_CLIENT_ID: r.audience };
+    case 'count-failed-logins':
+      return r.loginAttemptsTable ? { LOGIN_ATTEMPTS_TABLE: r.loginAttemptsTable } : {};
+    case 'delay-redelivery':
+      // The queue comes with each message (its eventSourceARN); the SQS endpoint is set above.
+      return {};
   }
 }
 

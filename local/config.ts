@@ -3,8 +3,9 @@
  */
 import path from 'node:path';
 import * as z from 'zod/mini';
-import { FUNCTIONS, WRITER_EVENT_SOURCE as WRITER_TRIGGER } from '../lambdas/functions';
+import { FUNCTIONS, QUEUE_MAX_RECEIVE_COUNT, WRITER_EVENT_SOURCE as WRITER_TRIGGER } from '../lambdas/functions';
 import { readEnv } from '../lambdas/shared/env';
+import { parseOriginList } from './origins';
 
 const port = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), fallback);
 const positive = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
@@ -21,7 +22,7 @@ export const LocalConfig = z.object({
   LOCAL_SERVICES: z._default(z.enum(['embedded', 'compose']), 'embedded'),
   /** LocalStack's edge endpoint, with LOCAL_SERVICES=compose. */
   LOCALSTACK_ENDPOINT: z._default(z.url(), 'http://127.0.0.1:4566'),
-  /** Embedded PostgreSQL's files, the identity key and the queue spool. */
+  /** Embedded PostgreSQL's files, the identity key and the queue's SQLite files. */
   DATA_DIR: z._default(z.string(), '.data'),
   /** An external PostgreSQL instead of the embedded one. */
   DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
@@ -40,7 +41,8 @@ export const LocalConfig = z.object({
   /** Seconds an idle execution environment is kept before it is reclaimed (its memory freed). */
   FUNCTION_IDLE_TIMEOUT_S: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(3600)), 120),
   QUEUE_VISIBILITY_TIMEOUT_S: positive(30),
-  MAX_RECEIVE_COUNT: positive(3),
+  /** Receives before a message moves to the DLQ: the deployed queue's count, which the writer's redelivery delays assume. */
+  MAX_RECEIVE_COUNT: positive(QUEUE_MAX_RECEIVE_COUNT),
   /** The local user (local-only credentials, printed at start). */
   LOCAL_USERNAME: z._default(z.string().check(z.minLength(1)), 'parsa'),
   LOCAL_PASSWORD: z._default(z.string().check(z.minLength(1)), 'admin'),
@@ -61,6 +63,24 @@ export const LocalConfig = z.object({
    * with LOCAL_SERVICES=compose. Two consumers would split the batches between them.
    */
   LOCAL_WRITER: z._default(z.stringbool(), true),
+  /**
+   * Origins besides the dashboard's own (the HTTP API's URL) that a browser page may call the
+   * HTTP API and open the WebSocket from: comma-separated, such as `http://localhost:5173`; `*`
+   * allows any page, an explicit choice. The CDK stack's `corsAllowOrigins`, locally.
+   */
+  CORS_ALLOW_ORIGINS: z._default(
+    z.string().check(
+      z.refine((text) => {
+        try {
+          parseOriginList(text);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'comma-separated origins (scheme://host[:port]) or *'),
+    ),
+    '',
+  ),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 

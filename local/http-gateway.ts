@@ -1,6 +1,15 @@
 /**
  * The local HTTP API: API Gateway HTTP API (payload format 2.0) in front of the handler
  * modules, with its JWT authorizer, its 10 MB payload limit and its 30 s integration timeout.
+ *
+ * Beyond API Gateway's own behaviour, for a stack that runs on a developer's machine:
+ * - CORS answers only the dashboard's own origin and an allow-list (see origins.ts);
+ * - on a JWT route the token is checked before the body is read: without a valid one the
+ *   answer is 401 and the connection is closed, so an unauthenticated body is never buffered;
+ * - GET /health answers 503 `{status: 'degraded', reason}` while the platform itself is
+ *   degraded (PostgreSQL restarting), before any function runs;
+ * - a stop takes no new connections, lets every request in flight finish and its answer
+ *   reach the client, answers 503 to requests that arrive meanwhile, and ends at a deadline.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +22,10 @@ import { bearerToken } from '../lambdas/adapters/jwt-verifier';
 import { type FunctionName, HTTP_CORS, matchHttpRoute } from '../lambdas/routes';
 import type { HttpEvent } from '../lambdas/shared/http';
 import { answerCognito, COGNITO_TARGET_PREFIX } from './cognito';
+import { BodyTooLargeError, lingerOnClose, readBody } from './http-body';
 import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
+import { originPolicy, type OriginList, type OriginPolicy } from './origins';
+import type { PlatformHealth } from './postgres-supervisor';
 
 /** API Gateway HTTP API limits. */
 export const HTTP_API_LIMITS = { maxPayloadBytes: 10 * 1024 * 1024, integrationTimeoutMs: 30_000 } as const;
@@ -32,6 +44,15 @@ export interface HttpGatewayOptions {
    * identity, so the login function's Cognito client works unchanged. @default - not served
    */
   readonly cognito?: { readonly issuer: TokenIssuer; readonly clientId: string };
+  /**
+   * Origins whose pages may call the API, besides the gateway's own (the dashboard's); `*` for
+   * any. @default [] (the dashboard's origin only)
+   */
+  readonly corsAllowOrigins?: OriginList;
+  /** The platform's own state; while degraded, GET /health answers 503 with its reason. @default always ok */
+  readonly health?: () => PlatformHealth;
+  /** How long a stop waits for requests in flight. @default the integration timeout plus 5 s */
+  readonly drainTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -41,27 +62,7 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-class BodyTooLargeError extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) return reject(new BodyTooLargeError());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLargeError());
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
+const UNAUTHORIZED = { message: 'Unauthorized', error: { code: 'unauthorized', message: 'A valid bearer token is required.' } };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -155,20 +156,29 @@ function writeResult(res: ServerResponse, result: unknown) {
 /** Starts the gateway on 127.0.0.1. */
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<RunningGateway> {
   const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs;
-  const server = createServer(async (req, res) => {
+  let origins: OriginPolicy | undefined; // set once the port, and so the dashboard's origin, is known
+  const inFlight = new Set<ServerResponse>();
+  let stopping = false;
+  let onIdle: (() => void) | undefined;
+
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    // CORS as the HTTP API answers it (any origin locally): preflights here, headers on every answer.
+    // CORS as the HTTP API answers it, for the allowed origins only: preflights here, headers on every answer.
     const origin = req.headers.origin;
-    if (origin) {
-      res.setHeader('access-control-allow-origin', '*');
-      res.setHeader('vary', 'origin');
-    }
+    const allowOrigin = origin ? origins?.allowOriginHeader(origin) : undefined;
+    if (origin) res.setHeader('vary', 'origin');
+    if (allowOrigin) res.setHeader('access-control-allow-origin', allowOrigin);
     if (req.method === 'OPTIONS' && origin && req.headers['access-control-request-method']) {
-      res.writeHead(204, {
-        'access-control-allow-methods': HTTP_CORS.allowMethods.join(','),
-        'access-control-allow-headers': HTTP_CORS.allowHeaders.join(','),
-        'access-control-max-age': String(HTTP_CORS.maxAgeSeconds),
-      });
+      res.writeHead(
+        204,
+        allowOrigin
+          ? {
+              'access-control-allow-methods': HTTP_CORS.allowMethods.join(','),
+              'access-control-allow-headers': HTTP_CORS.allowHeaders.join(','),
+              'access-control-max-age': String(HTTP_CORS.maxAgeSeconds),
+            }
+          : {},
+      );
       return void res.end();
     }
     try {
@@ -178,32 +188,37 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
       if (file) return sendFile(res, file);
       const target = req.headers['x-amz-target'];
       if (options.cognito && req.method === 'POST' && url.pathname === '/' && typeof target === 'string' && target.startsWith(COGNITO_TARGET_PREFIX)) {
-        const answer = await answerCognito(target, (await readBody(req, 64 * 1024)).toString('utf8'), options.cognito.issuer, options.cognito.clientId);
+        const answer = await answerCognito(target, (await readBody(req, res, 64 * 1024)).toString('utf8'), options.cognito.issuer, options.cognito.clientId);
         res.writeHead(answer.status, answer.headers);
         return void res.end(answer.body);
       }
       const route = matchHttpRoute(req.method ?? 'GET', url.pathname);
       if (!route) return send(res, 404, { message: 'Not Found' });
-      let body: Buffer;
-      try {
-        body = await readBody(req, HTTP_API_LIMITS.maxPayloadBytes);
-      } catch (error) {
-        if (error instanceof BodyTooLargeError) return send(res, 413, { message: 'Request Entity Too Large' }, { connection: 'close' });
-        throw error;
+      if (route.function === 'health') {
+        const health = options.health?.();
+        if (health?.status === 'degraded') return send(res, 503, health, { 'retry-after': '1' });
       }
+      // The authorizer runs before the body is read: an unauthenticated body is never buffered.
       let claims: Record<string, string> | undefined;
       if (route.auth === 'jwt') {
         try {
           claims = flattenClaims((await options.verifier.verify(bearerToken(req.headers.authorization))).claims);
         } catch {
-          // API Gateway's own answer, plus this API's error shape.
-          return send(
-            res,
-            401,
-            { message: 'Unauthorized', error: { code: 'unauthorized', message: 'A valid bearer token is required.' } },
-            { 'www-authenticate': 'Bearer' },
-          );
+          // API Gateway's own answer, plus this API's error shape; the unread body is not
+          // taken: the connection closes once the answer is out.
+          lingerOnClose(req);
+          return send(res, 401, UNAUTHORIZED, { 'www-authenticate': 'Bearer', connection: 'close' });
         }
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, res, HTTP_API_LIMITS.maxPayloadBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) {
+          lingerOnClose(req);
+          return send(res, 413, { message: 'Request Entity Too Large' }, { connection: 'close' });
+        }
+        throw error;
       }
       const handler = options.handlers[route.function];
       if (!handler) return send(res, 500, { message: 'Internal Server Error' });
@@ -215,20 +230,51 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
       options.log?.(`http gateway: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
       if (!res.headersSent) send(res, 500, { message: 'Internal Server Error' });
     }
+  };
+
+  const server = createServer((req, res) => {
+    if (stopping) {
+      // Arrived on a kept-alive connection after the stop began: not taken, safe to retry.
+      lingerOnClose(req);
+      return send(res, 503, { message: 'Service Unavailable' }, { connection: 'close', 'retry-after': '1' });
+    }
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (stopping && inFlight.size === 0) onIdle?.();
+    });
+    void serve(req, res);
   });
+  // A client that sends `Expect: 100-continue` gets it only once the body is wanted: one
+  // without a valid token is answered 401 before it sends any.
+  server.on('checkContinue', (req, res) => server.emit('request', req, res));
   server.requestTimeout = timeoutMs + 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    server,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+  origins = originPolicy(url, options.corsAllowOrigins ?? []);
+  const drainTimeoutMs = options.drainTimeoutMs ?? timeoutMs + 5_000;
+  let stopped: Promise<void> | undefined;
+  const stop = async () => {
+    stopping = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // Each answer still to come closes its connection once it is out, rather than keeping it alive.
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    if (inFlight.size > 0) {
+      await new Promise<void>((resolve) => {
+        const deadline = setTimeout(resolve, drainTimeoutMs);
+        onIdle = () => {
+          clearTimeout(deadline);
+          resolve();
+        };
+      });
+      if (inFlight.size > 0) options.log?.(`http gateway: ${inFlight.size} request(s) still running after ${drainTimeoutMs} ms; closing their connections`);
+    }
+    server.closeAllConnections();
+    await closed;
   };
+  return { url, server, stop: () => (stopped ??= stop()) };
 }

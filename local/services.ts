@@ -4,16 +4,18 @@
  */
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import pg from 'pg';
-import { EmbeddedPostgresServer } from './postgres';
+import { startDurableQueue } from './durable-queue';
+import { SupervisedPostgres, type PlatformHealth } from './postgres-supervisor';
 
 import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from './bindings';
+import { LOGIN_ATTEMPTS_TABLE } from '../lambdas/core/login-limit';
 import { LOCAL_RESOURCE_NAMES } from './resource-names';
 
 type ClientTuning = { maxAttempts?: number };
@@ -69,13 +71,39 @@ export interface PostgresOptions {
   readonly log?: (line: string) => void;
 }
 
-/** Starts (initialising on first use) an embedded PostgreSQL and creates the database. */
-export async function startPostgres(options: PostgresOptions): Promise<Service<{ databaseUrl: string }>> {
+export interface PostgresInfo {
+  readonly databaseUrl: string;
+  /** Where the cluster's files are (under `dataDir`, or a folder of its own; see postgres.ts). */
+  readonly dataDir: string;
+}
+
+export interface RunningPostgres extends Service<PostgresInfo> {
+  /** 'degraded', with the reason, while the server is down and being restarted. */
+  health(): PlatformHealth;
+  /** The postmaster's process id (and process group), while it runs. */
+  pid(): number | undefined;
+}
+
+/**
+ * Starts (initialising on first use) an embedded PostgreSQL, supervised: restarted whenever it
+ * dies until `stop()`. Creates the database.
+ */
+export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
   const port = options.port || (await freePort());
-  const server = new EmbeddedPostgresServer({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD, ...(options.log ? { log: options.log } : {}) });
+  const server = new SupervisedPostgres({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD, ...(options.log ? { log: options.log } : {}) });
   await server.start();
   const adminUrl = `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
-  return { info: { databaseUrl: await createDatabase(adminUrl, DATABASE) }, stop: () => server.stop() };
+  try {
+    return {
+      info: { databaseUrl: await createDatabase(adminUrl, DATABASE), dataDir: server.dataDir },
+      stop: () => server.stop(),
+      health: () => server.health(),
+      pid: () => server.pid,
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
 }
 
 /**
@@ -102,6 +130,11 @@ export interface QueueOptions {
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the DLQ. */
   readonly maxReceiveCount: number;
+  /**
+   * Where the queue keeps its state (SQLite, written through before each answer), so what it
+   * accepted survives a crash and a restart. @default - in memory only
+   */
+  readonly dataDir?: string;
 }
 
 export interface QueueInfo {
@@ -161,16 +194,49 @@ export async function provisionQueues(endpoint: string, options: QueueNames): Pr
   }
 }
 
-/** Starts fauxqs on 127.0.0.1 with the record queue and its DLQ (redrive policy). */
+/**
+ * Starts fauxqs on 127.0.0.1 with the record queue and its DLQ (redrive policy). With a
+ * `dataDir`, queues and messages persist there, and the queue's settings are brought to the
+ * options' (they may have changed since the queue was made).
+ */
 export async function startQueue(options: QueueOptions): Promise<Service<QueueInfo>> {
-  // buildApp + our own listen: startFauxqs would bind every interface.
-  const app = buildApp({ logger: false });
-  const endpoint = await app.listen({ port: options.port, host: '127.0.0.1' });
+  let endpoint: string;
+  let close: () => Promise<void>;
+  if (options.dataDir) {
+    const server = await startDurableQueue({ dir: options.dataDir, port: options.port });
+    ({ endpoint, close } = server);
+  } else {
+    // buildApp + our own listen: startFauxqs would bind every interface.
+    const app = buildApp({ logger: false });
+    endpoint = await app.listen({ port: options.port, host: '127.0.0.1' });
+    close = () => app.close();
+  }
   try {
-    return { info: await provisionQueues(endpoint, options), stop: () => app.close() };
+    const info = await provisionQueues(endpoint, options);
+    if (options.dataDir) await applyQueueSettings(info, options);
+    return { info, stop: close };
   } catch (error) {
-    await app.close();
+    await close();
     throw error;
+  }
+}
+
+/** Sets the record queue's visibility timeout and redrive policy to `settings`. */
+async function applyQueueSettings(info: QueueInfo, settings: QueueNames): Promise<void> {
+  const sqs = localSqsClient(info.endpoint);
+  try {
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: info.dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+    await sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: info.queueUrl,
+        Attributes: {
+          VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }),
+        },
+      }),
+    );
+  } finally {
+    sqs.destroy();
   }
 }
 
@@ -179,8 +245,8 @@ export interface ConnectionsTableOptions {
   readonly tableName?: string;
 }
 
-/** Creates the connections table (key `connectionId`) on any DynamoDB endpoint, unless it exists. */
-export async function provisionConnectionsTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.connectionsTable): Promise<string> {
+/** Creates a table keyed by one string attribute on any DynamoDB endpoint, unless it exists. */
+async function provisionTable(endpoint: string, tableName: string, partitionKey: string): Promise<string> {
   const ddb = localDynamoClient(endpoint);
   try {
     await ddb.send(new DescribeTableCommand({ TableName: tableName })).catch(async (error) => {
@@ -189,8 +255,8 @@ export async function provisionConnectionsTable(endpoint: string, tableName: str
         new CreateTableCommand({
           TableName: tableName,
           BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [{ AttributeName: 'connectionId', AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: partitionKey, AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
         }),
       );
     });
@@ -198,6 +264,16 @@ export async function provisionConnectionsTable(endpoint: string, tableName: str
   } finally {
     ddb.destroy();
   }
+}
+
+/** Creates the connections table (key `connectionId`) on any DynamoDB endpoint, unless it exists. */
+export async function provisionConnectionsTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.connectionsTable): Promise<string> {
+  return provisionTable(endpoint, tableName, 'connectionId');
+}
+
+/** Creates the failed-login table (key `key`) on any DynamoDB endpoint, unless it exists. */
+export async function provisionLoginAttemptsTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.loginAttemptsTable): Promise<string> {
+  return provisionTable(endpoint, tableName, LOGIN_ATTEMPTS_TABLE.partitionKey);
 }
 
 /** Starts dynalite on 127.0.0.1 with the connections table. */

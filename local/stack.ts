@@ -6,10 +6,8 @@
  * SDK at the local services. There is no second wiring of any function here.
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { readdirSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { SQSBatchResponse } from 'aws-lambda';
 import type pg from 'pg';
 import { JwtVerifier } from '../lambdas/adapters/jwt-verifier';
@@ -25,16 +23,23 @@ import {
   freePort,
   localSqsClient,
   provisionConnectionsTable,
+  provisionLoginAttemptsTable,
   provisionQueues,
   startConnectionsTable,
   startPostgres,
   startQueue,
   type QueueInfo,
+  type RunningPostgres,
   type Service,
 } from './services';
-import { restoreSpool, saveSpool } from './spool';
+import { LEGACY_SPOOL_FILE, restoreLegacySpool } from './legacy-spool';
+import { originPolicy, parseOriginList } from './origins';
+import type { PlatformHealth } from './postgres-supervisor';
+import { dashboardFiles, localOutputs, OUTPUTS_FILE, QUEUE_DIR, queuedCount, RUNTIME_FILE, waitForEmptyQueue, writeStateFile } from './runtime-files';
 import { SqsEventSource } from './sqs-poller';
 import { reachableHost, STAGE as WS_STAGE, startWsGateway, type RunningWsGateway } from './ws-gateway';
+
+export { LOCAL_STACK_NAME, OUTPUTS_FILE, QUEUE_DIR, RUNTIME_FILE } from './runtime-files';
 
 export interface LocalStack {
   readonly config: LocalConfig;
@@ -53,15 +58,24 @@ export interface LocalStack {
   /** A client for the embedded queue (tests and tools). */
   readonly sqs: SQSClient;
   readonly pool: pg.Pool;
-  /** Stops everything: uploads first, then drains the queue, then the rest. */
+  /** The embedded PostgreSQL, supervised (undefined with DATABASE_URL). */
+  readonly postgres: RunningPostgres | undefined;
+  /** The platform's own state, as GET /health reports it before the health function runs. */
+  health(): PlatformHealth;
+  /**
+   * Stops everything: no new connections, every request in flight answered, then the queue
+   * drains for a while (what is left stays in the durable queue for the next start), then the rest.
+   */
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
   /** Progress lines for the console. */
   readonly log?: (line: string) => void;
-  /** How long a stop waits for the queue to empty before spooling the rest. */
+  /** How long a stop lets the writer empty the queue; what is left stays queued (durably) for the next start. */
   readonly drainTimeoutMs?: number;
+  /** How long a stop waits for HTTP requests in flight. @default the integration timeout plus 5 s */
+  readonly httpDrainTimeoutMs?: number;
   /** The WebSocket idle timeout (API Gateway: 10 minutes). */
   readonly wsIdleTimeoutMs?: number;
   /** Where the functions' log lines go, each prefixed with its function's name. @default stdout */
@@ -84,11 +98,15 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const bundling = bundleFunctions(FUNCTION_SPECS);
     bundling.catch(() => undefined);
 
+    // State: a folder of our own, private unless it exists already (its mode is then the user's).
+    await mkdir(config.DATA_DIR, { recursive: true, mode: 0o700 });
+
     // Storage.
     let databaseUrl = config.DATABASE_URL;
+    let postgres: RunningPostgres | undefined;
     if (!databaseUrl) {
       log('starting PostgreSQL (embedded)…');
-      const postgres = await startPostgres({ dataDir: path.join(config.DATA_DIR, 'postgres'), port: config.PG_PORT, log });
+      postgres = await startPostgres({ dataDir: path.join(config.DATA_DIR, 'postgres'), port: config.PG_PORT, log });
       stoppers.push({ name: 'PostgreSQL', stop: postgres.stop });
       databaseUrl = postgres.info.databaseUrl;
     }
@@ -106,8 +124,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       queue = { info: await provisionQueues(config.LOCALSTACK_ENDPOINT, queueSettings), stop: none };
       table = { info: { endpoint: config.LOCALSTACK_ENDPOINT, tableName: await provisionConnectionsTable(config.LOCALSTACK_ENDPOINT) }, stop: none };
     } else {
-      log('starting SQS (fauxqs) and DynamoDB (dynalite)…');
-      queue = await startQueue({ port: config.SQS_PORT, ...queueSettings });
+      log('starting SQS (fauxqs, kept in SQLite) and DynamoDB (dynalite)…');
+      queue = await startQueue({ port: config.SQS_PORT, dataDir: path.join(config.DATA_DIR, QUEUE_DIR), ...queueSettings });
       stoppers.push({ name: 'SQS', stop: queue.stop });
       table = await startConnectionsTable({ port: config.DYNAMODB_PORT });
       stoppers.push({ name: 'DynamoDB', stop: table.stop });
@@ -115,10 +133,11 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
 
     const sqs = localSqsClient(queue.info.endpoint);
     stoppers.push({ name: 'SQS client', stop: async () => sqs.destroy() });
-    const spoolFile = path.join(config.DATA_DIR, 'queue-spool.json');
-    // LocalStack keeps its own queue while it runs; only the embedded one needs the spool.
-    const restored = compose ? { queue: 0, dlq: 0 } : await restoreSpool(spoolFile, sqs, queue.info);
-    if (restored.queue + restored.dlq > 0) log(`restored from the queue spool: ${restored.queue} queued, ${restored.dlq} in the DLQ`);
+    if (!compose) {
+      const spool = await restoreLegacySpool(path.join(config.DATA_DIR, LEGACY_SPOOL_FILE), sqs, queue.info);
+      if (spool.outcome === 'restored') log(`moved the old queue spool into the queue: ${spool.queue} queued, ${spool.dlq} in the DLQ`);
+      if (spool.outcome === 'unreadable') log(`could not read the old queue spool (${spool.reason}); set it aside as ${spool.keptAs}`);
+    }
 
     // Identity: the issuer is the HTTP gateway, which also serves the JWKS and the Cognito API.
     const httpPort = config.PORT || (await freePort());
@@ -139,6 +158,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       queueUrl: queue.info.queueUrl,
       dynamoEndpoint: table.info.endpoint,
       connectionsTable: table.info.tableName,
+      loginAttemptsTable: await provisionLoginAttemptsTable(table.info.endpoint),
       managementEndpoint: `http://${reachableHost(config.WS_BIND_HOST)}:${wsPort}/${WS_STAGE}`,
       databaseUrl,
       issuer: httpUrl,
@@ -162,10 +182,12 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const migration = await functions.runCustomResource('migrate');
     log(migration.Applied && migration.Applied !== 'none' ? `migrations applied: ${migration.Applied}` : 'schema up to date');
 
+    const corsAllowOrigins = parseOriginList(config.CORS_ALLOW_ORIGINS);
     const ws = await startWsGateway({
       port: wsPort,
       host: config.WS_BIND_HOST,
       log,
+      allowOrigin: originPolicy(httpUrl, corsAllowOrigins).allows,
       ...(options.wsIdleTimeoutMs ? { idleTimeoutMs: options.wsIdleTimeoutMs } : {}),
       handlers: functions.handlers(['websocket-authorizer', 'websocket-route']),
     });
@@ -188,16 +210,17 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     else log('LOCAL_WRITER=false: the queue is left to another consumer (the LocalStack writer)');
     stoppers.push({ name: 'event source', stop: () => eventSource.stop() });
 
-    const drainAndSpool = async () => {
+    const drain = async () => {
       await waitForEmptyQueue(sqs, queue.info.queueUrl, options.drainTimeoutMs ?? 10_000);
       await eventSource.stop();
       if (compose) return;
-      const saved = await saveSpool(spoolFile, queue.info.endpoint, queue.info);
-      if (saved.queue + saved.dlq > 0) log(`saved to the queue spool for the next start: ${saved.queue} queued, ${saved.dlq} in the DLQ`);
+      const left = await queuedCount(sqs, queue.info.queueUrl);
+      if (left > 0) log(`${left} message(s) stay in the queue (kept in ${path.join(config.DATA_DIR, QUEUE_DIR)}) for the next start`);
     };
-    // Runs after the HTTP gateway has stopped taking uploads (stoppers run in reverse).
-    stoppers.push({ name: 'queue drain', stop: drainAndSpool });
+    // Runs after the HTTP gateway has answered every request in flight (stoppers run in reverse).
+    stoppers.push({ name: 'queue drain', stop: drain });
 
+    const health = (): PlatformHealth => postgres?.health() ?? { status: 'ok' };
     const http = await startHttpGateway({
       port: httpPort,
       verifier,
@@ -210,16 +233,29 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       },
       staticFiles: dashboardFiles(),
       handlers: functions.handlers(['http']),
+      corsAllowOrigins,
+      health,
+      ...(options.httpDrainTimeoutMs !== undefined ? { drainTimeoutMs: options.httpDrainTimeoutMs } : {}),
     });
     stoppers.push({ name: 'HTTP gateway', stop: http.stop });
 
     // Where the running stack is: for tools such as `npm run dlq`, and in the shape of
     // `cdk deploy --outputs-file` for `npm run smoke` (both removed again at stop).
-    await mkdir(config.DATA_DIR, { recursive: true });
     const runtimeFile = path.join(config.DATA_DIR, RUNTIME_FILE);
-    await writeFile(runtimeFile, JSON.stringify({ httpUrl: http.url, wsUrl: ws.url, sqsEndpoint: queue.info.endpoint, queueUrl: queue.info.queueUrl, dlqUrl: queue.info.dlqUrl }, null, 2));
+    const running = {
+      httpUrl: http.url,
+      wsUrl: ws.url,
+      sqsEndpoint: queue.info.endpoint,
+      queueUrl: queue.info.queueUrl,
+      dlqUrl: queue.info.dlqUrl,
+      // Local-only credentials, in a 0600 file: `npm run dlq` reads the database's reasons here.
+      databaseUrl,
+      pid: process.pid,
+      ...(postgres ? { postgresDataDir: postgres.info.dataDir } : {}),
+    };
+    await writeStateFile(runtimeFile, running);
     const outputsFile = path.join(config.DATA_DIR, OUTPUTS_FILE);
-    await writeFile(outputsFile, JSON.stringify(localOutputs({ httpUrl: http.url, wsUrl: ws.url, clientId: config.JWT_AUDIENCE, queue: queue.info }), null, 2));
+    await writeStateFile(outputsFile, localOutputs({ httpUrl: http.url, wsUrl: ws.url, clientId: config.JWT_AUDIENCE, queue: queue.info }));
     stoppers.push({ name: 'runtime files', stop: () => Promise.all([rm(runtimeFile, { force: true }), rm(outputsFile, { force: true })]) });
 
     let stopping: Promise<void> | undefined;
@@ -238,6 +274,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       ws,
       sqs,
       pool,
+      postgres,
+      health,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {
@@ -246,50 +284,3 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
   }
 }
 
-/** The running stack's endpoints, in DATA_DIR while it runs. */
-export const RUNTIME_FILE = 'local-stack.json';
-
-/** The running stack's outputs, in DATA_DIR while it runs, shaped as `cdk deploy --outputs-file` writes them. */
-export const OUTPUTS_FILE = 'outputs.json';
-
-/** The stack name in OUTPUTS_FILE. */
-export const LOCAL_STACK_NAME = 'DataHandlerLocal';
-
-function localOutputs(p: { httpUrl: string; wsUrl: string; clientId: string; queue: QueueInfo }) {
-  return {
-    [LOCAL_STACK_NAME]: {
-      HttpApiUrl: `${p.httpUrl}/`,
-      WebSocketUrl: p.wsUrl,
-      UserPoolClientId: p.clientId,
-      DeadLetterQueueUrl: p.queue.dlqUrl,
-    },
-  };
-}
-
-const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
-
-/** The dashboard's files by name; only these are served, so no path can escape the folder. */
-function dashboardFiles(): Record<string, string> {
-  return Object.fromEntries(readdirSync(WEB_DIR).filter((f) => /\.(html|js|css)$/.test(f)).map((f) => [f, path.join(WEB_DIR, f)]));
-}
-
-/** Waits until no message is visible or in flight, or the timeout passes. */
-async function waitForEmptyQueue(sqs: SQSClient, queueUrl: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const attrs = (
-      await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-        }),
-      )
-    ).Attributes ?? {};
-    const left =
-      Number(attrs.ApproximateNumberOfMessages ?? 0) +
-      Number(attrs.ApproximateNumberOfMessagesNotVisible ?? 0) +
-      Number(attrs.ApproximateNumberOfMessagesDelayed ?? 0);
-    if (left === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

@@ -8,6 +8,9 @@
  * - API Gateway's limits: 128 KB per message, 10 minutes idle, 2 hours per connection.
  * - The management API answers 410 GoneException for an unknown connection. Locally it does not
  *   check SigV4 signatures; it listens on 127.0.0.1 unless `host` says otherwise.
+ * - A handshake from a browser page (it carries `Origin`) of an origin that `allowOrigin` does
+ *   not allow is refused with 403 before the authorizer runs: any page a developer opens could
+ *   otherwise read the monitors' records with a token it got from the local login.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -37,6 +40,12 @@ export interface WsGatewayOptions {
   readonly handlers: Partial<Record<FunctionName, LambdaHandler>>;
   readonly idleTimeoutMs?: number;
   readonly maxConnectionMs?: number;
+  /**
+   * Whether a page of this origin may connect (the dashboard's, the CORS allow-list's; see
+   * origins.ts). Clients that send no `Origin` (not browsers) are not concerned.
+   * @default - no page of any origin
+   */
+  readonly allowOrigin?: (origin: string) => boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -113,6 +122,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   const maxMs = options.maxConnectionMs ?? WEBSOCKET_LIMITS.maxConnectionMs;
   const connections = new Map<string, LiveConnection>();
   const pending = new Set<Promise<void>>();
+  const refusedOrigins = new Set<string>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: WEBSOCKET_LIMITS.maxMessageBytes });
   const log = options.log ?? (() => undefined);
   const call = <E, R>(name: FunctionName, event: E) => {
@@ -162,6 +172,15 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   };
 
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !(options.allowOrigin?.(origin) ?? false)) {
+      // Said once an origin (a page may retry in a loop).
+      if (refusedOrigins.size < 100 && !refusedOrigins.has(origin)) {
+        refusedOrigins.add(origin);
+        log(`refused WebSockets from pages of ${JSON.stringify(origin).slice(0, 200)}: neither the dashboard's origin nor in CORS_ALLOW_ORIGINS`);
+      }
+      return refuse(socket, 403, 'Forbidden');
+    }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const domainName = req.headers.host ?? '127.0.0.1';
     const base = {

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientConfig } from 'pg';
+import { isTransientConnectionError } from './pg-errors';
 
 /** The migrations folder of this repository. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -37,30 +38,6 @@ export function migrationsHash(dir = MIGRATIONS_DIR): string {
     hash.update(`${file}\0${readFileSync(path.join(dir, file), 'utf8')}\0`);
   }
   return hash.digest('hex');
-}
-
-/** Socket-level failures: nothing answered, or the connection broke. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
-
-/**
- * Whether `error` says the database was not reachable yet, rather than that a migration is
- * wrong. Right after it is created, an RDS Proxy refuses or drops connections (and may reject
- * logins) until its target is registered; a new instance can still be starting.
- * - Node's network errors, and node-postgres's connect timeout and dropped connections;
- * - SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot connect now),
- *   53300 (too many connections), 28000/28P01 (login refused while the proxy or a rotation settles).
- * An SQL error in a migration (syntax, constraint…) is not transient: retrying cannot fix it.
- */
-export function isTransientConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code)) return true;
-    if (/^08|^57P0[123]$|^53300$|^28000$|^28P01$/.test(code)) return true;
-  }
-  if (error.name === 'TimeoutError') return true;
-  if (/timeout expired|connection timeout|Connection terminated/i.test(error.message)) return true;
-  return error.cause !== undefined && isTransientConnectionError(error.cause);
 }
 
 export interface RetryOptions {

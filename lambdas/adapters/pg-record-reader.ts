@@ -1,14 +1,48 @@
 /**
  * RecordReader on PostgreSQL: keyset pages on (date, id), and a server-side cursor for streams.
+ *
+ * A database that cannot be reached (refused, timed out, stalled, shutting down, out of
+ * connections) is a DatabaseUnavailableError: a 503 that says to retry, not a 500.
  */
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
+import { DatabaseUnavailableError } from '../core/errors';
 import type { PageKey, RecordReader, RecordScope, TimeWindow } from '../core/ports';
 import type { StoredRecord } from '../core/record';
+import { isTransientConnectionError } from './pg-errors';
 import { textTimestampTypes } from './pg-record-store';
 
 /** Rows fetched per round trip when streaming. */
 const STREAM_CHUNK = 5_000;
+
+/** One round trip that takes longer than this means a stalled database. */
+export const DEFAULT_READ_TIMEOUT_MS = 20_000;
+
+export interface PgRecordReaderOptions {
+  /**
+   * How long one round trip of a stream may take. Pages get theirs from the pool's
+   * `query_timeout` (see shared/reader.ts). @default DEFAULT_READ_TIMEOUT_MS
+   */
+  readonly readTimeoutMs?: number;
+}
+
+/** A round trip that outlived its time: the database is stalled. */
+class ReadTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/**
+ * Whether a failure means the database is unavailable: a connection failure, node-postgres's
+ * `query_timeout` ("Query read timeout"), or the pool's own wait for a connection.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (isTransientConnectionError(error)) return true;
+  return error instanceof Error && /Query read timeout|timeout exceeded when trying to connect/.test(error.message);
+}
+
+function asUnavailable(error: unknown): unknown {
+  return isDatabaseUnavailable(error) ? new DatabaseUnavailableError(error) : error;
+}
 
 function scopeClause(scope: RecordScope, params: unknown[]): string {
   if ('allUsers' in scope) return '';
@@ -17,7 +51,14 @@ function scopeClause(scope: RecordScope, params: unknown[]): string {
 }
 
 export class PgRecordReader implements RecordReader {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly readTimeoutMs: number;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: PgRecordReaderOptions = {},
+  ) {
+    this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  }
 
   async page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey): Promise<StoredRecord[]> {
     const params: unknown[] = [window.start, window.end];
@@ -29,24 +70,51 @@ export class PgRecordReader implements RecordReader {
     }
     params.push(limit);
     sql += ` ORDER BY date, id LIMIT $${params.length}`;
-    return (await this.pool.query<StoredRecord>(sql, params)).rows;
+    try {
+      return (await this.pool.query<StoredRecord>(sql, params)).rows;
+    } catch (error) {
+      throw asUnavailable(error);
+    }
   }
 
   async *stream(window: TimeWindow, scope: RecordScope): AsyncIterable<{ data: number; date: string }> {
     const params: unknown[] = [window.start, window.end];
     const sql = `SELECT data, date FROM records WHERE date >= $1 AND date <= $2${scopeClause(scope, params)} ORDER BY date, id`;
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw asUnavailable(error);
+    }
     // pg-cursor parses rows itself, so it gets the text timestamp parser explicitly.
     const cursor = client.query(new Cursor<{ data: number; date: string }>(sql, params, { types: textTimestampTypes }));
+    let failure: Error | undefined;
     try {
       for (;;) {
-        const rows = await cursor.read(STREAM_CHUNK);
+        const rows = await this.withinReadTimeout(cursor.read(STREAM_CHUNK));
         if (rows.length === 0) return;
         yield* rows;
       }
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      throw asUnavailable(error);
     } finally {
-      await cursor.close().catch(() => undefined);
-      client.release();
+      // After a failure the connection is dropped, not reused: closing a cursor on a stalled
+      // connection would wait forever.
+      if (!failure) await cursor.close().catch(() => undefined);
+      client.release(failure);
+    }
+  }
+
+  private async withinReadTimeout<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ReadTimeoutError(`Query read timeout (${this.readTimeoutMs} ms)`)), this.readTimeoutMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

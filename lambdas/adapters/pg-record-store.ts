@@ -1,10 +1,13 @@
 /**
  * RecordStore on PostgreSQL: one INSERT … SELECT FROM unnest(…) per batch, idempotent on id.
+ * Failures are typed: refused data (a constraint, a bad value) apart from everything else.
  */
 import pg from 'pg';
+import { RecordsRefusedError, StoreUnavailableError } from '../core/errors';
 import { canonicalTimestamp } from '../core/timestamp';
 import type { RecordStore, RecordToStore } from '../core/ports';
 import type { StoredRecord } from '../core/record';
+import { dataRefusalOf, isTransientConnectionError } from './pg-errors';
 
 const TIMESTAMPTZ_OID = 1184;
 
@@ -76,14 +79,20 @@ export class PgRecordStore implements RecordStore {
 
   async insertBatch(records: readonly RecordToStore[]): Promise<StoredRecord[]> {
     if (records.length === 0) return [];
-    // One statement is one implicit transaction: the batch is stored whole or not at all.
-    const result = await this.pool.query<StoredRecord>(INSERT_BATCH, [
-      records.map((r) => r.id),
-      records.map((r) => r.user_id),
-      records.map((r) => r.data),
-      records.map((r) => r.date),
-      records.map((r) => r.accepted_at),
-    ]);
-    return result.rows;
+    try {
+      // One statement is one implicit transaction: the batch is stored whole or not at all.
+      const result = await this.pool.query<StoredRecord>(INSERT_BATCH, [
+        records.map((r) => r.id),
+        records.map((r) => r.user_id),
+        records.map((r) => r.data),
+        records.map((r) => r.date),
+        records.map((r) => r.accepted_at),
+      ]);
+      return result.rows;
+    } catch (error) {
+      const refusal = dataRefusalOf(error);
+      if (refusal) throw new RecordsRefusedError(refusal, error);
+      throw new StoreUnavailableError(error, isTransientConnectionError(error));
+    }
   }
 }

@@ -61,13 +61,55 @@ export class QueueUnavailableError extends PublicError {
   }
 }
 
-/** The store could not write a batch; the batch's messages are returned to the queue. */
+/**
+ * The store could not write a batch, through no fault of the data: the database was unreachable
+ * (`unreachable`), or failed otherwise (a schema that is not there yet, a statement timeout, a
+ * deadlock…). The batch's messages go back to the queue to be tried again later.
+ */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
-  constructor(cause: unknown) {
+  constructor(
+    cause: unknown,
+    /** Whether the database could not be reached at all: an outage rather than a failure. */
+    readonly unreachable = false,
+  ) {
     super(`store failed: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.cause = cause;
   }
+}
+
+/** What the database said when it refused data. */
+export interface StoreRefusal {
+  /** The server's message, e.g. `new row for relation "records" violates check constraint "…"`. */
+  readonly reason: string;
+  /** The SQLSTATE, e.g. 23514 for a CHECK constraint. */
+  readonly sqlstate: string;
+  /** The server's DETAIL line (it may quote the failing row), when it sent one. */
+  readonly detail?: string;
+  readonly constraint?: string;
+}
+
+/**
+ * The database refused the data of a batch (a constraint, a bad value): the same rows fail the
+ * same way every time, so the writer isolates the messages that hold them.
+ */
+export class RecordsRefusedError extends Error {
+  override readonly name = 'RecordsRefusedError';
+  constructor(
+    readonly refusal: StoreRefusal,
+    cause?: unknown,
+  ) {
+    super(`the database refused the records: ${refusal.reason}`);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/**
+ * The refusal carried by `error`, or undefined when it is not a refusal. Decided by name, not
+ * `instanceof`, so an error from another copy of this module (a test's fresh import) counts too.
+ */
+export function refusalOf(error: unknown): StoreRefusal | undefined {
+  return error instanceof Error && error.name === 'RecordsRefusedError' ? (error as RecordsRefusedError).refusal : undefined;
 }
 
 /** A queue message whose body is not a record batch; it goes to the DLQ, never to the store. */
@@ -86,4 +128,38 @@ export class RetryablePostError extends Error {
 /** The management API throttled a post (HTTP 429). */
 export class ThrottledError extends RetryablePostError {
   override readonly name = 'ThrottledError';
+}
+
+/** A public error that the client may retry after a pause: answered with `Retry-After`. */
+export abstract class RetryLaterError extends PublicError {
+  /** Whole seconds the client should wait before trying again (the `Retry-After` header). */
+  abstract readonly retryAfterSeconds: number;
+}
+
+/**
+ * The database could not be reached (refused, timed out, shutting down, out of connections):
+ * nothing is wrong with the request, so it is a 503 to retry, not a 500.
+ */
+export class DatabaseUnavailableError extends RetryLaterError {
+  override readonly name = 'DatabaseUnavailableError';
+  readonly status = 503;
+  readonly code = 'database_unavailable';
+  readonly retryAfterSeconds = 5;
+  constructor(cause: unknown) {
+    super('The database is unavailable right now; nothing is wrong with the request. Retry later.');
+    this.cause = cause;
+  }
+}
+
+/**
+ * Too many failed logins for this username or from this address. The same answer whether the
+ * user exists or not, and whichever of the two limits was reached.
+ */
+export class TooManyLoginAttemptsError extends RetryLaterError {
+  override readonly name = 'TooManyLoginAttemptsError';
+  readonly status = 429;
+  readonly code = 'too_many_attempts';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many failed logins; try again in ${retryAfterSeconds} s.`);
+  }
 }

@@ -2,6 +2,7 @@
  * The ports between the handlers and the outside world. Adapters implement them against AWS
  * (and the local stand-ins that speak the same protocols); core logic depends only on these.
  */
+import type { StoreRefusal } from './errors';
 import type { QueuedRecord, StoredRecord } from './record';
 
 /** Takes queue message bodies; resolves once the queue has durably taken all of them. */
@@ -18,9 +19,49 @@ export interface RecordToStore extends QueuedRecord {
 export interface RecordStore {
   /**
    * Stores a batch in one statement and one transaction, ignoring ids that already exist.
-   * Resolves with the rows that were new.
+   * Resolves with the rows that were new. Rejects with a RecordsRefusedError when the database
+   * refuses the data (nothing of the batch is stored), and a StoreUnavailableError otherwise.
    */
   insertBatch(records: readonly RecordToStore[]): Promise<StoredRecord[]>;
+}
+
+/** A message handed back to its queue, to be delivered again after a delay. */
+export interface DelayedMessage {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  /** The ARN of the queue that delivered it (the event's `eventSourceARN`). */
+  readonly queueArn: string;
+  /** Seconds from now until it may be delivered again. */
+  readonly delaySeconds: number;
+}
+
+export interface Redelivery {
+  /**
+   * Keeps each message out of sight for its delay. Resolves with the ids whose delay could not
+   * be set: those come back after the queue's own visibility timeout.
+   */
+  delay(messages: readonly DelayedMessage[]): Promise<string[]>;
+}
+
+/** A message whose records the database refused, as one receive of it saw it. */
+export interface RefusedMessage extends StoreRefusal {
+  readonly messageId: string;
+  readonly receiveCount: number;
+}
+
+/** A refusal as kept: the last one seen, and when the first and the last were. */
+export interface NotedRefusal extends RefusedMessage {
+  /** ISO-8601 UTC. */
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+}
+
+/** Why the database refused messages, kept beside the dead letters they become. */
+export interface DeadLetterLog {
+  /** Notes each refusal under its message id (the latest wins; the first sighting is kept). */
+  noteRefusals(messages: readonly RefusedMessage[]): Promise<void>;
+  /** The refusals noted for these message ids, by id; ids without one are left out. */
+  refusals(messageIds: readonly string[]): Promise<Map<string, NotedRefusal>>;
 }
 
 /** One open monitoring connection. */

@@ -7,8 +7,22 @@ import type { Principal } from './ports';
 export const ADMIN_GROUP = 'admin';
 
 /**
- * Reads the principal from JWT claims. The HTTP API's JWT authorizer hands claims to the
- * function as strings, rendering a list as "[a b]", so both spellings of groups are read.
+ * A name Cognito accepts for a group (CreateGroup's pattern: letters, marks, symbols, numbers
+ * and punctuation, 1 to 128 of them). No whitespace: that is what makes the HTTP API's "[a b]"
+ * rendering of a list unambiguous.
+ */
+const GROUP_NAME = /^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$/u;
+
+/** Whether `name` could be the name of a Cognito group. */
+export function isGroupName(name: unknown): name is string {
+  return typeof name === 'string' && GROUP_NAME.test(name);
+}
+
+/**
+ * Reads the principal from JWT claims. A verified token carries `cognito:groups` as a list;
+ * the HTTP API's JWT authorizer hands claims to the function as strings and renders a list as
+ * "[a b]" (local/http-gateway.ts `flattenClaims` does the same). Membership is an exact match
+ * on one element of that list: `ops,admin`, `not admin` or `Admin` is not `admin`.
  */
 export function principalFromClaims(claims: Record<string, unknown>): Principal | null {
   const sub = claims['sub'];
@@ -16,9 +30,13 @@ export function principalFromClaims(claims: Record<string, unknown>): Principal 
   return { userId: sub, isAdmin: groupsOf(claims['cognito:groups']).includes(ADMIN_GROUP) };
 }
 
-function groupsOf(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String);
-  if (typeof value !== 'string') return [];
-  const inner = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
-  return inner.split(/[\s,]+/).filter(Boolean);
+/**
+ * The groups of a claim: a list's elements, or the "[a b]" rendering of a list split at each
+ * single space (its only separator, and a character no group name holds). Anything else, a
+ * bare string included, is not a list and names no group.
+ */
+export function groupsOf(value: unknown): string[] {
+  if (Array.isArray(value)) return value.filter(isGroupName);
+  if (typeof value !== 'string' || !value.startsWith('[') || !value.endsWith(']')) return [];
+  return value.slice(1, -1).split(' ').filter(isGroupName);
 }

@@ -5,7 +5,7 @@
 import { ValidationError, type FieldIssue } from './errors';
 import type { PageKey, Principal, RecordScope, TimeWindow } from './ports';
 import type { StoredRecord } from './record';
-import { compareInstants, formatInstant, parseTimestamp } from './timestamp';
+import { canonicalTimestamp, compareInstants, formatInstant, parseTimestamp } from './timestamp';
 
 /** The widest window one query may cover. */
 export const MAX_WINDOW_DAYS = 366;
@@ -13,6 +13,11 @@ export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Longest `user_id`: Cognito's longest username (a `sub` is a 36-character UUID). */
+export const MAX_USER_ID_LENGTH = 128;
+// Control characters (NUL among them: PostgreSQL refuses it in text) and lone surrogates
+// (not UTF-8) can be in no user id.
+const NOT_IN_USER_ID = /[\p{Cc}\p{Cs}]/u;
 
 type Params = Readonly<Record<string, string | undefined>>;
 
@@ -65,16 +70,25 @@ export function encodeCursor(key: PageKey): string {
   return Buffer.from(JSON.stringify([key.date, key.id])).toString('base64url');
 }
 
+/**
+ * The cursor's key, exactly as encodeCursor wrote it: a canonical UTC date and a lower-case
+ * UUID. Anything else was not written by this API (and an offset such as +20:00, which
+ * PostgreSQL refuses, never reaches it).
+ */
 export function parseCursor(params: Params): PageKey | undefined {
   const raw = params.cursor;
   if (raw === undefined) return undefined;
   try {
     const [date, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown[];
-    if (typeof date === 'string' && typeof id === 'string' && UUID.test(id) && typeof parseTimestamp(date) !== 'string') return { date, id };
+    if (typeof date === 'string' && typeof id === 'string' && UUID.test(id) && isCanonical(date)) return { date, id };
   } catch {
     // Reported below.
   }
   return fail([{ path: 'cursor', message: 'is not a cursor this API returned (pass next_cursor as it came)' }]);
+}
+
+function isCanonical(date: string): boolean {
+  return typeof parseTimestamp(date) !== 'string' && canonicalTimestamp(date) === date;
 }
 
 /** Whose records: an admin sees everyone's, or one user's with `user_id`; anyone else their own. */
@@ -83,6 +97,9 @@ export function parseScope(params: Params, caller: Principal): RecordScope {
   if (userId === undefined) return caller.isAdmin ? { allUsers: true } : { userId: caller.userId };
   if (userId === '') fail([{ path: 'user_id', message: 'must not be empty' }]);
   if (!caller.isAdmin && userId !== caller.userId) fail([{ path: 'user_id', message: 'is only for admins; you see your own records' }]);
+  if (userId.length > MAX_USER_ID_LENGTH || NOT_IN_USER_ID.test(userId)) {
+    fail([{ path: 'user_id', message: `must be at most ${MAX_USER_ID_LENGTH} characters, none of them a control character` }]);
+  }
   return { userId };
 }
 

@@ -15,48 +15,64 @@ export interface Instant {
 // RFC 3339 / ISO-8601 extended format. The zone is required: "Z" or ±HH:MM (±HHMM, ±HH).
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
+// What PostgreSQL writes for an instant before its zone rules began (local mean time): an
+// offset with seconds, e.g. `1850-01-01 00:53:28+00:53:28` in Europe/Berlin. Read back only.
+const ISO_WITH_OFFSET_SECONDS =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([+-]\d{2}:\d{2}:\d{2})$/;
 
 /** Why a string is not an accepted timestamp, or null when it is. */
 export type TimestampProblem = 'format' | 'zone' | 'range' | 'precision';
 
 /**
  * Parses an ISO-8601 timestamp that names its zone. Fractions beyond microseconds are refused
- * rather than rounded, so what is stored is exactly what was sent.
+ * rather than rounded, so what is stored is exactly what was sent. Years 0001 to 9999, before
+ * and after the offset is applied.
  */
 export function parseTimestamp(text: string): Instant | TimestampProblem {
   const m = ISO.exec(text);
   if (!m) {
     return /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? 'zone' : 'format';
   }
-  const [, y, mo, d, h, mi, s, frac = '', zone] = m as unknown as string[];
+  return fromParts(m as unknown as string[]);
+}
+
+function fromParts(parts: readonly string[]): Instant | TimestampProblem {
+  const [, y, mo, d, h, mi, s, frac = '', zone] = parts as string[];
   if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return 'precision';
   const year = Number(y), month = Number(mo), day = Number(d);
   const hour = Number(h), minute = Number(mi), second = Number(s);
   if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
     return 'range';
   }
-  const base = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(base);
+  // Date.UTC reads years 0 to 99 as 1900 to 1999; setUTCFullYear takes the year as it is.
+  const check = new Date(0);
+  check.setUTCFullYear(year, month - 1, day);
+  check.setUTCHours(hour, minute, second, 0);
   if (check.getUTCDate() !== day || check.getUTCFullYear() !== year) return 'range'; // e.g. 02-30
-  let offsetMinutes = 0;
+  let offsetSeconds = 0;
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone!.startsWith('-') ? -1 : 1;
-    const digits = zone!.slice(1).replace(':', '');
+    const digits = zone!.slice(1).replaceAll(':', '');
     const oh = Number(digits.slice(0, 2));
     const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
-    if (oh > 23 || om > 59) return 'range';
-    offsetMinutes = sign * (oh * 60 + om);
+    const os = digits.length > 4 ? Number(digits.slice(4, 6)) : 0;
+    if (oh > 23 || om > 59 || os > 59) return 'range';
+    offsetSeconds = sign * (oh * 3600 + om * 60 + os);
   }
   const micros6 = Number(frac.padEnd(6, '0').slice(0, 6));
-  const epochMs = base - offsetMinutes * 60_000 + Math.floor(micros6 / 1000);
+  const epochMs = check.getTime() - offsetSeconds * 1000 + Math.floor(micros6 / 1000);
   const out = new Date(epochMs).getUTCFullYear();
   if (out < 1 || out > 9999) return 'range';
   return { epochMs, micros: micros6 % 1000 };
 }
 
-/** Parses or throws; for values that were validated before (queue bodies, database rows). */
+/**
+ * Parses or throws; for values that were validated before (queue bodies, database rows). It
+ * also reads the offsets with seconds that PostgreSQL writes for old instants in some zones.
+ */
 export function instantOf(text: string): Instant {
-  const parsed = parseTimestamp(text);
+  const withSeconds = ISO_WITH_OFFSET_SECONDS.exec(text);
+  const parsed = withSeconds ? fromParts(withSeconds as unknown as string[]) : parseTimestamp(text);
   if (typeof parsed === 'string') throw new RangeError(`not a timestamp (${parsed}): ${text}`);
   return parsed;
 }

@@ -1,90 +1,173 @@
 /**
  * The SQS event source's target: parses each message, stores every valid record of the batch
- * in one statement, then pushes the newly stored rows to monitors.
+ * in one statement, then pushes the newly stored rows to monitors. When the database refuses
+ * some of the data, the batch is split until the messages that hold it stand alone, and only
+ * those fail; when the database is unavailable, every message comes back later, later with
+ * each receive, so an outage does not spend its receives.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { storeMessages, type BatchOutcome, type MessageRecords } from '../core/batch-store';
 import { DEFAULT_FANOUT, pushRecords, pushStatus, type FanoutDeps, type FanoutOptions, type FanoutReport } from '../core/fanout';
-import type { RecordStore, RecordToStore } from '../core/ports';
+import type { StatusFrame } from '../core/frames';
+import type { DeadLetterLog, Redelivery, RecordStore, RecordToStore } from '../core/ports';
 import { parseQueueMessage } from '../core/record';
+import { retryDelaySeconds, STORE_RETRY_DELAYS_S } from '../core/redelivery';
 import { ApiGatewayBroadcaster } from '../adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connection-registry';
+import { PgDeadLetterLog } from '../adapters/pg-dead-letter-log';
 import { createPool, PgRecordStore } from '../adapters/pg-record-store';
+import { SqsRedelivery } from '../adapters/sqs-redelivery';
 import { documentClient } from '../shared/dynamo-client';
 import { managementClient } from '../shared/management-client';
 import { databaseConfig } from '../shared/database';
 import { deferred, readEnv, WriterEnv } from '../shared/env';
+import { sqsClient } from '../shared/sqs-client';
 import { describeError, logger, metrics, observability } from '../shared/observability';
 
 export interface BatchWriterDeps {
   readonly store: RecordStore;
+  /** Hands messages back with a delay when their batch could not be stored. */
+  readonly redelivery: Redelivery;
+  /** Keeps the database's reason for each message it refused, for the dead-letter listing. */
+  readonly deadLetters: DeadLetterLog;
   readonly fanout: FanoutDeps;
   readonly fanoutOptions?: Partial<Omit<FanoutOptions, 'remainingMs'>>;
+  /** Seconds a message waits after a failed store, by receive count. @default STORE_RETRY_DELAYS_S */
+  readonly retryDelaysSeconds?: readonly number[];
+  /** No split of a refused batch starts with less time than this left. @default 5000 */
+  readonly splitReserveMs?: number;
 }
 
-/** The batch writer over any store, registry and broadcaster. */
+type Parsed = MessageRecords & { readonly message: SQSRecord };
+
+/** The batch writer over any store, redelivery, dead-letter log, registry and broadcaster. */
 export function makeBatchWriterHandler(deps: BatchWriterDeps) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(observability())
     .handler(async (event, context: Context) => {
       const failures: string[] = [];
-      const stored: { messageId: string; records: RecordToStore[] }[] = [];
+      const parsed: Parsed[] = [];
       for (const message of event.Records) {
         try {
-          stored.push({ messageId: message.messageId, records: toStore(message) });
+          parsed.push({ message, messageId: message.messageId, records: toStore(message) });
         } catch (error) {
           // Redelivery cannot fix a malformed body; after maxReceiveCount it rests in the DLQ.
           logger.error('malformed message', { messageId: message.messageId, receiveCount: receiveCount(message), ...describeError(error) });
           failures.push(message.messageId);
         }
       }
-      const records = stored.flatMap((s) => s.records);
-      const options: FanoutOptions = {
-        ...DEFAULT_FANOUT,
-        ...deps.fanoutOptions,
-        remainingMs: () => context.getRemainingTimeInMillis(),
-      };
+      const recordCount = parsed.reduce((n, p) => n + p.records.length, 0);
+      const options: FanoutOptions = { ...DEFAULT_FANOUT, ...deps.fanoutOptions, remainingMs: () => context.getRemainingTimeInMillis() };
+      const status = (frame: Omit<StatusFrame, 'type'>) =>
+        pushStatus(frame, deps.fanout, options).then(countFanout, (error) => logger.warn('status push failed', describeError(error)));
       // Zeros are emitted too, so that alarms and sums see every batch rather than missing data.
-      metrics.addMetric('BatchSize', MetricUnit.Count, records.length);
+      metrics.addMetric('BatchSize', MetricUnit.Count, recordCount);
       metrics.addMetric('MalformedMessages', MetricUnit.Count, failures.length);
 
-      let inserted;
-      const insertStarted = performance.now();
-      try {
-        inserted = await deps.store.insertBatch(records);
-      } catch (error) {
-        metrics.addMetric('StoreFailures', MetricUnit.Count, 1);
-        logger.error('store failed; returning the batch to the queue', { records: records.length, ...describeError(error) });
-        failures.push(...stored.map((s) => s.messageId));
-        await pushStatus(
-          { level: 'error', stage: 'store', message: 'Storing records failed; they will be retried.', pending: records.length },
-          deps.fanout,
-          options,
-        ).then(countFanout, (pushError) => logger.warn('status push failed', describeError(pushError)));
-        return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
-      }
-      metrics.addMetric('InsertMs', MetricUnit.Milliseconds, Math.round((performance.now() - insertStarted) * 10) / 10);
-      metrics.addMetric('StoreFailures', MetricUnit.Count, 0);
-      metrics.addMetric('RecordsStored', MetricUnit.Count, inserted.length);
-      metrics.addMetric('DuplicateRecords', MetricUnit.Count, records.length - inserted.length);
+      const started = performance.now();
+      const reserveMs = deps.splitReserveMs ?? 5_000;
+      const outcome = await storeMessages(parsed, deps.store, { hasTime: () => context.getRemainingTimeInMillis() > reserveMs });
+      const byId = new Map(parsed.map((p) => [p.messageId, p]));
+      const pick = (ids: readonly string[]) => ids.map((id) => byId.get(id)!);
+      countStore(outcome, pick(outcome.stored), started);
 
-      logger.info('batch stored', {
-        messages: event.Records.length,
-        records: records.length,
-        inserted: inserted.length,
-        duplicates: records.length - inserted.length,
-      });
-      try {
-        const report = await pushRecords(inserted, deps.fanout, options);
-        countFanout(report);
-        if (report.failed || report.skipped) logger.warn('some frames were not delivered', { ...report });
-      } catch (error) {
-        // The rows are committed; a push failure never fails the batch.
-        logger.warn('push failed', describeError(error));
+      if (outcome.error) {
+        const returned = pick(outcome.unavailable);
+        await returnLater(returned, outcome, deps);
+        failures.push(...outcome.unavailable);
+        const pending = returned.reduce((n, p) => n + p.records.length, 0);
+        await status({ level: 'error', stage: 'store', message: 'Storing records failed; they will be retried.', pending });
+      }
+      if (outcome.refused.length > 0) {
+        await noteRefused(outcome, byId, deps.deadLetters);
+        failures.push(...outcome.refused.map((r) => r.messageId));
+        const pending = outcome.refused.reduce((n, r) => n + byId.get(r.messageId)!.records.length, 0);
+        const message = `The database refused the records of ${outcome.refused.length} message(s); they are retried, then kept in the dead-letter queue with the reason.`;
+        await status({ level: 'error', stage: 'store', message, pending });
+      }
+      if (outcome.unfinished.length > 0) {
+        // Not the messages' fault: they come back after the queue's visibility timeout.
+        logger.warn('ran short of time isolating refused records; returning the rest untried', { messageIds: outcome.unfinished });
+        failures.push(...outcome.unfinished);
+      }
+
+      if (outcome.stored.length > 0) {
+        logger.info('batch stored', {
+          messages: event.Records.length,
+          records: recordCount,
+          inserted: outcome.inserted.length,
+          statements: outcome.statements,
+          refused: outcome.refused.length,
+          returned: outcome.unavailable.length + outcome.unfinished.length,
+        });
+      }
+      if (outcome.inserted.length > 0) {
+        try {
+          const report = await pushRecords(outcome.inserted, deps.fanout, options);
+          countFanout(report);
+          if (report.failed || report.skipped) logger.warn('some frames were not delivered', { ...report });
+        } catch (error) {
+          // The rows are committed; a push failure never fails the batch.
+          logger.warn('push failed', describeError(error));
+        }
       }
       return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
     });
+}
+
+/** Metrics of the store step. What a store that stored nothing cannot tell is left out. */
+function countStore(outcome: BatchOutcome, stored: readonly Parsed[], started: number): void {
+  metrics.addMetric('StoreFailures', MetricUnit.Count, outcome.error ? 1 : 0);
+  metrics.addMetric('RefusedMessages', MetricUnit.Count, outcome.refused.length);
+  if (outcome.error && stored.length === 0) return;
+  const storedRecords = stored.reduce((n, p) => n + p.records.length, 0);
+  metrics.addMetric('InsertMs', MetricUnit.Milliseconds, Math.round((performance.now() - started) * 10) / 10);
+  metrics.addMetric('RecordsStored', MetricUnit.Count, outcome.inserted.length);
+  metrics.addMetric('DuplicateRecords', MetricUnit.Count, storedRecords - outcome.inserted.length);
+}
+
+/**
+ * Hides each returned message for the wait its receive count calls for. Without this the event
+ * source would show it again after the queue's visibility timeout, and an outage would spend its
+ * receives in minutes.
+ */
+async function returnLater(returned: readonly Parsed[], outcome: BatchOutcome, deps: BatchWriterDeps): Promise<void> {
+  const schedule = deps.retryDelaysSeconds ?? STORE_RETRY_DELAYS_S;
+  const delayed = returned.map(({ message }) => ({
+    messageId: message.messageId,
+    receiptHandle: message.receiptHandle,
+    queueArn: message.eventSourceARN,
+    delaySeconds: retryDelaySeconds(receiveCount(message), schedule),
+  }));
+  const byDelay = new Map<number, string[]>();
+  for (const d of delayed) {
+    const ids = byDelay.get(d.delaySeconds) ?? [];
+    ids.push(d.messageId);
+    byDelay.set(d.delaySeconds, ids);
+  }
+  logger.error(outcome.error?.unreachable ? 'database unreachable; returning the messages with a delay' : 'store failed; returning the messages with a delay', {
+    records: returned.reduce((n, p) => n + p.records.length, 0),
+    delays: [...byDelay].map(([delaySeconds, messageIds]) => ({ delaySeconds, messageIds })),
+    ...describeError(outcome.error),
+  });
+  const notDelayed = await deps.redelivery.delay(delayed).catch((error: unknown) => {
+    logger.warn('delaying the messages failed', describeError(error));
+    return delayed.map((d) => d.messageId);
+  });
+  if (notDelayed.length > 0) {
+    logger.warn("some messages could not be delayed; they come back after the queue's visibility timeout", { messageIds: notDelayed });
+  }
+}
+
+/** Logs each refusal under its message id and keeps it for the dead-letter listing. */
+async function noteRefused(outcome: BatchOutcome, byId: ReadonlyMap<string, Parsed>, deadLetters: DeadLetterLog): Promise<void> {
+  const refused = outcome.refused.map(({ messageId, refusal }) => ({ ...refusal, messageId, receiveCount: receiveCount(byId.get(messageId)!.message) }));
+  for (const r of refused) {
+    logger.error('message refused by the database', { ...r, records: byId.get(r.messageId)!.records.length });
+  }
+  await deadLetters.noteRefusals(refused).catch((error: unknown) => logger.warn('noting the refusals failed; the log lines above keep them', describeError(error)));
 }
 
 /** Frames that did not reach a monitor, and monitors found gone, from one fan-out. */
@@ -109,6 +192,8 @@ export const handler = deferred(async () => {
   const pool = createPool({ connection: database.config, ssl: database.ssl, max: env.DATABASE_POOL_MAX });
   return makeBatchWriterHandler({
     store: new PgRecordStore(pool),
+    redelivery: new SqsRedelivery(sqsClient),
+    deadLetters: new PgDeadLetterLog(pool),
     fanout: {
       registry: new DynamoConnectionRegistry(documentClient, env.CONNECTIONS_TABLE),
       broadcaster: new ApiGatewayBroadcaster(managementClient(env.CONNECTIONS_ENDPOINT)),

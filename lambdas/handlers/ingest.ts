@@ -3,6 +3,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { byteLength } from '../core/chunking';
+import { parseJsonWholeNumbers } from '../core/exact-json';
 import {
   InvalidJsonError,
   PayloadTooLargeError,
@@ -39,7 +40,8 @@ export function makeIngestHandler(deps: IngestDeps) {
     }
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      // A fraction such as 2147483646.9999999999 must be refused, not rounded to an integer.
+      body = parseJsonWholeNumbers(text);
     } catch {
       throw new InvalidJsonError('The body is not valid JSON.');
     }

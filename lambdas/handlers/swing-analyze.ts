@@ -1,6 +1,7 @@
 /**
- * GET /api/data/swing-analyze?start_time&end_time: the seed system's swing analysis over the
- * caller's records of the window (everyone's for an admin), streamed from the database.
+ * GET /api/data/swing-analyze?start_time&end_time[&user_id]: the seed system's swing analysis
+ * over the caller's records of the window (an admin's: everyone's, or one user's with
+ * `user_id`), streamed from the database.
  */
 import type { RecordReader } from '../core/ports';
 import { parseScope, parseWindow } from '../core/query';
@@ -14,8 +15,7 @@ export function makeSwingAnalyzeHandler(deps: { readonly reader: RecordReader })
     const caller = principalOf(event);
     const params = event.queryStringParameters ?? {};
     const window = parseWindow(params);
-    // Admins analyse everyone's records; user_id is not taken here.
-    const scope = parseScope({}, caller);
+    const scope = parseScope(params, caller);
     const analyzer = new SwingAnalyzer();
     for await (const record of deps.reader.stream(window, scope)) analyzer.add(record);
     const { signals, message } = analyzer.finish();

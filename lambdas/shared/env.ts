@@ -75,6 +75,16 @@ export const CognitoEnv = z.object({
   COGNITO_CLIENT_ID: z.string().check(z.minLength(1)),
 });
 
+/**
+ * The login function: its Cognito app client, and the table that counts failed logins. Without
+ * the table the count is kept in the environment's memory (a local stack that provisions
+ * none); the deployed stack always binds one.
+ */
+export const AuthTokenEnv = z.object({
+  ...CognitoEnv.shape,
+  LOGIN_ATTEMPTS_TABLE: z.optional(z.string().check(z.minLength(1))),
+});
+
 /** Functions that read no configuration of their own. */
 export const NoEnv = z.object({});
 

@@ -3,7 +3,7 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { PublicError, UnauthorizedError } from '../core/errors';
+import { PublicError, RetryLaterError, UnauthorizedError } from '../core/errors';
 import { principalFromClaims } from '../core/principal';
 import type { Principal } from '../core/ports';
 import { describeError, logger, observability } from './observability';
@@ -38,7 +38,10 @@ export function httpErrors(): middy.MiddlewareObj<HttpEvent, HttpResult> {
     onError: async (request) => {
       const error = request.error;
       if (error instanceof PublicError) {
-        request.response = json(error.status, errorBody(error.code, error.message, error.details));
+        const headers: Record<string, string> = error instanceof RetryLaterError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+        request.response = json(error.status, errorBody(error.code, error.message, error.details), headers);
+        // The client sees only the public message; the operator needs the cause.
+        if (error.status >= 500) logger.warn('service unavailable', { ...describeError(error), route: request.event?.routeKey });
         return;
       }
       logger.error('unhandled error', { ...describeError(error), route: request.event?.routeKey });

@@ -70,5 +70,8 @@ export class BatchWriter extends Construct {
     this.function.addEventSource(this.eventSource);
     props.database.grantConnect(this.function);
     props.socket.grantManageConnections(this.function);
+    // The catalogue's 'delay-redelivery' binding. The event source's own grant to consume
+    // includes this action too, but the writer calls it itself and must not depend on that.
+    props.queue.grantDelayRedelivery(this.function);
   }
 }

@@ -2,11 +2,12 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { QUEUE_MAX_RECEIVE_COUNT } from '../../lambdas/functions';
 
 export interface RecordQueueProps {
   /** The consumer's timeout; the visibility timeout is six times it, as AWS advises for event sources. */
   readonly consumerTimeout: Duration;
-  /** Receives before a message moves to the DLQ. @default 5 */
+  /** Receives before a message moves to the DLQ. @default QUEUE_MAX_RECEIVE_COUNT (5), which the writer's retry schedule is made for */
   readonly maxReceiveCount?: number;
   /** How long a message may wait in the queue. @default Duration.days(4) */
   readonly retentionPeriod?: Duration;
@@ -37,7 +38,7 @@ export class RecordQueue extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       retentionPeriod: props.retentionPeriod ?? Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? QUEUE_MAX_RECEIVE_COUNT },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
     Validations.of(this.deadLetterQueue).acknowledge({
@@ -49,5 +50,13 @@ export class RecordQueue extends Construct {
   /** Lets `grantee` send messages, and nothing else. */
   grantEnqueue(grantee: IGrantable) {
     return this.queue.grant(grantee, 'sqs:SendMessage');
+  }
+
+  /**
+   * Lets `grantee` hand messages it was given back with a delay (ChangeMessageVisibility, and
+   * its batch form, which IAM authorizes by the same action), on the record queue only.
+   */
+  grantDelayRedelivery(grantee: IGrantable) {
+    return this.queue.grant(grantee, 'sqs:ChangeMessageVisibility');
   }
 }

@@ -17,6 +17,8 @@ const SDK_FOR: Record<Binding, readonly string[]> = {
   'push-to-connections': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-apigatewaymanagementapi'],
   'verify-tokens': [],
   'log-in-users': ['@aws-sdk/client-cognito-identity-provider'],
+  'count-failed-logins': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
+  'delay-redelivery': ['@aws-sdk/client-sqs'],
 };
 
 /** Size budgets: a function that touches no database stays small; the others carry pg. */

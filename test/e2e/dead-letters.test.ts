@@ -37,7 +37,7 @@ describe('the dead-letter queue tools', () => {
     ]);
     expect(await listDeadLetters(stack.sqs, stack.queue.dlqUrl)).toHaveLength(2); // listing hid nothing
 
-    expect(await redriveDeadLetters(stack.sqs, stack.queue)).toEqual({ moved: 1, kept: 1 });
+    expect(await redriveDeadLetters(stack.sqs, stack.queue)).toMatchObject({ path: 'copy', moved: 1, kept: 1 });
     await waitFor(async () => (await stack.pool.query('SELECT 1 FROM records WHERE id = $1', [id])).rowCount === 1);
     const left = await listDeadLetters(stack.sqs, stack.queue.dlqUrl);
     expect(left.map((l) => l.body)).toEqual(['{"records":"nope"}']);

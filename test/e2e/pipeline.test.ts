@@ -145,16 +145,17 @@ describe('the local stack end to end', () => {
       expect((await upload('x'.repeat(10 * 1024 * 1024 + 1))).status).toBe(413);
     });
 
-    it('answers a browser\'s CORS preflight as the HTTP API does', async () => {
+    it('answers the dashboard\'s CORS preflight as the HTTP API does (other origins: test/e2e/local-edge.test.ts)', async () => {
+      const dashboard = stack.httpUrl;
       const preflight = await fetch(`${stack.httpUrl}/api/data/upload`, {
         method: 'OPTIONS',
-        headers: { origin: 'http://dashboard.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        headers: { origin: dashboard, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
       });
       expect(preflight.status).toBe(204);
-      expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(dashboard);
       expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
-      const answer = await upload({ data: 1 }, { origin: 'http://dashboard.example' });
-      expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+      const answer = await upload({ data: 1 }, { origin: dashboard });
+      expect(answer.headers.get('access-control-allow-origin')).toBe(dashboard);
     });
 
     it('404 for a route that does not exist', async () => {

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
 import type { FanoutDeps } from '../../lambdas/core/fanout';
+import { PgDeadLetterLog } from '../../lambdas/adapters/pg-dead-letter-log';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
+import { SqsRedelivery } from '../../lambdas/adapters/sqs-redelivery';
 import { packQueueMessages, recordIds, toQueuedRecords } from '../../lambdas/core/record';
 import { makeBatchWriterHandler } from '../../lambdas/handlers/batch-writer';
 import { localDocumentClient, localManagementClient } from '../../local/services';
@@ -24,6 +26,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
   let management: ApiGatewayManagementApiClient;
   let fanout: FanoutDeps;
   let admin: Monitor;
+  const queueDeps = () => ({ redelivery: new SqsRedelivery(stack.sqs), deadLetters: new PgDeadLetterLog(stack.pool) });
 
   beforeAll(async () => {
     stack = await startTestStack();
@@ -40,7 +43,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
   });
 
   it('stores the valid messages of a batch, reports the malformed one, and pushes only new rows', async () => {
-    const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout });
+    const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout, ...queueDeps() });
     const good = [body('alice', 10, 'a'), body('bob', 5, 'b')];
     const event = sqsEvent([good[0]!, '{"not":"a batch"}', good[1]!]);
     const before = admin.pushedIds().length;
@@ -61,7 +64,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
 
   it('returns every message to the queue when the database fails, and tells admins', async () => {
     const broken = createPool({ connection: stack.databaseUrl.replace(/\/[^/]+$/, '/no_such_database') });
-    const writer = makeBatchWriterHandler({ store: new PgRecordStore(broken), fanout });
+    const writer = makeBatchWriterHandler({ store: new PgRecordStore(broken), fanout, ...queueDeps() });
     const event = sqsEvent([body('carol', 3), body('carol', 4)]);
 
     const result = await writer(event, lambdaContext());
@@ -74,7 +77,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
 
   it('still succeeds when pushing fails, because the rows are committed', async () => {
     const deadManagement = localManagementClient('http://127.0.0.1:1', { maxAttempts: 1 });
-    const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout: { ...fanout, broadcaster: new ApiGatewayBroadcaster(deadManagement) } });
+    const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout: { ...fanout, broadcaster: new ApiGatewayBroadcaster(deadManagement) }, ...queueDeps() });
 
     const result = await writer(sqsEvent([body('dave', 2)]), lambdaContext());
 

@@ -6,7 +6,9 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PgDeadLetterLog } from '../../lambdas/adapters/pg-dead-letter-log';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
+import { SqsRedelivery } from '../../lambdas/adapters/sqs-redelivery';
 import { SqsRecordQueue } from '../../lambdas/adapters/sqs-record-queue';
 import type { FanoutDeps } from '../../lambdas/core/fanout';
 import { packQueueMessages, recordIds, toQueuedRecords } from '../../lambdas/core/record';
@@ -18,7 +20,7 @@ import { freshDatabase, freshQueue, sqsClient } from '../support/services';
 type BatchWriterModule = typeof import('../../lambdas/handlers/batch-writer');
 type IngestModule = typeof import('../../lambdas/handlers/ingest');
 
-const WRITER_METRICS = ['BatchSize', 'MalformedMessages', 'InsertMs', 'StoreFailures', 'RecordsStored', 'DuplicateRecords', 'PushFailures', 'ConnectionsGone'];
+const WRITER_METRICS = ['BatchSize', 'MalformedMessages', 'InsertMs', 'StoreFailures', 'RefusedMessages', 'RecordsStored', 'DuplicateRecords', 'PushFailures', 'ConnectionsGone'];
 
 const body = (userId: string, count: number, key: string) =>
   packQueueMessages(
@@ -71,7 +73,7 @@ describe('handler metrics', () => {
   });
 
   it('the batch writer counts stored, duplicate and malformed records and times the insert, once a batch', async () => {
-    const writer = writerModule.makeBatchWriterHandler({ store: new PgRecordStore(pool), fanout: noMonitors });
+    const writer = writerModule.makeBatchWriterHandler({ store: new PgRecordStore(pool), fanout: noMonitors, redelivery: new SqsRedelivery(sqs), deadLetters: new PgDeadLetterLog(pool) });
     const good = [body('alice', 3, 'm-1'), body('bob', 2, 'm-2')];
 
     const { emf } = await outputOf(async () => {
@@ -86,7 +88,7 @@ describe('handler metrics', () => {
       namespace: 'DataHandler',
       dimensions: [['service']],
       service: 'data-handler',
-      values: { BatchSize: 5, MalformedMessages: 1, StoreFailures: 0, RecordsStored: 5, DuplicateRecords: 0, PushFailures: 0, ConnectionsGone: 0 },
+      values: { BatchSize: 5, MalformedMessages: 1, StoreFailures: 0, RefusedMessages: 0, RecordsStored: 5, DuplicateRecords: 0, PushFailures: 0, ConnectionsGone: 0 },
       units: { InsertMs: 'Milliseconds', BatchSize: 'Count', RecordsStored: 'Count', DuplicateRecords: 'Count' },
     });
     expect(batches[0]!.values.InsertMs).toBeGreaterThanOrEqual(0);
@@ -95,13 +97,13 @@ describe('handler metrics', () => {
 
   it('the batch writer counts a failed store, and leaves out what a failed insert cannot tell', async () => {
     const broken = createPool({ connection: databaseUrl.replace(/\/[^/]+$/, '/no_such_database') });
-    const writer = writerModule.makeBatchWriterHandler({ store: new PgRecordStore(broken), fanout: noMonitors });
+    const writer = writerModule.makeBatchWriterHandler({ store: new PgRecordStore(broken), fanout: noMonitors, redelivery: new SqsRedelivery(sqs), deadLetters: new PgDeadLetterLog(pool) });
 
     const { emf } = await outputOf(() => writer(sqsEvent([body('carol', 3, 'f-1'), body('carol', 4, 'f-2')]), lambdaContext()));
 
     const [batch, ...others] = emitted(emf, 'StoreFailures');
     expect(others).toEqual([]);
-    expect(batch!.values).toEqual({ BatchSize: 7, MalformedMessages: 0, StoreFailures: 1, PushFailures: 0, ConnectionsGone: 0 });
+    expect(batch!.values).toEqual({ BatchSize: 7, MalformedMessages: 0, StoreFailures: 1, RefusedMessages: 0, PushFailures: 0, ConnectionsGone: 0 });
     await broken.end();
   });
 

@@ -14,7 +14,7 @@ import type { LocalAws } from './artifact-environment';
 import { startTlsPostgres, type TlsPostgres } from './artifact-tls-postgres';
 import { startCognitoEmulator, type CognitoEmulator } from './aws-emulator-cognito';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from './aws-emulator-secrets-manager';
-import { freshQueue, freshTable, sqsClient } from './services';
+import { freshLoginAttemptsTable, freshQueue, freshTable, sqsClient } from './services';
 
 /** The database the template names (DATABASE_NAME). */
 export const TEMPLATE_DATABASE = 'data_handler';
@@ -70,6 +70,7 @@ export async function startArtifactAws(options: ArtifactAwsOptions): Promise<Art
     const sqs = sqsClient();
     const queue = await freshQueue(sqs);
     const connectionsTable = await freshTable();
+    const loginAttemptsTable = await freshLoginAttemptsTable();
     return {
       local: {
         account: options.account,
@@ -78,6 +79,7 @@ export async function startArtifactAws(options: ArtifactAwsOptions): Promise<Art
         queueUrl: queue.queueUrl,
         dynamoEndpoint: inject('dynamoEndpoint'),
         connectionsTable,
+        loginAttemptsTable,
         managementEndpoint: ws.managementEndpoint,
         secretsManagerEndpoint: secrets.endpoint,
         databaseSecretArn,

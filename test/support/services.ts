@@ -7,7 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { migrateUp } from '../../lambdas/adapters/migrations';
-import { createDatabase, localDocumentClient, localSqsClient, provisionConnectionsTable, provisionQueues } from '../../local/services';
+import { createDatabase, localDocumentClient, localSqsClient, provisionConnectionsTable, provisionLoginAttemptsTable, provisionQueues } from '../../local/services';
 
 const suffix = () => randomBytes(4).toString('hex');
 
@@ -40,4 +40,12 @@ export function documentClient(): DynamoDBDocumentClient {
 /** A new connections table, made the way the local stack makes its own. */
 export async function freshTable(): Promise<string> {
   return provisionConnectionsTable(inject('dynamoEndpoint'), `connections-${suffix()}`);
+}
+
+/**
+ * A new login-attempts table, keyed as the deployed one (lambdas/core/login-limit.ts).
+ * Until local/services.ts provisions this table for the local stack, tests make it here.
+ */
+export async function freshLoginAttemptsTable(): Promise<string> {
+  return provisionLoginAttemptsTable(inject('dynamoEndpoint'), `login-attempts-${suffix()}`);
 }

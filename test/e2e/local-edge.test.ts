@@ -1,0 +1,137 @@
+/**
+ * The local edge in front of a developer's machine: only the dashboard's origin (and the
+ * CORS_ALLOW_ORIGINS list) may use the APIs from a browser page, and an upload without a
+ * valid token is refused before its body is read.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localConfigFromEnv } from '../../local/config';
+import { originPolicy } from '../../local/origins';
+import { login, startTestStack } from '../support/stack';
+import { ChildStack } from './local-child-stack';
+
+const ALLOWED_ELSEWHERE = 'http://localhost:5173';
+const FOREIGN = 'http://127.0.0.1:9';
+
+function preflight(httpUrl: string, origin: string) {
+  return fetch(`${httpUrl}/api/data/upload`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+  });
+}
+
+/** The handshake's status: 101 when the socket opened. */
+function handshake(url: string, origin: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { origin });
+    socket.once('unexpected-response', (_, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('open', () => {
+      resolve(101);
+      socket.close();
+    });
+    socket.once('error', reject);
+  });
+}
+
+describe('the local edge and browser origins', () => {
+  let stack: Awaited<ReturnType<typeof startTestStack>>;
+  let wsUrl: string;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ CORS_ALLOW_ORIGINS: ALLOWED_ELSEWHERE });
+    wsUrl = `${stack.wsUrl}/?token=${encodeURIComponent(await login(stack.httpUrl))}`;
+  });
+  afterAll(async () => stack?.cleanup());
+
+  it('refuses a page on another origin: its preflight has no allow header and its WebSocket handshake gets 403', async () => {
+    // Act
+    const answer = await preflight(stack.httpUrl, FOREIGN);
+    const status = await handshake(wsUrl, FOREIGN);
+
+    // Assert
+    expect(answer.headers.get('access-control-allow-origin')).toBeNull();
+    expect(answer.headers.get('access-control-allow-methods')).toBeNull();
+    expect(status).toBe(403);
+  });
+
+  it('allows the dashboard\'s own origin and the CORS_ALLOW_ORIGINS list, over HTTP and WebSocket', async () => {
+    for (const origin of [stack.httpUrl, ALLOWED_ELSEWHERE]) {
+      // Act
+      const answer = await preflight(stack.httpUrl, origin);
+      const status = await handshake(wsUrl, origin);
+
+      // Assert
+      expect(answer.headers.get('access-control-allow-origin'), origin).toBe(origin);
+      expect(answer.headers.get('access-control-allow-headers'), origin).toContain('authorization');
+      expect(status, origin).toBe(101);
+    }
+  });
+
+  it('allows any origin only when CORS_ALLOW_ORIGINS says *, and refuses a setting that is not a list of origins', () => {
+    expect(originPolicy('http://127.0.0.1:3000', ['*']).allowOriginHeader(FOREIGN)).toBe('*');
+    expect(originPolicy('http://127.0.0.1:3000').allowOriginHeader(FOREIGN)).toBeUndefined();
+    expect(() => localConfigFromEnv({ CORS_ALLOW_ORIGINS: 'http://localhost:5173/app' })).toThrow(/CORS_ALLOW_ORIGINS/);
+  });
+});
+
+/** VmHWM (peak) and VmRSS of a process, in MiB. */
+function memory(pid: number): { peak: number; rss: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
+  return { peak: kib('VmHWM') / 1024, rss: kib('VmRSS') / 1024 };
+}
+
+/** POSTs `body` without a token; resolves, once the connection is closed, with the status and the `connection` header. */
+function unauthenticatedUpload(httpUrl: string, body: Buffer): Promise<{ status: number; connection: string; error: string }> {
+  return new Promise((resolve) => {
+    let status = 0;
+    let connection = '';
+    let error = '';
+    const req = request(`${httpUrl}/api/data/upload`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': body.length },
+    });
+    req.once('response', (res) => {
+      status = res.statusCode ?? 0;
+      connection = res.headers.connection ?? '';
+      res.resume();
+    });
+    req.once('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    req.once('close', () => resolve({ status, connection, error }));
+    req.end(body);
+  });
+}
+
+describe.runIf(process.platform === 'linux')('an upload without a token', () => {
+  let stack: ChildStack;
+  beforeAll(async () => {
+    stack = new ChildStack(await mkdtemp(path.join(tmpdir(), 'dh-edge-')));
+    await stack.start();
+  }, 120_000);
+  afterAll(async () => stack?.cleanup());
+
+  it('gets 401 and a closed connection without its 10 MB body being buffered: 50 at once leave the memory peak bounded', async () => {
+    // Arrange
+    const body = Buffer.alloc(10 * 1024 * 1024, 'x');
+    const before = memory(stack.info.pid);
+
+    // Act
+    const answers = await Promise.all(Array.from({ length: 50 }, () => unauthenticatedUpload(stack.info.httpUrl, body)));
+    const after = memory(stack.info.pid);
+    console.log(`50 unauthenticated 10 MB uploads at once: memory peak ${before.peak.toFixed(0)} → ${after.peak.toFixed(0)} MiB, RSS ${before.rss.toFixed(0)} → ${after.rss.toFixed(0)} MiB`);
+
+    // Assert: every one answered (none lost to a reset), each on a closed connection, and the
+    // peak grew by far less than the 500 MB sent (buffering them grew it by about 360 MiB).
+    expect(answers).toEqual(Array.from({ length: 50 }, () => ({ status: 401, connection: 'close', error: '' })));
+    expect(after.peak - before.peak).toBeLessThan(100);
+  }, 120_000);
+});

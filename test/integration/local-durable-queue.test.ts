@@ -1,0 +1,117 @@
+/**
+ * The embedded queue keeps what it accepted on disk (fauxqs's SQLite, written through before
+ * each answer): a restart on the same folder finds every message, the files are private, and
+ * it listens on 127.0.0.1 alone.
+ */
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { localSqsClient, startQueue } from '../../local/services';
+
+describe('the durable embedded queue', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = path.join(await mkdtemp(path.join(tmpdir(), 'dh-dq-')), 'queue');
+  });
+  afterEach(async () => rm(path.dirname(dir), { recursive: true, force: true }));
+
+  const start = (settings: { visibilityTimeoutSeconds: number; maxReceiveCount: number } = { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 }) =>
+    startQueue({ port: 0, dataDir: dir, ...settings });
+
+  const receiveAll = async (endpoint: string, queueUrl: string) => {
+    const sqs = localSqsClient(endpoint);
+    const bodies: string[] = [];
+    try {
+      for (let empty = 0; empty < 3; ) {
+        const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        for (const m of out.Messages ?? []) {
+          bodies.push(m.Body!);
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+        }
+        if (!out.Messages?.length) empty++;
+      }
+    } finally {
+      sqs.destroy();
+    }
+    return bodies.sort();
+  };
+
+  it('finds every message again after a restart on the same folder, those in flight included', async () => {
+    // Arrange
+    const first = await start();
+    const sqs = localSqsClient(first.info.endpoint);
+    const sent = Array.from({ length: 25 }, (_, i) => `m${String(i).padStart(2, '0')}`);
+    for (const body of sent) await sqs.send(new SendMessageCommand({ QueueUrl: first.info.queueUrl, MessageBody: body }));
+    await sqs.send(new ReceiveMessageCommand({ QueueUrl: first.info.queueUrl, MaxNumberOfMessages: 5 })); // in flight, never deleted
+    sqs.destroy();
+
+    // Act
+    await first.stop();
+    const second = await start();
+    try {
+      // Assert
+      expect(new URL(second.info.queueUrl).port).toBe(new URL(second.info.endpoint).port);
+      expect(await receiveAll(second.info.endpoint, second.info.queueUrl)).toEqual(sent);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('keeps its files private: the folder 0700, the database and its WAL files 0600', async () => {
+    // Arrange, Act
+    const queue = await start();
+    try {
+      // Assert
+      expect((await stat(dir)).mode & 0o777).toBe(0o700);
+      const files = await readdir(dir);
+      expect(files).toContain('fauxqs.db');
+      for (const file of files) expect({ file, mode: (await stat(path.join(dir, file))).mode & 0o777 }).toEqual({ file, mode: 0o600 });
+    } finally {
+      await queue.stop();
+    }
+  });
+
+  it('listens on 127.0.0.1 alone: another loopback address is refused', async () => {
+    // Arrange
+    const queue = await start();
+    const port = Number(new URL(queue.info.endpoint).port);
+    try {
+      // Act
+      const outcome = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.2');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve('connected');
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+
+      // Assert
+      expect(outcome).toBe('ECONNREFUSED');
+    } finally {
+      await queue.stop();
+    }
+  });
+
+  it('brings a kept queue to the configured visibility timeout and receive count on the next start', async () => {
+    // Arrange
+    await (await start({ visibilityTimeoutSeconds: 30, maxReceiveCount: 3 })).stop();
+
+    // Act
+    const queue = await start({ visibilityTimeoutSeconds: 7, maxReceiveCount: 9 });
+    const sqs = localSqsClient(queue.info.endpoint);
+    try {
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.info.queueUrl, AttributeNames: ['All'] }));
+
+      // Assert
+      expect(Attributes?.VisibilityTimeout).toBe('7');
+      expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}').maxReceiveCount).toBe(9);
+    } finally {
+      sqs.destroy();
+      await queue.stop();
+    }
+  });
+});
