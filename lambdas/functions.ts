@@ -34,6 +34,7 @@ export type { FunctionName } from './routes';
  * - `log-in-users`: COGNITO_CLIENT_ID; Cognito's InitiateAuth (locally, the local identity
  *   speaks that API).
  * - `count-failed-logins`: LOGIN_ATTEMPTS_TABLE; may get, put, update and delete its items.
+ * - `claim-idempotency-keys`: IDEMPOTENCY_KEYS_TABLE; may get, put and update its items.
  * - `delay-redelivery`: no variables (the queue is each message's `eventSourceARN`); may change
  *   the visibility of the messages of the queue that triggers it (sqs:ChangeMessageVisibility),
  *   to hand a batch back with a delay.
@@ -47,6 +48,7 @@ export type Binding =
   | 'verify-tokens'
   | 'log-in-users'
   | 'count-failed-logins'
+  | 'claim-idempotency-keys'
   | 'delay-redelivery';
 
 /** What invokes a function. */
@@ -141,9 +143,9 @@ function reader(name: 'records-query' | 'swing-analyze', description: string): F
 
 export const FUNCTIONS = {
   ingest: spec('ingest', http('ingest'), {
-    description: 'Validates records and puts them on the queue',
+    description: 'Validates records and puts them on the queue, refusing reused idempotency keys',
     env: IngestEnv,
-    bindings: ['enqueue-records'],
+    bindings: ['enqueue-records', 'claim-idempotency-keys'],
     settings: { MAX_BODY_BYTES: String(MAX_UPLOAD_BYTES) },
   }),
   'records-query': reader('records-query', 'Pages through stored records of a time window'),

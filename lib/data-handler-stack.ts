@@ -10,6 +10,7 @@ import { Database } from './constructs/database';
 import { HandlerFunction, type FunctionDefaults } from './constructs/handler-function';
 import { Identity } from './constructs/identity';
 import { IngestApi } from './constructs/ingest-api';
+import { IdempotencyKeys } from './constructs/idempotency-keys';
 import { LoginAttempts } from './constructs/login-attempts';
 import { MonitoringSocket } from './constructs/monitoring-socket';
 import { Network } from './constructs/network';
@@ -86,6 +87,8 @@ export class DataHandlerStack extends Stack {
   public readonly api: IngestApi;
   public readonly ingestFunction: HandlerFunction;
   public readonly loginAttempts: LoginAttempts;
+  /** The Idempotency-Keys claimed by uploads. */
+  public readonly idempotencyKeys: IdempotencyKeys;
 
   constructor(scope: Construct, id: string, props: DataHandlerStackProps = {}) {
     super(scope, id, props);
@@ -136,12 +139,14 @@ export class DataHandlerStack extends Stack {
       maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(dbMaxConnections, readers.length * readerConcurrency),
     });
 
+    this.idempotencyKeys = new IdempotencyKeys(this, 'IdempotencyKeys');
     this.ingestFunction = new HandlerFunction(this, 'IngestFunction', {
       ...defaults,
       name: 'ingest',
-      environment: { QUEUE_URL: this.queue.queue.queueUrl },
+      environment: { QUEUE_URL: this.queue.queue.queueUrl, ...this.idempotencyKeys.environment() },
     });
     this.queue.grantEnqueue(this.ingestFunction);
+    this.idempotencyKeys.grantClaimKeys(this.ingestFunction);
     this.loginAttempts = new LoginAttempts(this, 'LoginAttempts');
     const authToken = new HandlerFunction(this, 'AuthTokenFunction', {
       ...defaults,

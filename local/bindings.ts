@@ -24,6 +24,11 @@ export interface LocalResources {
    * logins in its own memory
    */
   readonly loginAttemptsTable?: string;
+  /**
+   * The Idempotency-Keys table of the ingest function. @default - none: the function keeps
+   * claimed keys in its own memory
+   */
+  readonly idempotencyKeysTable?: string;
   /** The WebSocket gateway's management API (`http://127.0.0.1:port/stage`). */
   readonly managementEndpoint: string;
   readonly databaseUrl: string;
@@ -68,6 +73,8 @@ function bindingVariables(binding: Binding, r: LocalResources): Record<string, s
       return { COGNITO_CLIENT_ID: r.audience };
     case 'count-failed-logins':
       return r.loginAttemptsTable ? { LOGIN_ATTEMPTS_TABLE: r.loginAttemptsTable } : {};
+    case 'claim-idempotency-keys':
+      return r.idempotencyKeysTable ? { IDEMPOTENCY_KEYS_TABLE: r.idempotencyKeysTable } : {};
     case 'delay-redelivery':
       // The queue comes with each message (its eventSourceARN); the SQS endpoint is set above.
       return {};

@@ -16,4 +16,6 @@ export const LOCAL_RESOURCE_NAMES = {
   connectionsTable: 'connections',
   /** The failed-login counters of the login function. */
   loginAttemptsTable: 'login-attempts',
+  /** The Idempotency-Keys claimed by uploads. */
+  idempotencyKeysTable: 'idempotency-keys',
 } as const;

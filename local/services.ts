@@ -15,6 +15,7 @@ import { startDurableQueue } from './durable-queue';
 import { SupervisedPostgres, type PlatformHealth } from './postgres-supervisor';
 
 import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from './bindings';
+import { IDEMPOTENCY_KEYS_TABLE } from '../lambdas/core/idempotency';
 import { LOGIN_ATTEMPTS_TABLE } from '../lambdas/core/login-limit';
 import { LOCAL_RESOURCE_NAMES } from './resource-names';
 
@@ -274,6 +275,11 @@ export async function provisionConnectionsTable(endpoint: string, tableName: str
 /** Creates the failed-login table (key `key`) on any DynamoDB endpoint, unless it exists. */
 export async function provisionLoginAttemptsTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.loginAttemptsTable): Promise<string> {
   return provisionTable(endpoint, tableName, LOGIN_ATTEMPTS_TABLE.partitionKey);
+}
+
+/** Creates the Idempotency-Keys table (key `keyHash`) on any DynamoDB endpoint, unless it exists. */
+export async function provisionIdempotencyKeysTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.idempotencyKeysTable): Promise<string> {
+  return provisionTable(endpoint, tableName, IDEMPOTENCY_KEYS_TABLE.partitionKey);
 }
 
 /** Starts dynalite on 127.0.0.1 with the connections table. */

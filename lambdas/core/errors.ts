@@ -51,6 +51,22 @@ export class UnsupportedMediaTypeError extends PublicError {
   readonly code = 'unsupported_media_type';
 }
 
+/**
+ * An Idempotency-Key sent again with other records than the first time. Nothing is accepted:
+ * a 202 would hand back the first request's ids and drop these values.
+ */
+export class IdempotencyKeyReusedError extends PublicError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  readonly status = 422;
+  readonly code = 'idempotency_key_reused';
+  constructor() {
+    super(
+      'This Idempotency-Key header was already used with a different body in the last 24 hours; nothing was accepted. ' +
+        'Send new records with a new Idempotency-Key, or resend exactly the same body to retry.',
+    );
+  }
+}
+
 export class QueueUnavailableError extends PublicError {
   override readonly name = 'QueueUnavailableError';
   readonly status = 503;

@@ -1,5 +1,7 @@
 /**
- * POST /api/data/upload: validates records and hands them to the queue, nothing else.
+ * POST /api/data/upload: validates records and hands them to the queue. With an
+ * Idempotency-Key it first claims the key for these records (lambdas/core/idempotency.ts): a
+ * retry goes ahead with the same ids, a key reused with other records is refused with a 422.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { byteLength } from '../core/chunking';
@@ -7,27 +9,47 @@ import { parseJsonWholeNumbers } from '../core/exact-json';
 import {
   InvalidJsonError,
   PayloadTooLargeError,
+  IdempotencyKeyReusedError,
   QueueUnavailableError,
   UnsupportedMediaTypeError,
 } from '../core/errors';
+import { claimIdempotencyKey, type IdempotencyKeyStore } from '../core/idempotency';
 import type { RecordQueue } from '../core/ports';
 import { packQueueMessages, parseIdempotencyKey, parseUploadBody, recordIds, toQueuedRecords } from '../core/record';
 import { formatInstant } from '../core/timestamp';
+import { DynamoIdempotencyKeys } from '../adapters/dynamo-idempotency-keys';
+import { MemoryIdempotencyKeys } from '../adapters/memory-idempotency-keys';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue';
+import { documentClient } from '../shared/dynamo-client';
 import { sqsClient } from '../shared/sqs-client';
 import { deferred, IngestEnv, readEnv } from '../shared/env';
 import { bodyText, header, httpHandler, json, principalOf } from '../shared/http';
-import { metrics } from '../shared/observability';
+import { logger, metrics } from '../shared/observability';
 
 export interface IngestDeps {
   readonly queue: RecordQueue;
   readonly maxBodyBytes: number;
+  /**
+   * Which records claimed each Idempotency-Key.
+   * @default - a MemoryIdempotencyKeys of this handler's own
+   */
+  readonly keys?: IdempotencyKeyStore;
   readonly now?: () => number;
 }
+
+/** A client that reuses keys loses data it believes sent: worth a metric and a line. */
+const countReuse = (userId: string) => (error: unknown): never => {
+  if (error instanceof IdempotencyKeyReusedError) {
+    metrics.addMetric('IdempotencyKeyReused', MetricUnit.Count, 1);
+    logger.info('upload refused: Idempotency-Key reused with a different body', { userId });
+  }
+  throw error;
+};
 
 /** The upload handler over any RecordQueue. */
 export function makeIngestHandler(deps: IngestDeps) {
   const now = deps.now ?? Date.now;
+  const keys = deps.keys ?? new MemoryIdempotencyKeys();
   return httpHandler(async (event) => {
     const principal = principalOf(event);
     const contentType = header(event, 'content-type') ?? '';
@@ -47,7 +69,10 @@ export function makeIngestHandler(deps: IngestDeps) {
     }
     const inputs = parseUploadBody(body);
     const key = parseIdempotencyKey(header(event, 'idempotency-key'));
+    const claim = key === undefined ? undefined : await claimIdempotencyKey(keys, principal.userId, key, inputs, now()).catch(countReuse(principal.userId));
     const ids = recordIds(inputs.length, principal.userId, key);
+    // These very records are already on the queue: answer as the first time, send nothing.
+    if (claim === 'enqueued') return json(202, { accepted: ids.length, ids });
     const acceptedAt = formatInstant({ epochMs: now(), micros: 0 });
     try {
       await deps.queue.send(packQueueMessages(principal.userId, acceptedAt, toQueuedRecords(inputs, ids)));
@@ -55,6 +80,10 @@ export function makeIngestHandler(deps: IngestDeps) {
       // The client gets a 503 and retries; the operator gets an alarm on this metric.
       if (error instanceof QueueUnavailableError) metrics.addMetric('QueueUnavailable', MetricUnit.Count, 1);
       throw error;
+    }
+    if (key !== undefined) {
+      // Unmarked, a retry only enqueues its records again, which their ids make harmless.
+      await keys.markEnqueued(principal.userId, key).catch((error: unknown) => logger.warn('idempotency key not marked enqueued', { error: String(error) }));
     }
     metrics.addMetric('RecordsAccepted', MetricUnit.Count, ids.length);
     return json(202, { accepted: ids.length, ids });
@@ -64,5 +93,10 @@ export function makeIngestHandler(deps: IngestDeps) {
 /** The Lambda entry point. */
 export const handler = deferred(() => {
   const env = readEnv(IngestEnv);
-  return makeIngestHandler({ queue: new SqsRecordQueue(sqsClient, env.QUEUE_URL), maxBodyBytes: env.MAX_BODY_BYTES });
+  if (!env.IDEMPOTENCY_KEYS_TABLE) logger.warn('IDEMPOTENCY_KEYS_TABLE is not set: Idempotency-Key conflicts are caught within this execution environment only');
+  return makeIngestHandler({
+    queue: new SqsRecordQueue(sqsClient, env.QUEUE_URL),
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    keys: env.IDEMPOTENCY_KEYS_TABLE ? new DynamoIdempotencyKeys(documentClient, env.IDEMPOTENCY_KEYS_TABLE) : new MemoryIdempotencyKeys(),
+  });
 });

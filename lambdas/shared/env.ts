@@ -15,11 +15,17 @@ const shared = {
   AWS_REGION: z._default(z.string(), 'us-east-1'),
 };
 
+/**
+ * The upload function: its queue, its body limit, and the table of claimed Idempotency-Keys.
+ * Without the table, claims are kept in the environment's memory (a local stack that
+ * provisions none); the deployed stack always binds one.
+ */
 export const IngestEnv = z.object({
   ...shared,
   QUEUE_URL: z.url(),
   /** Largest accepted request body in bytes. */
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  IDEMPOTENCY_KEYS_TABLE: z.optional(z.string().check(z.minLength(1))),
 });
 
 export const PushEnv = z.object({

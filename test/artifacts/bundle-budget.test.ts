@@ -18,6 +18,7 @@ const SDK_FOR: Record<Binding, readonly string[]> = {
   'verify-tokens': [],
   'log-in-users': ['@aws-sdk/client-cognito-identity-provider'],
   'count-failed-logins': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
+  'claim-idempotency-keys': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
   'delay-redelivery': ['@aws-sdk/client-sqs'],
 };
 

@@ -110,11 +110,13 @@ describe('the DataHandler stack', () => {
     });
   });
 
-  it('lets the ingest function send to the queue and do nothing else', () => {
+  it('lets the ingest function send to the queue and claim idempotency keys, and do nothing else', () => {
     const statements = statementsOf(built.template, 'IngestFunctionRole');
-    expect(actions(statements)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
+    expect(actions(statements)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
     const send = statements.find((s) => s.Action === 'sqs:SendMessage')!;
     expect(send.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^QueueRecords/), 'Arn'] });
+    const claim = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
+    for (const s of claim) expect([s.Resource].flat()).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^IdempotencyKeysTable/), 'Arn'] }]);
   });
 
   it('lets the writer receive and delete on its own queue only, and manage connections on its stage only', () => {

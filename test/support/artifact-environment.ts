@@ -9,6 +9,7 @@
  * binding cannot reach the artifact tests unwired. So does any amazonaws.com URL left over.
  */
 import path from 'node:path';
+import { IDEMPOTENCY_KEYS_TABLE } from '../../lambdas/core/idempotency';
 import { LOGIN_ATTEMPTS_TABLE } from '../../lambdas/core/login-limit';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/bindings';
 import type { CfnTemplate, FunctionArtifact } from './artifact-synth';
@@ -23,6 +24,8 @@ export interface LocalAws {
   readonly connectionsTable: string;
   /** The failed-login counters of the login function. */
   readonly loginAttemptsTable: string;
+  /** The Idempotency-Keys claimed by uploads. */
+  readonly idempotencyKeysTable: string;
   /** The local WebSocket gateway's management API (`http://127.0.0.1:<port>/<stage>`). */
   readonly managementEndpoint: string;
   readonly secretsManagerEndpoint: string;
@@ -50,9 +53,13 @@ type Resolve = (local: LocalAws, logicalId: string, template: CfnTemplate) => st
 /** `<resource type>|<Ref or attribute>` → its local counterpart. Nothing else resolves. */
 const LOCAL_COUNTERPARTS: Record<string, Resolve> = {
   'AWS::SQS::Queue|Ref': (l) => l.queueUrl,
-  // Two tables, told apart by their key.
-  'AWS::DynamoDB::Table|Ref': (l, id, t) =>
-    t.Resources[id]?.Properties?.KeySchema?.[0]?.AttributeName === LOGIN_ATTEMPTS_TABLE.partitionKey ? l.loginAttemptsTable : l.connectionsTable,
+  // Three tables, told apart by their key.
+  'AWS::DynamoDB::Table|Ref': (l, id, t) => {
+    const key = t.Resources[id]?.Properties?.KeySchema?.[0]?.AttributeName;
+    if (key === LOGIN_ATTEMPTS_TABLE.partitionKey) return l.loginAttemptsTable;
+    if (key === IDEMPOTENCY_KEYS_TABLE.partitionKey) return l.idempotencyKeysTable;
+    return l.connectionsTable;
+  },
   'AWS::ApiGatewayV2::Api|Ref': (_l, id, t) => {
     const protocol = t.Resources[id]?.Properties?.ProtocolType;
     if (protocol !== 'WEBSOCKET') throw new Error(`only the WebSocket API has a local counterpart, not the ${protocol} API ${id}`);

@@ -14,7 +14,7 @@ import type { LocalAws } from './artifact-environment';
 import { startTlsPostgres, type TlsPostgres } from './artifact-tls-postgres';
 import { startCognitoEmulator, type CognitoEmulator } from './aws-emulator-cognito';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from './aws-emulator-secrets-manager';
-import { freshLoginAttemptsTable, freshQueue, freshTable, sqsClient } from './services';
+import { freshIdempotencyKeysTable, freshLoginAttemptsTable, freshQueue, freshTable, sqsClient } from './services';
 
 /** The database the template names (DATABASE_NAME). */
 export const TEMPLATE_DATABASE = 'data_handler';
@@ -71,6 +71,7 @@ export async function startArtifactAws(options: ArtifactAwsOptions): Promise<Art
     const queue = await freshQueue(sqs);
     const connectionsTable = await freshTable();
     const loginAttemptsTable = await freshLoginAttemptsTable();
+    const idempotencyKeysTable = await freshIdempotencyKeysTable();
     return {
       local: {
         account: options.account,
@@ -80,6 +81,7 @@ export async function startArtifactAws(options: ArtifactAwsOptions): Promise<Art
         dynamoEndpoint: inject('dynamoEndpoint'),
         connectionsTable,
         loginAttemptsTable,
+        idempotencyKeysTable,
         managementEndpoint: ws.managementEndpoint,
         secretsManagerEndpoint: secrets.endpoint,
         databaseSecretArn,

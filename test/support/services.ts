@@ -7,7 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { migrateUp } from '../../lambdas/adapters/migrations';
-import { createDatabase, localDocumentClient, localSqsClient, provisionConnectionsTable, provisionLoginAttemptsTable, provisionQueues } from '../../local/services';
+import { createDatabase, localDocumentClient, localSqsClient, provisionConnectionsTable, provisionIdempotencyKeysTable, provisionLoginAttemptsTable, provisionQueues } from '../../local/services';
 
 const suffix = () => randomBytes(4).toString('hex');
 
@@ -48,4 +48,9 @@ export async function freshTable(): Promise<string> {
  */
 export async function freshLoginAttemptsTable(): Promise<string> {
   return provisionLoginAttemptsTable(inject('dynamoEndpoint'), `login-attempts-${suffix()}`);
+}
+
+/** A new Idempotency-Keys table, made the way the local stack makes its own. */
+export async function freshIdempotencyKeysTable(): Promise<string> {
+  return provisionIdempotencyKeysTable(inject('dynamoEndpoint'), `idempotency-keys-${suffix()}`);
 }

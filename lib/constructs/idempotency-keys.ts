@@ -1,0 +1,42 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { IDEMPOTENCY_KEYS_TABLE } from '../../lambdas/core/idempotency';
+
+export interface IdempotencyKeysProps {
+  /** Point-in-time recovery of the claims. @default true */
+  readonly pointInTimeRecovery?: boolean;
+}
+
+/**
+ * The Idempotency-Keys claimed by uploads, shared by every execution environment of the
+ * ingest function: a DynamoDB table (on demand, one item per hashed user and key, holding the
+ * hash of the records that claimed it), whose TTL attribute deletes a claim after a day.
+ */
+export class IdempotencyKeys extends Construct {
+  public readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: IdempotencyKeysProps = {}) {
+    super(scope, id);
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: IDEMPOTENCY_KEYS_TABLE.partitionKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: IDEMPOTENCY_KEYS_TABLE.timeToLiveAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
+      encryption: TableEncryption.AWS_MANAGED,
+      // Claims that expire within a day: nothing to keep when the stack goes.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+
+  /** The variables of the `claim-idempotency-keys` binding. */
+  environment(): Record<string, string> {
+    return { IDEMPOTENCY_KEYS_TABLE: this.table.tableName };
+  }
+
+  /** The ingest function: claim a key, read the claim that holds it, mark it enqueued. */
+  grantClaimKeys(grantee: IGrantable) {
+    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+  }
+}
