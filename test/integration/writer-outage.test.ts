@@ -101,6 +101,9 @@ describe('a database outage of 15 minutes (scaled 30× down)', () => {
     await proxy.up();
     const count = async () => Number((await direct.query('SELECT count(*) FROM records')).rows[0].count);
     await waitFor(async () => (await count()) === sent, 120_000);
+    // The last batches may still be in flight (stored, not yet deleted, or delayed before the
+    // database came back and now redelivered as duplicates): the queue must drain by itself.
+    await waitFor(async () => (await queueDepth(sqs, queue.queueUrl)) === 0, 60_000);
 
     // Assert
     const stored = await count();
