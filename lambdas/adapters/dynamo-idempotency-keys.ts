@@ -15,16 +15,13 @@
  * and the user is known. Our ids already make a retry harmless: all that is missing is the
  * conflict check, which is this one conditional put.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
+import { isConditionFailure } from './dynamo-errors';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_KEYS_TABLE, type Claim, type IdempotencyKeyStore } from '../core/idempotency';
 
 const KEY = IDEMPOTENCY_KEYS_TABLE.partitionKey;
 const EXPIRES = IDEMPOTENCY_KEYS_TABLE.timeToLiveAttribute;
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException';
 
 export class DynamoIdempotencyKeys implements IdempotencyKeyStore {
   constructor(

@@ -7,16 +7,13 @@
  *
  * Keys are stored as SHA-256 digests: the table never holds what people typed as usernames.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
+import { isConditionFailure } from './dynamo-errors';
 import { LOGIN_ATTEMPTS_TABLE, type LoginAttemptStore, type LoginLimit, type Taken } from '../core/login-limit';
 
 const KEY = LOGIN_ATTEMPTS_TABLE.partitionKey;
 const EXPIRES = LOGIN_ATTEMPTS_TABLE.timeToLiveAttribute;
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException';
 
 export class DynamoLoginAttempts implements LoginAttemptStore {
   constructor(

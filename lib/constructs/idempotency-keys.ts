@@ -1,7 +1,7 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { expiringTable } from './expiring-table';
 import { IDEMPOTENCY_KEYS_TABLE } from '../../lambdas/core/idempotency';
 
 export interface IdempotencyKeysProps {
@@ -19,15 +19,7 @@ export class IdempotencyKeys extends Construct {
 
   constructor(scope: Construct, id: string, props: IdempotencyKeysProps = {}) {
     super(scope, id);
-    this.table = new Table(this, 'Table', {
-      partitionKey: { name: IDEMPOTENCY_KEYS_TABLE.partitionKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: IDEMPOTENCY_KEYS_TABLE.timeToLiveAttribute,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
-      encryption: TableEncryption.AWS_MANAGED,
-      // Claims that expire within a day: nothing to keep when the stack goes.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    this.table = expiringTable(this, IDEMPOTENCY_KEYS_TABLE, props.pointInTimeRecovery ?? true);
   }
 
   /** The variables of the `claim-idempotency-keys` binding. */

@@ -1,7 +1,7 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { expiringTable } from './expiring-table';
 import { LOGIN_ATTEMPTS_TABLE } from '../../lambdas/core/login-limit';
 
 export interface LoginAttemptsProps {
@@ -19,15 +19,7 @@ export class LoginAttempts extends Construct {
 
   constructor(scope: Construct, id: string, props: LoginAttemptsProps = {}) {
     super(scope, id);
-    this.table = new Table(this, 'Table', {
-      partitionKey: { name: LOGIN_ATTEMPTS_TABLE.partitionKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: LOGIN_ATTEMPTS_TABLE.timeToLiveAttribute,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
-      encryption: TableEncryption.AWS_MANAGED,
-      // Counters of 15-minute windows: nothing to keep when the stack goes.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    this.table = expiringTable(this, LOGIN_ATTEMPTS_TABLE, props.pointInTimeRecovery ?? true);
   }
 
   /** The variables of the `count-failed-logins` binding. */
