@@ -261,7 +261,26 @@ async function provisionTable(endpoint: string, tableName: string, partitionKey:
         }),
       );
     });
-    return tableName;
+    return await waitForActiveTable(endpoint, tableName);
+  } finally {
+    ddb.destroy();
+  }
+}
+
+/**
+ * Resolves with `tableName` once it is ACTIVE. A table answers item requests only then
+ * (ResourceNotFoundException before), on AWS as on dynalite, which marks it ACTIVE a moment
+ * after CreateTable has answered.
+ */
+export async function waitForActiveTable(endpoint: string, tableName: string, timeoutMs = 30_000): Promise<string> {
+  const ddb = localDynamoClient(endpoint);
+  try {
+    for (const deadline = Date.now() + timeoutMs; ; ) {
+      const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+      if (Table?.TableStatus === 'ACTIVE') return tableName;
+      if (Date.now() > deadline) throw new Error(`the table ${tableName} did not become ACTIVE within ${timeoutMs} ms (it is ${Table?.TableStatus})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   } finally {
     ddb.destroy();
   }

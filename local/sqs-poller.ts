@@ -3,6 +3,12 @@
  * batch size or the batching window is reached, invokes the function with a real SQS event,
  * deletes what succeeded and leaves `batchItemFailures` to reappear after the visibility
  * timeout. A thrown error or a timeout fails the whole batch.
+ *
+ * A receive is never aborted. The queue does not notice a client that gave up on a long poll:
+ * fauxqs keeps the abandoned poll waiting and hands it the next message to arrive, which then
+ * stays in flight, unseen, until its visibility timeout (SQS may do the same). So each long
+ * poll is short (POLL_WAIT_SECONDS), and a stop lets the receives under way come back and
+ * delivers what they bring: every message received is settled before `stop()` resolves.
  */
 import {
   DeleteMessageBatchCommand,
@@ -14,6 +20,15 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 /** Lambda's event payload limit for a synchronous invoke. */
 const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+
+/**
+ * The longest a receive waits for a message. Lambda polls for up to 20 s, but a stop waits for
+ * the receives under way, so the local one keeps them short: an idle worker asks once a second.
+ */
+const POLL_WAIT_SECONDS = 1;
+
+/** How long a worker waits after a failed receive or delete before it polls again. */
+const RETRY_PAUSE_MS = 1_000;
 
 export interface EventSourceOptions {
   readonly sqs: SQSClient;
@@ -43,8 +58,10 @@ export interface EventSourceStats {
 export class SqsEventSource {
   readonly stats: EventSourceStats = { invocations: 0, messagesReceived: 0, messagesDeleted: 0, messagesFailed: 0, invocationErrors: 0 };
   private running = false;
-  private readonly abort = new AbortController();
+  /** Cuts short a worker's pause after an error; receives are never aborted (see above). */
+  private wake = new AbortController();
   private workers: Promise<void>[] = [];
+  private stopping: Promise<void> | undefined;
   private inFlight = 0;
 
   constructor(private readonly options: EventSourceOptions) {}
@@ -52,7 +69,9 @@ export class SqsEventSource {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.wake = new AbortController();
     this.workers = Array.from({ length: this.options.maxConcurrency }, (_, i) => this.work(i));
+    this.stopping = undefined;
   }
 
   /** Batches being processed right now. */
@@ -60,17 +79,23 @@ export class SqsEventSource {
     return this.inFlight;
   }
 
-  /** Stops polling; resolves when the batches in flight have finished. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.abort.abort();
-    await Promise.all(this.workers);
+  /**
+   * Stops polling. Resolves once the receives under way have come back (POLL_WAIT_SECONDS at
+   * most) and every message they brought has been handed to the function and settled.
+   */
+  stop(): Promise<void> {
+    if (this.running) {
+      this.running = false;
+      this.wake.abort();
+      this.stopping = Promise.all(this.workers).then(() => undefined);
+    }
+    return this.stopping ?? Promise.resolve();
   }
 
   private async work(worker: number): Promise<void> {
     while (this.running) {
       try {
+        // A batch gathered is delivered even when a stop came meanwhile: its messages are in flight.
         const batch = await this.gather();
         if (batch.length === 0) continue;
         this.inFlight++;
@@ -80,9 +105,8 @@ export class SqsEventSource {
           this.inFlight--;
         }
       } catch (error) {
-        if (!this.running) return;
         this.options.log?.(`event source worker ${worker}: ${error instanceof Error ? error.message : String(error)}`);
-        await sleep(1_000);
+        await pause(RETRY_PAUSE_MS, this.wake.signal);
       }
     }
   }
@@ -96,21 +120,30 @@ export class SqsEventSource {
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
-      { abortSignal: this.abort.signal },
     );
     return out.Messages ?? [];
   }
 
-  /** Waits for a first message, then gathers until the batch is full or the window closes. */
+  /**
+   * Waits for a first message, then gathers until the batch is full or the window closes. A
+   * stop closes the window early: what was gathered is returned, never dropped.
+   */
   private async gather(): Promise<Message[]> {
-    const batch: Message[] = await this.receive(20, this.options.batchSize);
+    const batch: Message[] = await this.receive(POLL_WAIT_SECONDS, this.options.batchSize);
     if (batch.length === 0) return batch;
     const closesAt = Date.now() + this.options.batchWindowMs;
     let bytes = batch.reduce((n, m) => n + (m.Body?.length ?? 0), 0);
     while (this.running && batch.length < this.options.batchSize && bytes < MAX_EVENT_BYTES / 2) {
       const left = closesAt - Date.now();
       if (left <= 0) break;
-      const more = await this.receive(Math.min(20, Math.floor(left / 1000)), this.options.batchSize - batch.length);
+      let more: Message[];
+      try {
+        more = await this.receive(Math.min(POLL_WAIT_SECONDS, Math.floor(left / 1000)), this.options.batchSize - batch.length);
+      } catch (error) {
+        // The batch so far is in flight already: deliver it rather than leave it to time out.
+        this.options.log?.(`event source: a receive failed while gathering; delivering the ${batch.length} message(s) gathered: ${error instanceof Error ? error.message : String(error)}`);
+        break;
+      }
       if (more.length === 0 && left < 1000) await sleep(Math.min(left, 25));
       for (const m of more) bytes += m.Body?.length ?? 0;
       batch.push(...more);
@@ -179,4 +212,18 @@ function toRecord(m: Message, queueArn: string): SQSRecord {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -74,6 +74,8 @@ export class ChildStack {
       return existsSync(this.runtimeFile); // written whole, once the stack is ready
     }, timeoutMs);
     this.info = JSON.parse(readFileSync(this.runtimeFile, 'utf8')) as RunningInfo;
+    // The banner (with the PID to signal) is printed just after the runtime file is written.
+    await waitFor(() => this.lines.some((l) => l.includes(`kill -TERM ${this.info.pid} `)), 10_000);
     return this.info;
   }
 

@@ -17,8 +17,8 @@ describe('stopping and starting the local stack', () => {
   it('keeps accepted records that were still queued at the stop, and stores them after the next start', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'dh-restart-'));
     dirs.push(dataDir);
-    // A message that the stopped event source's last long poll took is in flight: like SQS,
-    // the queue shows it again after the visibility timeout, kept short here.
+    // The stopped event source leaves nothing in flight (test/integration/local-sqs-poller-stop.test.ts);
+    // the short visibility timeout only keeps a message that something else left in flight from costing 30 s here.
     const config = localConfigFromEnv({ PORT: '0', WS_PORT: '0', DATA_DIR: dataDir, DATABASE_URL: await freshDatabase(), BATCH_WINDOW_MS: '100', QUEUE_VISIBILITY_TIMEOUT_S: '5', WRITER_TIMEOUT_MS: '5000' });
 
     const first = await startLocalStack(config, { drainTimeoutMs: 500 });

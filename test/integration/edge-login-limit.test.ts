@@ -3,18 +3,23 @@
  * issuer the local stack logs in with) and both counter stores: the DynamoDB table on dynalite,
  * and the in-memory fallback. A brute-force loop is refused after the limit, a right password
  * too while locked, and let through once the window has closed; nothing in the answers tells
- * whether the user exists.
+ * whether the user exists. A table that cannot be used yet (still being created) refuses every
+ * login with a 500 and counts nothing: the limit fails closed.
  */
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CognitoTokenIssuer } from '../../lambdas/adapters/cognito-token-issuer';
 import { DynamoLoginAttempts } from '../../lambdas/adapters/dynamo-login-attempts';
 import { MemoryLoginAttempts } from '../../lambdas/adapters/memory-login-attempts';
-import type { LoginAttemptStore } from '../../lambdas/core/login-limit';
+import { LOGIN_ATTEMPTS_TABLE, type LoginAttemptStore } from '../../lambdas/core/login-limit';
 import type { TokenIssuer } from '../../lambdas/core/ports';
 import { makeAuthTokenHandler } from '../../lambdas/handlers/auth-token';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/bindings';
 import { LocalIdentity } from '../../local/identity';
+import { localDocumentClient, localDynamoClient, waitForActiveTable } from '../../local/services';
 import { httpEvent, lambdaContext } from '../fixtures/events';
 import { documentClient, freshLoginAttemptsTable } from '../support/services';
 
@@ -33,19 +38,24 @@ const stores: Array<[string, () => Promise<LoginAttemptStore>]> = [
   ['memory', async () => new MemoryLoginAttempts()],
 ];
 
+type Login = (username: string, password: string, sourceIp?: string) => Promise<{ status: number; retryAfter?: string; body: unknown }>;
+
+/** POST /auth/token over `store`, at the time `now()` says. */
+const loginOver = (store: LoginAttemptStore, now: () => number, issuer: TokenIssuer = identity): Login => {
+  const handler = makeAuthTokenHandler({ issuer, attempts: store, limits: LIMITS, now });
+  return async (username, password, sourceIp = '203.0.113.7') => {
+    const event = httpEvent({ path: '/auth/token', body: { username, password }, claims: null });
+    event.requestContext.http.sourceIp = sourceIp;
+    const response = await handler(event, lambdaContext());
+    return { status: response.statusCode!, retryAfter: response.headers?.['retry-after'] as string | undefined, body: JSON.parse(response.body!) };
+  };
+};
+
 describe.each(stores)('the failed-login limit, counted in %s', (_, makeStore) => {
   let clock: number;
-  let login: (username: string, password: string, sourceIp?: string) => Promise<{ status: number; retryAfter?: string; body: unknown }>;
+  let login: Login;
 
-  const handlerOver = (store: LoginAttemptStore, issuer: TokenIssuer = identity) => {
-    const handler = makeAuthTokenHandler({ issuer, attempts: store, limits: LIMITS, now: () => clock });
-    return async (username: string, password: string, sourceIp = '203.0.113.7') => {
-      const event = httpEvent({ path: '/auth/token', body: { username, password }, claims: null });
-      event.requestContext.http.sourceIp = sourceIp;
-      const response = await handler(event, lambdaContext());
-      return { status: response.statusCode!, retryAfter: response.headers?.['retry-after'] as string | undefined, body: JSON.parse(response.body!) };
-    };
-  };
+  const handlerOver = (store: LoginAttemptStore, issuer: TokenIssuer = identity) => loginOver(store, () => clock, issuer);
 
   beforeAll(() => {
     clock = T0;
@@ -140,5 +150,57 @@ describe.each(stores)('the failed-login limit, counted in %s', (_, makeStore) =>
     expect(failures).toEqual(Array(8).fill(500));
     expect(afterwards.status).toBe(200);
     cognito.destroy();
+  });
+});
+
+describe('the failed-login limit on a DynamoDB table still being created', () => {
+  // A dynalite of its own whose tables stay CREATING for a while after CreateTable has answered,
+  // as on AWS; the shared one turns them ACTIVE a moment later, which made this a 1-in-8 flake.
+  const server = dynalite({ createTableMs: 1_000 });
+  let endpoint: string;
+  beforeAll(async () => {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  });
+
+  it('refuses a login with a 500 and counts nothing until the table is ACTIVE, a right password included', async () => {
+    // Arrange: CreateTable has answered; the table is not ACTIVE yet.
+    const tableName = 'login-attempts-creating';
+    const ddb = localDocumentClient(endpoint);
+    const control = localDynamoClient(endpoint);
+    await control.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: LOGIN_ATTEMPTS_TABLE.partitionKey, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: LOGIN_ATTEMPTS_TABLE.partitionKey, KeyType: 'HASH' }],
+      }),
+    );
+    const login = loginOver(new DynamoLoginAttempts(ddb, tableName), () => T0);
+    try {
+      // Act
+      const whileCreating = await login('parsa', 'admin');
+      const statusWhileCreating = (await control.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus;
+      await waitForActiveTable(endpoint, tableName);
+      const afterwards = [];
+      for (let i = 0; i < 6; i++) afterwards.push((await login('parsa', `guess-${i}`)).status);
+
+      // Assert: not let through uncounted while the table could not be used, and nothing was counted then.
+      expect(statusWhileCreating).toBe('CREATING');
+      expect(whileCreating.status).toBe(500);
+      expect(afterwards).toEqual([401, 401, 401, 401, 401, 429]);
+    } finally {
+      ddb.destroy();
+      control.destroy();
+    }
   });
 });

@@ -1,0 +1,113 @@
+/**
+ * Stopping the local SQS event source leaves nothing in flight: every message a receive brought
+ * back is handed to the function and settled before `stop()` resolves, and a message that no
+ * receive took stays visible, not hidden until the visibility timeout. Real fauxqs with its
+ * SQLite persistence (the local stack's queue), on a folder of this test's own.
+ */
+import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { localSqsClient, startQueue, type QueueInfo } from '../../local/services';
+import { SqsEventSource } from '../../local/sqs-poller';
+import { waitFor } from '../support/stack';
+
+/** Long enough that a message hidden by a lost receive would still be hidden when the test looks. */
+const VISIBILITY_TIMEOUT_S = 30;
+/** A bound, not a measurement: a stop that waited out a 20 s long poll would pass it. */
+const PROMPT_STOP_MS = 5_000;
+
+describe('stopping the SQS event source', () => {
+  let dir: string;
+  let queue: { info: QueueInfo; stop: () => Promise<void> };
+  let queueArn: string;
+  let sqs: SQSClient; // the test's own client
+  let pollerSqs: SQSClient; // the event source's client, whose receives the test counts
+  let source: SqsEventSource | undefined;
+  let receivesSent: number;
+  const delivered: string[] = [];
+
+  const invoke = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    delivered.push(...event.Records.map((r) => r.body));
+    return { batchItemFailures: [] };
+  };
+
+  const counts = async () => {
+    const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.info.queueUrl, AttributeNames: ['All'] }));
+    return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) };
+  };
+
+  const eventSource = (options: { batchSize: number; batchWindowMs: number; maxConcurrency: number }) =>
+    new SqsEventSource({ sqs: pollerSqs, queueUrl: queue.info.queueUrl, queueArn, invoke, ...options });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'dh-poller-'));
+    queue = await startQueue({ port: 0, dataDir: path.join(dir, 'queue'), visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S, maxReceiveCount: 3 });
+    sqs = localSqsClient(queue.info.endpoint);
+    pollerSqs = localSqsClient(queue.info.endpoint);
+    receivesSent = 0;
+    pollerSqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ReceiveMessageCommand') receivesSent++;
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'countReceives' },
+    );
+    queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.info.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    delivered.length = 0;
+  });
+  afterEach(async () => {
+    await source?.stop();
+    source = undefined;
+    sqs.destroy();
+    pollerSqs.destroy();
+    await queue.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('leaves a message sent as it stops delivered or visible at once, never in flight, and stops promptly', async () => {
+    // Arrange: every worker waiting in a long poll on the empty queue.
+    source = eventSource({ batchSize: 10, batchWindowMs: 0, maxConcurrency: 2 });
+    source.start();
+    await waitFor(() => receivesSent >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the receives reach the queue
+
+    // Act: the message arrives while the stop is under way.
+    const began = Date.now();
+    const stopping = source.stop();
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue.info.queueUrl, MessageBody: 'sent-as-it-stops' }));
+    await stopping;
+    const tookMs = Date.now() - began;
+
+    // Assert: handed to the function and deleted, or still there to receive; hidden, never.
+    const { visible, inFlight } = await counts();
+    expect(inFlight).toBe(0);
+    expect({ delivered, visible }).toSatisfy(
+      (s: { delivered: string[]; visible: number }) =>
+        (s.delivered.length === 1 && s.delivered[0] === 'sent-as-it-stops' && s.visible === 0) || (s.delivered.length === 0 && s.visible === 1),
+    );
+    expect(source.stats.messagesDeleted).toBe(delivered.length);
+    expect(tookMs).toBeLessThan(PROMPT_STOP_MS);
+  });
+
+  it('delivers and settles the batch it was gathering when the stop came', async () => {
+    // Arrange: a long batching window, and one message already taken into the batch.
+    source = eventSource({ batchSize: 10, batchWindowMs: 20_000, maxConcurrency: 1 });
+    source.start();
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue.info.queueUrl, MessageBody: 'gathered' }));
+    await waitFor(async () => (await counts()).inFlight === 1);
+
+    // Act
+    const began = Date.now();
+    await source.stop();
+    const tookMs = Date.now() - began;
+
+    // Assert: the batch went to the function and was deleted; nothing waits for its timeout.
+    expect(delivered).toEqual(['gathered']);
+    expect(source.stats).toMatchObject({ invocations: 1, messagesReceived: 1, messagesDeleted: 1, messagesFailed: 0 });
+    expect(await counts()).toEqual({ visible: 0, inFlight: 0 });
+    expect(tookMs).toBeLessThan(PROMPT_STOP_MS);
+  });
+});
