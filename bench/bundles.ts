@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FUNCTION_SPECS, type FunctionSpec } from '../lambdas/functions';
+import { databaseRoleOf, FUNCTION_SPECS, type FunctionSpec } from '../lambdas/functions';
 import { esbuildOptions, LAMBDA_NODE_MAJOR, PROJECT_ROOT } from '../lib/bundling';
 import { median } from './stats';
 import { formatFixed, type BenchTable } from './table';
@@ -67,7 +67,7 @@ interface Measured extends ColdImport {
 
 /** Targets: functions without a database ≤ 100 KiB and ≤ 80 ms; the others ≤ 250 KiB. */
 function targetOf(spec: FunctionSpec): { readonly maxKiB: number; readonly maxMs?: number } {
-  return spec.bindings.includes('database') ? { maxKiB: 250 } : { maxKiB: 100, maxMs: 80 };
+  return databaseRoleOf(spec) ? { maxKiB: 250 } : { maxKiB: 100, maxMs: 80 };
 }
 
 // Times one import (wall and CPU) and when it was done since the process started

@@ -1,10 +1,12 @@
 /**
- * `npm run demo`: uploads records to the local stack and checks, over the WebSocket, that every
- * accepted record is stored and pushed back exactly once. Replaces the old system's demo.py.
+ * `npm run demo`: uploads records to the local stack and checks, over the monitoring protocol,
+ * that every accepted record is stored and comes back (pushed, or fetched after a missed frame
+ * or a reconnect), each counted once. Replaces the old system's demo.py.
  */
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 import type { Frame } from '../lambdas/core/frames';
+import { Monitor, type Delivery } from '../web/monitor-client.js';
 import {
   acceptedIds,
   demoRecords,
@@ -56,74 +58,82 @@ if (login.status !== 200) {
 }
 const token = (JSON.parse(loginBody) as { access_token: string }).access_token;
 
-// 3. Open the monitor before uploading, so no push can be missed.
-const counts = { sent: 0, failedRecords: 0, failedRequests: 0, accepted: 0, stored: 0, pushed: 0, duplicates: 0 };
+// 3. Open the monitor before uploading, through the monitoring protocol's own client (the one
+// the dashboard runs): it dedupes by id, fetches what a missed frame names, and catches up after
+// a reconnect, so a record counts as back however it came.
+const counts = { sent: 0, failedRecords: 0, failedRequests: 0, accepted: 0, stored: 0, pushed: 0, duplicates: 0, recovered: 0 };
 const accepted = new Set<string>();
-const pushedOnce = new Set<string>();
-// Pushes of ids not (yet) accepted: a push can overtake its own 202 answer.
-const unclaimed = new Map<string, number>();
+const back = new Set<string>();
+// Records back before their own 202 answer arrived (a push can overtake it).
+const unclaimed = new Set<string>();
 let uploading = true;
-let closing = false;
 let lastPushAt: number | undefined;
-let onPong: (() => void) | undefined;
 let onChange: () => void = () => {};
+let refusal: string | undefined;
+let closing = false;
 
-function countPush(id: string, times: number) {
-  counts.pushed += times;
-  if (!pushedOnce.has(id)) {
-    pushedOnce.add(id);
-    counts.stored++;
-    lastPushAt = performance.now();
-  }
-  counts.duplicates = counts.pushed - counts.stored;
+function countBack(id: string, how: Delivery) {
+  if (back.has(id)) return;
+  back.add(id);
+  counts.stored++;
+  counts.pushed++;
+  if (how !== 'live') counts.recovered++;
+  lastPushAt = performance.now();
 }
 
-const wsUrl = new URL(options.wsUrl);
-wsUrl.searchParams.set('token', token);
-const socket = new WebSocket(wsUrl, { handshakeTimeout: 5_000 });
-await new Promise<void>((resolve) => {
-  const refused = (_req: unknown, res: { statusCode?: number; statusMessage?: string }) =>
-    fail(`the WebSocket API at ${options.wsUrl} refused the connection: ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
-  const failed = (error: Error) =>
-    fail(`cannot open the WebSocket at ${options.wsUrl} (${describeError(error)}). ${START_HINT}`);
-  socket.once('unexpected-response', refused);
-  socket.once('error', failed);
-  socket.once('open', () => {
-    socket.off('unexpected-response', refused);
-    socket.off('error', failed);
-    resolve();
-  });
-});
-socket.on('error', (error) => note(`WebSocket error: ${describeError(error)}`));
-socket.on('close', (code) => {
-  if (!closing) note(`the WebSocket closed unexpectedly (code ${code}); pushes after this are not seen`);
-  onChange();
-});
-socket.on('message', (data: Buffer) => {
-  let message: Frame;
-  try {
-    message = JSON.parse(data.toString('utf8')) as Frame;
-  } catch {
-    return note(`a frame that is not JSON: ${data.toString('utf8').slice(0, 200)}`);
+/** ws, with the handshake's refusal kept: a browser's WebSocket cannot tell it, this one can. */
+class DemoSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, { handshakeTimeout: 5_000 });
+    this.once('unexpected-response', (_req, res) => {
+      refusal = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+      this.terminate();
+    });
   }
-  if (message.type === 'pong') onPong?.();
-  else if (message.type === 'status') note(`pipeline ${message.level} (${message.stage}): ${message.message} (${message.pending} pending)`);
-  else if (message.type === 'error') note(`server error frame: ${message.code}: ${message.message}`);
-  else if (message.type === 'records') {
-    for (const record of message.records) {
-      if (accepted.has(record.id)) countPush(record.id, 1);
-      else if (uploading) unclaimed.set(record.id, (unclaimed.get(record.id) ?? 0) + 1);
+}
+
+let opened = false;
+let gaveUp = false;
+let onPong: (() => void) | undefined;
+const monitor = new Monitor({
+  httpUrl: options.url,
+  wsUrl: options.wsUrl,
+  token: () => token,
+  WebSocket: DemoSocket,
+  maxRetries: 5,
+  onRecords: (records, how) => {
+    for (const record of records) {
+      if (accepted.has(record.id)) countBack(record.id, how);
+      else if (uploading) unclaimed.add(record.id);
     }
     onChange();
-  }
-});
+  },
+  onFrame: (frame: Frame) => {
+    if (frame.type === 'pong') onPong?.();
+    else if (frame.type === 'status') note(`pipeline ${frame.level} (${frame.stage}): ${frame.message} (${frame.pending} pending)`);
+    else if (frame.type === 'error') note(`server error frame: ${frame.code}: ${frame.message}`);
+    else if (frame.type === 'missed') note(`told of ${frame.count} records missed on this connection; fetching them`);
+  },
+  onState: (state, detail) => {
+    if (state === 'live') opened = true;
+    if (state === 'closed' && opened && !closing) note(`the WebSocket closed (code ${String(detail?.code)}); reconnecting, then catching up`);
+    if (state === 'caught-up') note(`caught up after the reconnect (${String(detail?.fetched)} records fetched)`);
+    if (state === 'fetch-failed') note(`fetching missed records failed: ${String(detail?.error)}`);
+    if (state === 'gave-up') gaveUp = true;
+    onChange();
+  },
+}).start();
 // A pong proves the route works end to end before any record depends on it.
-const pong = new Promise<boolean>((resolve) => {
+const answered = await new Promise<boolean>((resolve) => {
   onPong = () => resolve(true);
-  setTimeout(() => resolve(false), 5_000).unref();
+  onChange = () => {
+    if (refusal) fail(`the WebSocket API at ${options.wsUrl} refused the connection: ${refusal}`);
+    if (gaveUp) fail(`cannot open the WebSocket at ${options.wsUrl}. ${START_HINT}`);
+  };
+  setTimeout(() => resolve(false), 10_000).unref();
 });
-socket.send(JSON.stringify({ action: 'ping' }));
-if (!(await pong)) fail(`the WebSocket at ${options.wsUrl} opened but did not answer a ping within 5 s.`);
+onChange = () => {};
+if (!answered) fail(`the WebSocket at ${options.wsUrl} did not open and answer a ping within 10 s. ${START_HINT}`);
 
 // Progress: redrawn in place on a terminal, one line per tenth in logs and CI.
 const tty = Boolean(process.stderr.isTTY);
@@ -197,9 +207,7 @@ async function worker() {
       counts.accepted += ids.length;
       for (const id of ids) {
         accepted.add(id);
-        const early = unclaimed.get(id);
-        unclaimed.delete(id);
-        if (early) countPush(id, early);
+        if (unclaimed.delete(id)) countBack(id, 'live');
       }
     } else {
       counts.failedRecords += records.length;
@@ -222,7 +230,7 @@ await new Promise<void>((resolve) => {
   const timer = setTimeout(resolve, options.timeoutS * 1000);
   onChange = () => {
     update();
-    if (counts.stored >= counts.accepted || interrupted || socket.readyState !== WebSocket.OPEN) {
+    if (counts.stored >= counts.accepted || interrupted || gaveUp) {
       clearTimeout(timer);
       resolve();
     }
@@ -230,7 +238,8 @@ await new Promise<void>((resolve) => {
   onChange();
 });
 onChange = () => {};
-const socketLost = socket.readyState !== WebSocket.OPEN;
+const socketLost = gaveUp;
+counts.duplicates = monitor.stats.repeated;
 if (drawn) clearInterval(drawn);
 const finalLine = renderProgress(progress());
 if (tty) process.stderr.write(`\r${finalLine}\x1b[K\n`);
@@ -238,13 +247,7 @@ else if (finalLine !== lastLine) console.error(finalLine);
 
 // 6. Summary; the socket closes meanwhile, so nothing is left holding the process open.
 closing = true;
-const closed = new Promise<void>((resolve) => {
-  if (socket.readyState === WebSocket.CLOSED) return resolve();
-  // A server that never answers the close handshake must not keep the demo alive.
-  const force = setTimeout(() => socket.terminate(), 2_000);
-  socket.once('close', () => resolve(clearTimeout(force)));
-});
-socket.close(1000, 'demo done');
+const closed = monitor.stop();
 
 if (failures.length) {
   console.log(`\nFirst failed uploads (${counts.failedRequests} in all):`);
@@ -255,7 +258,7 @@ const report = { options, ...counts, uploadMs, latenciesMs: latencies, lastAnswe
 console.log(`\n${interrupted ? 'Partial summary (interrupted)' : 'Summary'}\n${summaryTable(report)}`);
 const missing = shortfalls(report);
 for (const line of missing) console.log(`FAIL: ${line}`);
-if (!missing.length) console.log(`OK: all ${options.count} records accepted, stored and pushed back exactly once.`);
+if (!missing.length) console.log(`OK: all ${options.count} records accepted, stored and back over the monitoring protocol (each counted once).`);
 
 // 7. The swing analysis of the window just sent, as the seed's demo ended.
 if (!interrupted && counts.accepted > 0) {

@@ -88,6 +88,7 @@ ${bar}
    username ${config.LOCAL_USERNAME}   password ${config.LOCAL_PASSWORD}   ${config.LOCAL_USER_IS_ADMIN ? '(admin: sees every user\'s records)' : ''}
 
  PostgreSQL      ${stack.databaseUrl.replace(/:[^:@/]+@/, ':***@')}${config.DATABASE_URL ? '' : `  (embedded, data in ${config.DATA_DIR})`}
+   functions as  writer ${new URL(stack.functionDatabaseUrls.writer).username}, readers ${new URL(stack.functionDatabaseUrls.reader).username} (migrations as the owner)
  SQS             ${stack.sqsEndpoint}  queue ${stack.queue.queueName}, DLQ ${stack.queue.dlqName} (after ${config.MAX_RECEIVE_COUNT} receives)
  DynamoDB        ${stack.dynamoEndpoint}  table ${stack.tableName}
  Event source    batch ${config.BATCH_SIZE}, window ${config.BATCH_WINDOW_MS} ms, concurrency ${config.MAX_CONCURRENCY}${config.LOCAL_WRITER ? '' : ' (off: LOCAL_WRITER=false)'}

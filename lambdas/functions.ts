@@ -16,6 +16,7 @@ import {
   IngestEnv,
   MigrateEnv,
   NoEnv,
+  PushEnv,
   QueryEnv,
   WriterEnv,
 } from './shared/env';
@@ -26,22 +27,30 @@ export type { FunctionName } from './routes';
  * What a function is wired to. Each side turns a binding into environment variables (and, on
  * AWS, into an IAM grant and network access):
  * - `enqueue-records`: QUEUE_URL; may send to the record queue.
- * - `database`: DATABASE_URL locally; DATABASE_HOST/PORT/NAME/SECRET_ARN/SSL on AWS.
+ * - `database-owner` / `database-writer` / `database-reader`: the database, as the role the
+ *   binding names (see DatabaseRole): DATABASE_URL locally; DATABASE_HOST/PORT/NAME/SSL on AWS
+ *   and DATABASE_SECRET_ARN, the role's secret, which it may read (and no other). The owner
+ *   also gets the other roles' passwords, to create them: their secrets' ARNs on AWS, the
+ *   passwords themselves locally.
  * - `register-connections` / `unregister-connections`: CONNECTIONS_TABLE; may put / delete.
- * - `push-to-connections`: CONNECTIONS_TABLE and CONNECTIONS_ENDPOINT; may scan, delete and
- *   post to connections.
+ * - `push-to-connections`: CONNECTIONS_TABLE and CONNECTIONS_ENDPOINT; may scan, read, update
+ *   (to note and take missed frames) and delete connections, and post to them.
  * - `verify-tokens`: JWT_ISSUER, JWT_AUDIENCE (and JWKS_URL locally).
  * - `log-in-users`: COGNITO_CLIENT_ID; Cognito's InitiateAuth (locally, the local identity
  *   speaks that API).
  * - `count-failed-logins`: LOGIN_ATTEMPTS_TABLE; may get, put, update and delete its items.
  * - `claim-idempotency-keys`: IDEMPOTENCY_KEYS_TABLE; may get, put and update its items.
+ * - `report-missed`: CONNECTIONS_TABLE and CONNECTIONS_ENDPOINT; may update connections (to
+ *   take what one is owed) and post to them.
  * - `delay-redelivery`: no variables (the queue is each message's `eventSourceARN`); may change
  *   the visibility of the messages of the queue that triggers it (sqs:ChangeMessageVisibility),
  *   to hand a batch back with a delay.
  */
 export type Binding =
   | 'enqueue-records'
-  | 'database'
+  | 'database-owner'
+  | 'database-writer'
+  | 'database-reader'
   | 'register-connections'
   | 'unregister-connections'
   | 'push-to-connections'
@@ -49,7 +58,27 @@ export type Binding =
   | 'log-in-users'
   | 'count-failed-logins'
   | 'claim-idempotency-keys'
-  | 'delay-redelivery';
+  | 'delay-redelivery'
+  | 'report-missed';
+
+/**
+ * Who a function is in PostgreSQL: `owner` runs the migrations (on AWS the RDS master user);
+ * `writer` (data_handler_writer) inserts records and notes refusals; `reader`
+ * (data_handler_reader) only reads records. See lambdas/adapters/pg-roles.ts.
+ */
+export type DatabaseRole = 'owner' | 'writer' | 'reader';
+
+const DATABASE_BINDINGS = {
+  'database-owner': 'owner',
+  'database-writer': 'writer',
+  'database-reader': 'reader',
+} as const satisfies Partial<Record<Binding, DatabaseRole>>;
+
+/** The role a function connects to the database as, or undefined when it has no database binding. */
+export function databaseRoleOf(spec: Pick<FunctionSpec, 'bindings'>): DatabaseRole | undefined {
+  const binding = spec.bindings.find((b): b is keyof typeof DATABASE_BINDINGS => b in DATABASE_BINDINGS);
+  return binding && DATABASE_BINDINGS[binding];
+}
 
 /** What invokes a function. */
 export type Trigger =
@@ -133,7 +162,7 @@ function reader(name: 'records-query' | 'swing-analyze', description: string): F
   return spec(name, http(name), {
     description,
     env: QueryEnv,
-    bindings: ['database'],
+    bindings: ['database-reader'],
     settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE) },
     memoryMb: 1024,
     timeoutSeconds: READER_TIMEOUT_SECONDS,
@@ -167,7 +196,7 @@ export const FUNCTIONS = {
     {
       description: 'Stores record batches in PostgreSQL and pushes them to monitors',
       env: WriterEnv,
-      bindings: ['database', 'push-to-connections', 'delay-redelivery'],
+      bindings: ['database-writer', 'push-to-connections', 'delay-redelivery'],
       settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE), PUSH_CONCURRENCY: '16' },
       memoryMb: 1024,
       timeoutSeconds: WRITER_TIMEOUT_SECONDS,
@@ -190,14 +219,14 @@ export const FUNCTIONS = {
     bindings: ['unregister-connections'],
   }),
   'ws-default': spec('ws-default', wsRoute('$default'), {
-    description: 'Answers pings from monitors',
-    env: NoEnv,
-    bindings: [],
+    description: 'Answers pings from monitors, and reports frames a monitor missed',
+    env: PushEnv,
+    bindings: ['report-missed'],
   }),
   migrate: spec('migrate', { kind: 'custom-resource' }, {
     description: 'Applies the versioned schema migrations',
     env: MigrateEnv,
-    bindings: ['database'],
+    bindings: ['database-owner'],
     settings: { MIGRATIONS_DIR: '/var/task/migrations' },
     timeoutSeconds: 300,
     inVpc: true,

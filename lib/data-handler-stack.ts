@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type CfnResource, type StackProps } from 'aws-cdk-lib';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -6,7 +6,7 @@ import { QUEUE_MAX_RECEIVE_COUNT, WRITER_TIMEOUT_SECONDS, type FunctionName } fr
 import { ApiGatewayAccount } from './constructs/api-gateway-account';
 import { checkProxyZones } from './constructs/availability-zones';
 import { BatchWriter, maxConcurrencyFor } from './constructs/batch-writer';
-import { Database } from './constructs/database';
+import { Database, databaseRoleFor } from './constructs/database';
 import { HandlerFunction, type FunctionDefaults } from './constructs/handler-function';
 import { Identity } from './constructs/identity';
 import { IngestApi } from './constructs/ingest-api';
@@ -163,13 +163,19 @@ export class DataHandlerStack extends Stack {
         name,
         vpc: network.vpc,
         ...(readerConcurrency > 0 ? { reservedConcurrentExecutions: readerConcurrency } : {}),
-        environment: this.database.connectionEnvironment(),
+        environment: this.database.connectionEnvironment(databaseRoleFor(name)),
       });
-      this.database.grantConnect(fn);
+      this.database.grantConnect(fn, databaseRoleFor(name));
       return fn;
     };
     const recordsQuery = reader('RecordsQueryFunction', 'records-query');
     const swingAnalyze = reader('SwingAnalyzeFunction', 'swing-analyze');
+    // They connect as roles the migrate function creates: switched to them only once it has run
+    // (on the deploy that introduces the roles, they would otherwise be refused until then).
+    // Only the functions themselves wait: their security groups are what the database admits.
+    for (const fn of [this.writer.function, recordsQuery, swingAnalyze]) {
+      (fn.node.defaultChild as CfnResource).addDependency(migration.resource.node.defaultChild as CfnResource);
+    }
     this.api = new IngestApi(this, 'Ingest', {
       functions: { ingest: this.ingestFunction, 'auth-token': authToken, health, 'records-query': recordsQuery, 'swing-analyze': swingAnalyze },
       issuerUrl: this.identity.issuerUrl,

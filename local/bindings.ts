@@ -5,13 +5,29 @@
  * its standard AWS_ENDPOINT_URL_* variables, so no function code knows it runs locally.
  */
 import path from 'node:path';
-import type { Binding, FunctionName, FunctionSpec } from '../lambdas/functions';
+import { databaseRoleOf, type Binding, type FunctionName, type FunctionSpec } from '../lambdas/functions';
 import { readEnv } from '../lambdas/shared/env';
 import { PROJECT_ROOT } from '../lib/bundling';
 
 /** Credentials for the embedded services only. They guard nothing and never leave 127.0.0.1. */
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local-only', secretAccessKey: 'local-only' } as const;
 export const LOCAL_REGION = 'us-east-1';
+
+/**
+ * The database as each role reaches it (see DatabaseRole in lambdas/functions.ts): the owner's
+ * URL, and the writer's and readers' URLs with their roles' credentials (the owner's, when the
+ * roles cannot be used; see local/database-roles.ts).
+ */
+export interface LocalDatabase {
+  readonly owner: string;
+  readonly writer: string;
+  readonly reader: string;
+  /**
+   * The roles' passwords, which the owner (the migrate function) creates the roles with.
+   * @default - none: the migrate function makes no roles
+   */
+  readonly rolePasswords?: { readonly writer: string; readonly reader: string };
+}
 
 /** Where the local resources are. */
 export interface LocalResources {
@@ -31,7 +47,7 @@ export interface LocalResources {
   readonly idempotencyKeysTable?: string;
   /** The WebSocket gateway's management API (`http://127.0.0.1:port/stage`). */
   readonly managementEndpoint: string;
-  readonly databaseUrl: string;
+  readonly database: LocalDatabase;
   /** The local identity: token issuer, audience (the app client id) and Cognito-compatible API. */
   readonly issuer: string;
   readonly audience: string;
@@ -60,12 +76,22 @@ function bindingVariables(binding: Binding, r: LocalResources): Record<string, s
   switch (binding) {
     case 'enqueue-records':
       return { QUEUE_URL: r.queueUrl };
-    case 'database':
-      return { DATABASE_URL: r.databaseUrl };
+    case 'database-owner': {
+      const passwords = r.database.rolePasswords;
+      return {
+        DATABASE_URL: r.database.owner,
+        ...(passwords ? { DATABASE_WRITER_PASSWORD: passwords.writer, DATABASE_READER_PASSWORD: passwords.reader } : {}),
+      };
+    }
+    case 'database-writer':
+      return { DATABASE_URL: r.database.writer };
+    case 'database-reader':
+      return { DATABASE_URL: r.database.reader };
     case 'register-connections':
     case 'unregister-connections':
       return { CONNECTIONS_TABLE: r.connectionsTable };
     case 'push-to-connections':
+    case 'report-missed':
       return { CONNECTIONS_TABLE: r.connectionsTable, CONNECTIONS_ENDPOINT: r.managementEndpoint };
     case 'verify-tokens':
       return { JWT_ISSUER: r.issuer, JWT_AUDIENCE: r.audience, JWKS_URL: r.jwksUrl };
@@ -101,6 +127,8 @@ export function localEnvironment(spec: FunctionSpec, resources: LocalResources, 
   };
   for (const name of PASSED_THROUGH) if (source[name] !== undefined) env[name] = source[name]!;
   Object.assign(env, spec.settings, ...spec.bindings.map((b) => bindingVariables(b, resources)), LOCAL_SETTINGS[spec.name]);
+  // pg names each connection after its function, so pg_stat_activity shows who holds which.
+  if (databaseRoleOf(spec)) env.PGAPPNAME = spec.name;
   try {
     readEnv(spec.env, env);
   } catch (error) {

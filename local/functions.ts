@@ -56,32 +56,51 @@ export class LocalFunctions {
     );
   }
 
-  /**
-   * Runs a custom-resource function as CloudFormation would on a stack create (the migration),
-   * then ends its environment: it is not needed again until the next start.
-   */
-  async runCustomResource(name: FunctionName): Promise<Record<string, string>> {
-    if (functionSpec(name).trigger.kind !== 'custom-resource') throw new Error(`${name} is not a custom resource`);
-    const runtime = this.runtime(name);
-    try {
-      const result = (await runtime.invoke({
-        RequestType: 'Create',
-        ServiceToken: 'local',
-        ResponseURL: 'http://127.0.0.1:1/',
-        StackId: 'local',
-        RequestId: 'local',
-        LogicalResourceId: name,
-        ResourceType: 'Custom::Local',
-        ResourceProperties: { ServiceToken: 'local' },
-      })) as { Data?: Record<string, string> } | null;
-      return result?.Data ?? {};
-    } finally {
-      await runtime.stop();
-    }
-  }
-
   /** Ends every environment of every function. */
   async stop(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
+  }
+}
+
+/** How to run one custom-resource function on its own. */
+export interface CustomResourceOptions {
+  readonly bundles: FunctionBundles;
+  /** What its bindings point at. */
+  readonly resources: LocalResources;
+  /** Where its log lines go (prefixed with its name). @default stdout */
+  readonly output?: (line: string) => void;
+}
+
+/**
+ * Runs a custom-resource function (the migration) as CloudFormation would on a stack create, in
+ * an environment of its own that ends with it. It runs before the other functions exist: what
+ * it does (the database roles) decides how they are wired.
+ */
+export async function runCustomResource(name: FunctionName, options: CustomResourceOptions): Promise<Record<string, string>> {
+  const spec = functionSpec(name);
+  if (spec.trigger.kind !== 'custom-resource') throw new Error(`${name} is not a custom resource`);
+  const runtime = new FunctionRuntime({
+    name,
+    bundle: options.bundles.files[name],
+    env: localEnvironment(spec, options.resources),
+    memoryMb: spec.memoryMb,
+    timeoutMs: spec.timeoutSeconds * 1000,
+    maxEnvironments: 1,
+    ...(options.output ? { output: options.output } : {}),
+  });
+  try {
+    const result = (await runtime.invoke({
+      RequestType: 'Create',
+      ServiceToken: 'local',
+      ResponseURL: 'http://127.0.0.1:1/',
+      StackId: 'local',
+      RequestId: 'local',
+      LogicalResourceId: name,
+      ResourceType: 'Custom::Local',
+      ResourceProperties: { ServiceToken: 'local' },
+    })) as { Data?: Record<string, string> } | null;
+    return result?.Data ?? {};
+  } finally {
+    await runtime.stop();
   }
 }

@@ -16,7 +16,8 @@ import { FUNCTION_SPECS } from '../lambdas/functions';
 import type { LocalResources } from './bindings';
 import { bundleFunctions } from './bundles';
 import type { LocalConfig } from './config';
-import { LocalFunctions } from './functions';
+import { rolePasswords, roleUrls } from './database-roles';
+import { LocalFunctions, runCustomResource } from './functions';
 import { startHttpGateway } from './http-gateway';
 import { LocalIdentity } from './identity';
 import {
@@ -46,7 +47,10 @@ export interface LocalStack {
   readonly config: LocalConfig;
   readonly httpUrl: string;
   readonly wsUrl: string;
+  /** The database as its owner (migrations, tools, tests). */
   readonly databaseUrl: string;
+  /** What the writer and the readers connect with: their roles, or the owner when those cannot be used. */
+  readonly functionDatabaseUrls: { readonly writer: string; readonly reader: string };
   readonly queue: QueueInfo;
   readonly sqsEndpoint: string;
   readonly dynamoEndpoint: string;
@@ -114,6 +118,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     // For tools and tests that look at the stored rows; the functions open their own pools.
     const pool = createPool({ connection: databaseUrl, max: 2 });
     stoppers.push({ name: 'database pool', stop: () => pool.end() });
+    // The writer's and readers' passwords, made at the first start and kept in DATA_DIR.
+    const passwords = await rolePasswords(config.DATA_DIR);
 
     const compose = config.LOCAL_SERVICES === 'compose';
     const queueSettings = { visibilityTimeoutSeconds: config.QUEUE_VISIBILITY_TIMEOUT_S, maxReceiveCount: config.MAX_RECEIVE_COUNT };
@@ -154,7 +160,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const verifier = new JwtVerifier({ issuer: httpUrl, audience: config.JWT_AUDIENCE, jwksUrl: `${httpUrl}/.well-known/jwks.json` });
 
     // The functions: the catalogue's modules, built as they deploy, each in its own environments.
-    const resources: LocalResources = {
+    const services: Omit<LocalResources, 'database'> = {
       sqsEndpoint: queue.info.endpoint,
       queueUrl: queue.info.queueUrl,
       dynamoEndpoint: table.info.endpoint,
@@ -162,7 +168,6 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       loginAttemptsTable: await provisionLoginAttemptsTable(table.info.endpoint),
       idempotencyKeysTable: await provisionIdempotencyKeysTable(table.info.endpoint),
       managementEndpoint: `http://${reachableHost(config.WS_BIND_HOST)}:${wsPort}/${WS_STAGE}`,
-      databaseUrl,
       issuer: httpUrl,
       audience: config.JWT_AUDIENCE,
       jwksUrl: `${httpUrl}/.well-known/jwks.json`,
@@ -170,19 +175,27 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     };
     const bundles = await bundling;
     if (bundles.built) log('functions bundled');
+
+    // The schema and the roles, by the deploy-time migration function, as CloudFormation runs it
+    // on AWS. It runs first: whether the roles work decides what the other functions connect as.
+    const migration = await runCustomResource('migrate', {
+      bundles,
+      resources: { ...services, database: { owner: databaseUrl, writer: databaseUrl, reader: databaseUrl, rolePasswords: passwords } },
+      ...(options.functionOutput ? { output: options.functionOutput } : {}),
+    });
+    log(migration.Applied && migration.Applied !== 'none' ? `migrations applied: ${migration.Applied}` : 'schema up to date');
+    const { fallback, ...functionDatabaseUrls } = await roleUrls(databaseUrl, passwords);
+    if (fallback) log(fallback);
+
     const functions = new LocalFunctions({
       bundles,
-      resources,
+      resources: { ...services, database: { owner: databaseUrl, ...functionDatabaseUrls } },
       maxEnvironments: config.FUNCTION_CONCURRENCY,
       idleTimeoutMs: config.FUNCTION_IDLE_TIMEOUT_S * 1000,
       overrides: { 'batch-writer': { maxEnvironments: config.MAX_CONCURRENCY, timeoutMs: config.WRITER_TIMEOUT_MS } },
       ...(options.functionOutput ? { output: options.functionOutput } : {}),
     });
     stoppers.push({ name: 'functions', stop: () => functions.stop() });
-
-    // The schema, by the deploy-time migration function, as CloudFormation runs it on AWS.
-    const migration = await functions.runCustomResource('migrate');
-    log(migration.Applied && migration.Applied !== 'none' ? `migrations applied: ${migration.Applied}` : 'schema up to date');
 
     const corsAllowOrigins = parseOriginList(config.CORS_ALLOW_ORIGINS);
     const ws = await startWsGateway({
@@ -250,8 +263,9 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       sqsEndpoint: queue.info.endpoint,
       queueUrl: queue.info.queueUrl,
       dlqUrl: queue.info.dlqUrl,
-      // Local-only credentials, in a 0600 file: `npm run dlq` reads the database's reasons here.
-      databaseUrl,
+      // Local-only credentials, in a 0600 file: `npm run dlq` reads the reasons the writer noted,
+      // so it gets the writer's URL, the least role that may read them.
+      databaseUrl: functionDatabaseUrls.writer,
       pid: process.pid,
       ...(postgres ? { postgresDataDir: postgres.info.dataDir } : {}),
     };
@@ -266,6 +280,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       httpUrl: http.url,
       wsUrl: ws.url,
       databaseUrl,
+      functionDatabaseUrls,
       queue: queue.info,
       sqsEndpoint: queue.info.endpoint,
       dynamoEndpoint: table.info.endpoint,

@@ -1,12 +1,13 @@
 // The monitoring dashboard: logs in, watches the WebSocket, and runs the swing analysis.
-// Plain browser JavaScript, no build step. The token lives in memory only.
+// Plain browser JavaScript, no build step. The token lives in memory only. The monitoring
+// protocol (dedupe by id, missed frames, catch-up after a reconnect) is monitor-client.js's.
+import { Monitor } from './monitor-client.js';
 
 const MAX_ROWS = 200;
-const PING_EVERY_MS = 5 * 60_000; // API Gateway closes connections idle for 10 minutes
 const $ = (id) => document.getElementById(id);
 
 const params = new URLSearchParams(location.search);
-const state = { token: null, socket: null, total: 0, arrivals: [], users: new Set(), retry: 0, closing: false };
+const state = { token: null, monitor: null, total: 0, arrivals: [], users: new Set() };
 
 async function endpoints() {
   // Served by the local stack; on AWS pass ?api=…&ws=… or fill in the Endpoints fields.
@@ -67,37 +68,32 @@ function refreshRate() {
 }
 
 function connect() {
-  const url = new URL($('ws-url').value);
-  url.searchParams.set('token', state.token);
-  const socket = new WebSocket(url);
-  state.socket = socket;
-  setConnection('connecting…', false);
-  socket.onopen = () => {
-    state.retry = 0;
-    setConnection('live', true);
-  };
-  socket.onmessage = (event) => {
-    let frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    if (frame.type === 'records') addRecords(frame.records);
-    else if (frame.type === 'status') showStatus(frame);
-  };
-  socket.onclose = () => {
-    if (state.closing) return;
-    // Back off, then reconnect; a refused token ends at the login form instead.
-    const delay = Math.min(30_000, 1_000 * 2 ** state.retry++);
-    setConnection(`reconnecting in ${Math.round(delay / 1000)} s`, false);
-    setTimeout(() => (state.retry > 6 ? showLogin('The connection keeps failing; log in again.') : connect()), delay);
-  };
+  state.monitor = new Monitor({
+    httpUrl: $('api-url').value,
+    wsUrl: $('ws-url').value,
+    token: () => state.token,
+    // Six failed reconnects in a row: most likely the token expired.
+    maxRetries: 6,
+    onRecords: (records) => addRecords(records),
+    onFrame: (frame) => {
+      if (frame.type === 'status') showStatus(frame);
+    },
+    onState: (name, detail) => {
+      if (name === 'connecting') setConnection('connecting…', false);
+      else if (name === 'live') setConnection('live', true);
+      else if (name === 'closed') setConnection('reconnecting…', false);
+      else if (name === 'catching-up') setConnection('catching up…', true);
+      else if (name === 'caught-up') setConnection('live', true);
+      else if (name === 'fetch-failed') showStatus({ stage: 'push', level: 'warning', message: `Fetching missed records failed: ${detail.error}`, pending: 0 });
+      else if (name === 'gave-up') showLogin('The connection keeps failing; log in again.');
+    },
+  }).start();
 }
 
 function showLogin(message) {
-  state.closing = true;
-  state.socket?.close();
+  const monitor = state.monitor;
+  state.monitor = null;
+  monitor?.stop();
   $('monitor').hidden = true;
   $('login').hidden = false;
   const error = $('login-error');
@@ -120,7 +116,6 @@ async function login(event) {
   } catch (error) {
     return showLogin(`Cannot reach the API: ${error.message}`);
   }
-  state.closing = false;
   $('login').hidden = true;
   $('monitor').hidden = false;
   connect();
@@ -162,4 +157,3 @@ defaultWindow();
 $('login').addEventListener('submit', login);
 $('analysis').addEventListener('submit', analyse);
 setInterval(refreshRate, 1_000);
-setInterval(() => state.socket?.readyState === WebSocket.OPEN && state.socket.send('{"action":"ping"}'), PING_EVERY_MS);

@@ -1,5 +1,5 @@
 /**
- * RecordReader on PostgreSQL: keyset pages on (date, id), and a server-side cursor for streams.
+ * RecordReader on PostgreSQL: keyset pages on (date, id) or (stored_at, id), and a server-side cursor for streams.
  *
  * A database that cannot be reached (refused, timed out, stalled, shutting down, out of
  * connections) is a DatabaseUnavailableError: a 503 that says to retry, not a 500.
@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import { DatabaseUnavailableError } from '../core/errors';
-import type { PageKey, RecordReader, RecordScope, TimeWindow } from '../core/ports';
+import type { PageKey, RecordReader, RecordScope, TimeField, TimeWindow } from '../core/ports';
 import type { StoredRecord } from '../core/record';
 import { isTransientConnectionError } from './pg-errors';
 import { textTimestampTypes } from './pg-record-store';
@@ -60,16 +60,18 @@ export class PgRecordReader implements RecordReader {
     this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   }
 
-  async page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey): Promise<StoredRecord[]> {
+  async page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey, field: TimeField = 'date'): Promise<StoredRecord[]> {
+    // The column name comes from the closed TimeField type, never from the caller's text.
+    const column = field === 'stored_at' ? 'stored_at' : 'date';
     const params: unknown[] = [window.start, window.end];
-    let sql = 'SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE date >= $1 AND date <= $2';
+    let sql = `SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE ${column} >= $1 AND ${column} <= $2`;
     sql += scopeClause(scope, params);
     if (after) {
       params.push(after.date, after.id);
-      sql += ` AND (date, id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
+      sql += ` AND (${column}, id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
     }
     params.push(limit);
-    sql += ` ORDER BY date, id LIMIT $${params.length}`;
+    sql += ` ORDER BY ${column}, id LIMIT $${params.length}`;
     try {
       return (await this.pool.query<StoredRecord>(sql, params)).rows;
     } catch (error) {

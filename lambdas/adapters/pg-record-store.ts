@@ -74,6 +74,8 @@ const INSERT_BATCH = `
   ON CONFLICT (id) DO NOTHING
   RETURNING id, user_id, data, date, accepted_at, stored_at`;
 
+const FIND_STORED = 'SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE id = ANY($1::uuid[])';
+
 export class PgRecordStore implements RecordStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -92,6 +94,15 @@ export class PgRecordStore implements RecordStore {
     } catch (error) {
       const refusal = dataRefusalOf(error);
       if (refusal) throw new RecordsRefusedError(refusal, error);
+      throw new StoreUnavailableError(error, isTransientConnectionError(error));
+    }
+  }
+
+  async findStored(ids: readonly string[]): Promise<StoredRecord[]> {
+    if (ids.length === 0) return [];
+    try {
+      return (await this.pool.query<StoredRecord>(FIND_STORED, [ids])).rows;
+    } catch (error) {
       throw new StoreUnavailableError(error, isTransientConnectionError(error));
     }
   }

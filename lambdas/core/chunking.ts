@@ -35,9 +35,14 @@ export function utf8Length(text: string): number {
  * alone cannot fit.
  */
 export function chunkBySize<T>(items: readonly T[], maxBytes: number, wrap: (jsonArray: string) => string): string[] {
+  return chunkCounted(items, maxBytes, wrap).map((c) => c.document);
+}
+
+/** chunkBySize, telling how many items each document holds (they follow one another in order). */
+export function chunkCounted<T>(items: readonly T[], maxBytes: number, wrap: (jsonArray: string) => string): { document: string; count: number }[] {
   if (items.length === 0) return [];
   const envelope = byteLength(wrap('[]'));
-  const documents: string[] = [];
+  const documents: { document: string; count: number }[] = [];
   let part: string[] = [];
   let size = envelope;
   for (const item of items) {
@@ -48,13 +53,13 @@ export function chunkBySize<T>(items: readonly T[], maxBytes: number, wrap: (jso
     }
     const added = part.length === 0 ? itemBytes : itemBytes + 1; // the comma
     if (size + added > maxBytes) {
-      documents.push(wrap(`[${part.join(',')}]`));
+      documents.push({ document: wrap(`[${part.join(',')}]`), count: part.length });
       part = [];
       size = envelope;
     }
     size += part.length === 0 ? itemBytes : itemBytes + 1;
     part.push(json);
   }
-  documents.push(wrap(`[${part.join(',')}]`));
+  documents.push({ document: wrap(`[${part.join(',')}]`), count: part.length });
   return documents;
 }

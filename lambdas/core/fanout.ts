@@ -1,9 +1,11 @@
 /**
  * Pushing frames to monitoring connections: who gets what, bounded concurrency, back-off on
- * throttling and transient failures, cleanup of gone connections, and a deadline inside the function's time.
+ * throttling and transient failures, cleanup of gone connections, a deadline inside the
+ * function's time, and no silent loss: what a connection does not get is noted, and reported
+ * to it in a missed frame.
  */
 import { RetryablePostError } from './errors';
-import { frame, recordsFrames, type StatusFrame } from './frames';
+import { frame, mergeMissed, recordsFrames, type Missed, type OutgoingRecords, type StatusFrame } from './frames';
 import type { Broadcaster, Connection, ConnectionRegistry } from './ports';
 import type { StoredRecord } from './record';
 
@@ -47,11 +49,23 @@ export interface FanoutReport {
   failed: number;
   /** Frames not attempted because the deadline came first. */
   skipped: number;
+  /** Connections whose lost frames were noted in the registry, owed a missed frame. */
+  missedNoted: number;
+  /** Connections whose lost frames could not even be noted: the caller must push again. */
+  missedUnnoted: number;
+  /** Missed frames delivered (to connections that were owed one). */
+  missedReported: number;
+}
+
+/** One frame for a connection; `missed` says what its loss would leave missed (none for status). */
+interface Outgoing {
+  readonly data: string;
+  readonly missed?: Missed;
 }
 
 interface Target {
-  readonly connectionId: string;
-  readonly frames: readonly string[];
+  readonly connection: Connection;
+  readonly frames: readonly Outgoing[];
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -65,11 +79,11 @@ export function recordTargets(connections: readonly Connection[], rows: readonly
     if (list) list.push(row);
     else byUser.set(row.user_id, [row]);
   }
-  const framesByUser = new Map<string, string[]>();
-  let adminFrames: string[] | undefined;
+  const framesByUser = new Map<string, OutgoingRecords[]>();
+  let adminFrames: OutgoingRecords[] | undefined;
   const targets: Target[] = [];
   for (const c of connections) {
-    let frames: string[] | undefined;
+    let frames: OutgoingRecords[] | undefined;
     if (c.isAdmin) {
       frames = adminFrames ??= recordsFrames(rows);
     } else {
@@ -78,16 +92,25 @@ export function recordTargets(connections: readonly Connection[], rows: readonly
       frames = framesByUser.get(c.userId);
       if (!frames) framesByUser.set(c.userId, (frames = recordsFrames(own)));
     }
-    targets.push({ connectionId: c.connectionId, frames });
+    targets.push({ connection: c, frames });
   }
   return targets;
 }
 
-/** Pushes newly stored rows to every connection entitled to them. */
+/**
+ * Pushes newly stored rows to every connection entitled to them. A connection owed a missed
+ * frame gets it first. Frames a connection does not get (failed after retries, or past the
+ * deadline) are noted on its registry item, to reach it as a missed frame with the next
+ * fan-out or its next ping; `missedUnnoted` counts connections where even that failed.
+ */
 export async function pushRecords(rows: readonly StoredRecord[], deps: FanoutDeps, options: FanoutOptions): Promise<FanoutReport> {
   if (rows.length === 0) return emptyReport();
   const connections = await deps.registry.list(nowSeconds(options));
-  return pushTargets(recordTargets(connections, rows), deps, options);
+  const targets = recordTargets(connections, rows);
+  const targeted = new Set(targets.map((t) => t.connection.connectionId));
+  // Owed a missed frame but given no records this time: they get the missed frame alone.
+  for (const c of connections) if (c.missed && !targeted.has(c.connectionId)) targets.push({ connection: c, frames: [] });
+  return pushTargets(targets, deps, options);
 }
 
 /** Tells every admin connection about the pipeline's state (for example a failing store). */
@@ -95,15 +118,36 @@ export async function pushStatus(status: Omit<StatusFrame, 'type'>, deps: Fanout
   const connections = await deps.registry.list(nowSeconds(options));
   const data = frame({ type: 'status', ...status });
   return pushTargets(
-    connections.filter((c) => c.isAdmin).map((c) => ({ connectionId: c.connectionId, frames: [data] })),
+    connections.filter((c) => c.isAdmin).map((c) => ({ connection: { ...c, missed: undefined }, frames: [{ data }] })),
     deps,
     options,
   );
 }
 
+/**
+ * Posts a missed frame for what the connection is owed, if anything (on a ping). When the post
+ * fails, the miss is noted again and the error thrown: it stays owed.
+ */
+export async function reportMissed(connectionId: string, deps: FanoutDeps): Promise<'none' | 'reported' | 'gone'> {
+  const owed = await deps.registry.takeMissed(connectionId);
+  if (!owed) return 'none';
+  try {
+    if ((await deps.broadcaster.post(connectionId, missedFrame(owed))) === 'gone') return 'gone';
+    return 'reported';
+  } catch (error) {
+    await deps.registry.noteMissed(connectionId, owed);
+    throw error;
+  }
+}
+
+function missedFrame(missed: Missed): string {
+  return frame({ type: 'missed', ...missed });
+}
+
 async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options: FanoutOptions): Promise<FanoutReport> {
   const report: FanoutReport = { ...emptyReport(), connections: targets.length };
   const sleep = options.sleep ?? defaultSleep;
+  const lost = new Map<string, { connection: Connection; missed: Missed }>();
   let next = 0;
 
   const postWithRetry = async (connectionId: string, data: string) => {
@@ -119,23 +163,37 @@ async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options
     }
   };
 
+  const loseFrom = (target: Target, frames: readonly Outgoing[], i: number) => {
+    let missed = lost.get(target.connection.connectionId)?.missed;
+    for (const f of frames.slice(i)) if (f.missed) missed = mergeMissed(missed, f.missed);
+    if (missed) lost.set(target.connection.connectionId, { connection: target.connection, missed });
+  };
+
   const serve = async (target: Target) => {
-    for (let i = 0; i < target.frames.length; i++) {
+    const { connectionId } = target.connection;
+    let frames = target.frames;
+    if (target.connection.missed && options.remainingMs() >= options.reserveMs) {
+      // Taken atomically: of two writers, one reports it; the other finds nothing owed.
+      const owed = await deps.registry.takeMissed(connectionId).catch(() => undefined);
+      if (owed) frames = [{ data: missedFrame(owed), missed: owed }, ...frames];
+    }
+    for (let i = 0; i < frames.length; i++) {
       if (options.remainingMs() < options.reserveMs) {
-        report.skipped += target.frames.length - i;
-        return;
+        report.skipped += frames.length - i;
+        return loseFrom(target, frames, i);
       }
       try {
-        if ((await postWithRetry(target.connectionId, target.frames[i]!)) === 'gone') {
+        if ((await postWithRetry(connectionId, frames[i]!.data)) === 'gone') {
           report.gone++;
-          await deps.registry.remove(target.connectionId).catch(() => undefined);
+          await deps.registry.remove(connectionId).catch(() => undefined);
           return;
         }
+        if (frames[i]!.data.startsWith('{"type":"missed"')) report.missedReported++;
         report.framesDelivered++;
       } catch {
         // A frame this connection cannot take now; its later frames would arrive out of order.
-        report.failed += target.frames.length - i;
-        return;
+        report.failed += frames.length - i;
+        return loseFrom(target, frames, i);
       }
     }
   };
@@ -144,11 +202,26 @@ async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options
     while (next < targets.length) await serve(targets[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, targets.length) }, worker));
+
+  // Noted within the reserve the deadline kept back.
+  const owedList = [...lost.values()];
+  let n = 0;
+  const noter = async () => {
+    while (n < owedList.length) {
+      const { connection, missed } = owedList[n++]!;
+      try {
+        if (await deps.registry.noteMissed(connection.connectionId, missed, connection)) report.missedNoted++;
+      } catch {
+        report.missedUnnoted++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, owedList.length) }, noter));
   return report;
 }
 
 function emptyReport(): FanoutReport {
-  return { connections: 0, framesDelivered: 0, gone: 0, failed: 0, skipped: 0 };
+  return { connections: 0, framesDelivered: 0, gone: 0, failed: 0, skipped: 0, missedNoted: 0, missedUnnoted: 0, missedReported: 0 };
 }
 
 function nowSeconds(options: FanoutOptions): number {

@@ -3,6 +3,7 @@
  * (and the local stand-ins that speak the same protocols); core logic depends only on these.
  */
 import type { StoreRefusal } from './errors';
+import type { Missed } from './frames';
 import type { QueuedRecord, StoredRecord } from './record';
 
 /** Takes queue message bodies; resolves once the queue has durably taken all of them. */
@@ -23,6 +24,11 @@ export interface RecordStore {
    * refuses the data (nothing of the batch is stored), and a StoreUnavailableError otherwise.
    */
   insertBatch(records: readonly RecordToStore[]): Promise<StoredRecord[]>;
+  /**
+   * The stored rows of these ids (those stored, in any order). A retried batch finds some of its
+   * rows already there; they may never have been pushed, so they are pushed again.
+   */
+  findStored(ids: readonly string[]): Promise<StoredRecord[]>;
 }
 
 /** A message handed back to its queue, to be delivered again after a delay. */
@@ -73,6 +79,10 @@ export interface Connection {
   readonly connectedAt: string;
   /** Epoch seconds at which the connection is past API Gateway's 2-hour limit (a TTL attribute). */
   readonly expiresAt: number;
+  /** Records not delivered to it yet to be reported in a missed frame, merged. */
+  readonly missed?: Missed;
+  /** Changes with each change of `missed`, so that concurrent writers merge instead of overwrite. */
+  readonly missedVersion?: number;
 }
 
 export interface ConnectionRegistry {
@@ -80,6 +90,13 @@ export interface ConnectionRegistry {
   remove(connectionId: string): Promise<void>;
   /** Every live connection; expired items are skipped even where the store's TTL lags. */
   list(nowEpochSeconds: number): Promise<Connection[]>;
+  /**
+   * Adds `missed` to what the connection is owed a missed frame for. `known` is the
+   * connection as last listed, to save a read. Resolves false when the connection is gone.
+   */
+  noteMissed(connectionId: string, missed: Missed, known?: Connection): Promise<boolean>;
+  /** Takes (and clears) what the connection is owed a missed frame for; undefined when nothing. */
+  takeMissed(connectionId: string): Promise<Missed | undefined>;
 }
 
 /** What happened to one post. */
@@ -122,15 +139,18 @@ export interface TimeWindow {
 /** Whose records a query sees: one user's, or (for an admin) everyone's. */
 export type RecordScope = { readonly userId: string } | { readonly allUsers: true };
 
-/** Where a page starts: after this (date, id). */
+/** The timestamp a query's window applies to, and its order: the record's own, or when it was stored. */
+export type TimeField = 'date' | 'stored_at';
+
+/** Where a page starts: after this (timestamp, id), the timestamp being the query's time field. */
 export interface PageKey {
   readonly date: string;
   readonly id: string;
 }
 
 export interface RecordReader {
-  /** Up to `limit` records of the window after `after`, ordered by (date, id). */
-  page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey): Promise<StoredRecord[]>;
+  /** Up to `limit` records of the window after `after`, ordered by (field, id); the window is on `field`. */
+  page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey, field?: TimeField): Promise<StoredRecord[]>;
   /** Every record of the window in date order, streamed (not loaded at once). */
   stream(window: TimeWindow, scope: RecordScope): AsyncIterable<{ data: number; date: string }>;
 }

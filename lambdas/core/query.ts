@@ -3,7 +3,7 @@
  * and (for admins) a user filter. Every problem is a 400 that names the parameter.
  */
 import { ValidationError, type FieldIssue } from './errors';
-import type { PageKey, Principal, RecordScope, TimeWindow } from './ports';
+import type { PageKey, Principal, RecordScope, TimeField, TimeWindow } from './ports';
 import type { StoredRecord } from './record';
 import { canonicalTimestamp, compareInstants, formatInstant, parseTimestamp } from './timestamp';
 
@@ -65,9 +65,21 @@ export function parseLimit(params: Params): number {
   return value;
 }
 
-/** An opaque cursor: the (date, id) of the last record of the previous page. */
-export function encodeCursor(key: PageKey): string {
-  return Buffer.from(JSON.stringify([key.date, key.id])).toString('base64url');
+/** `time_field`: which timestamp the window and the order use; `date` when absent. */
+export function parseTimeField(params: Params): TimeField {
+  const raw = params.time_field;
+  if (raw === undefined || raw === 'date') return 'date';
+  if (raw === 'stored_at') return 'stored_at';
+  return fail([{ path: 'time_field', message: 'must be date or stored_at' }]);
+}
+
+/**
+ * An opaque cursor: the (timestamp, id) of the last record of the previous page, the timestamp
+ * being the query's time field. A stored_at cursor says so, so that it cannot page a date query.
+ */
+export function encodeCursor(key: PageKey, field: TimeField = 'date'): string {
+  const parts: unknown[] = field === 'date' ? [key.date, key.id] : [key.date, key.id, field];
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
 /**
@@ -75,12 +87,14 @@ export function encodeCursor(key: PageKey): string {
  * UUID. Anything else was not written by this API (and an offset such as +20:00, which
  * PostgreSQL refuses, never reaches it).
  */
-export function parseCursor(params: Params): PageKey | undefined {
+export function parseCursor(params: Params, field: TimeField = 'date'): PageKey | undefined {
   const raw = params.cursor;
   if (raw === undefined) return undefined;
   try {
-    const [date, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown[];
-    if (typeof date === 'string' && typeof id === 'string' && UUID.test(id) && isCanonical(date)) return { date, id };
+    const parts: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    const [date, id, cursorField = 'date'] = Array.isArray(parts) ? (parts as unknown[]) : [];
+    const fits = Array.isArray(parts) && parts.length <= 3 && cursorField === field;
+    if (fits && typeof date === 'string' && typeof id === 'string' && UUID.test(id) && isCanonical(date)) return { date, id };
   } catch {
     // Reported below.
   }
@@ -104,14 +118,15 @@ export function parseScope(params: Params, caller: Principal): RecordScope {
 }
 
 /** The page answer: records, and the cursor of the next page when there may be one. */
-export function pageBody(window: TimeWindow, rows: readonly StoredRecord[], limit: number) {
+export function pageBody(window: TimeWindow, rows: readonly StoredRecord[], limit: number, field: TimeField = 'date') {
   const more = rows.length > limit;
   const records = more ? rows.slice(0, limit) : rows;
   const last = records.at(-1);
   return {
     start_time: window.start,
     end_time: window.end,
+    ...(field === 'date' ? {} : { time_field: field }),
     records,
-    next_cursor: more && last ? encodeCursor({ date: last.date, id: last.id }) : null,
+    next_cursor: more && last ? encodeCursor({ date: last[field], id: last.id }, field) : null,
   };
 }

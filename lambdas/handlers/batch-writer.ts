@@ -12,6 +12,7 @@ import { storeMessages, type BatchOutcome, type MessageRecords } from '../core/b
 import { DEFAULT_FANOUT, pushRecords, pushStatus, type FanoutDeps, type FanoutOptions, type FanoutReport } from '../core/fanout';
 import type { StatusFrame } from '../core/frames';
 import type { DeadLetterLog, Redelivery, RecordStore, RecordToStore } from '../core/ports';
+import type { StoredRecord } from '../core/record';
 import { parseQueueMessage } from '../core/record';
 import { retryDelaySeconds, STORE_RETRY_DELAYS_S } from '../core/redelivery';
 import { ApiGatewayBroadcaster } from '../adapters/apigw-broadcaster';
@@ -75,7 +76,7 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
 
       if (outcome.error) {
         const returned = pick(outcome.unavailable);
-        await returnLater(returned, outcome, deps);
+        await returnLater(returned, outcome.error, deps);
         failures.push(...outcome.unavailable);
         const pending = returned.reduce((n, p) => n + p.records.length, 0);
         await status({ level: 'error', stage: 'store', message: 'Storing records failed; they will be retried.', pending });
@@ -103,18 +104,52 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
           returned: outcome.unavailable.length + outcome.unfinished.length,
         });
       }
-      if (outcome.inserted.length > 0) {
+      const storedMessages = pick(outcome.stored);
+      const toPush = await withReplayedRows(outcome.inserted, storedMessages, deps.store);
+      if (toPush && toPush.length > 0) {
+        let pushed = false;
         try {
-          const report = await pushRecords(outcome.inserted, deps.fanout, options);
+          const report = await pushRecords(toPush, deps.fanout, options);
           countFanout(report);
-          if (report.failed || report.skipped) logger.warn('some frames were not delivered', { ...report });
+          if (report.failed || report.skipped) logger.warn('some frames were not delivered; the connections are owed a missed frame', { ...report });
+          pushed = report.missedUnnoted === 0;
         } catch (error) {
-          // The rows are committed; a push failure never fails the batch.
           logger.warn('push failed', describeError(error));
         }
+        if (!pushed) {
+          // Stored, but some monitor may not have them and cannot be told: the messages come
+          // back, and their retry finds the rows stored and pushes them again.
+          await returnLater(storedMessages, 'pushing stored records failed', deps);
+          failures.push(...outcome.stored);
+        }
+      } else if (!toPush) {
+        await returnLater(storedMessages, 'reading back the stored rows failed', deps);
+        failures.push(...outcome.stored);
       }
       return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
     });
+}
+
+/**
+ * The rows to push: the new ones, and those of the batch found already stored. A batch comes
+ * back when its invocation ended after the commit (a timeout, a crash, a failed push), so rows
+ * stored before may never have reached a monitor; they are pushed again (monitors dedupe by
+ * id). Resolves undefined when they cannot be read back.
+ */
+async function withReplayedRows(inserted: readonly StoredRecord[], stored: readonly Parsed[], store: RecordStore): Promise<StoredRecord[] | undefined> {
+  const fresh = new Set(inserted.map((r) => r.id));
+  const already = stored.flatMap((p) => p.records.map((r) => r.id)).filter((id) => !fresh.has(id));
+  if (already.length === 0) return [...inserted];
+  try {
+    const replayed = await store.findStored(already);
+    metrics.addMetric('RecordsRepushed', MetricUnit.Count, replayed.length);
+    // Worth a warning: an earlier invocation of this batch ended after its commit.
+    logger.warn('pushing again rows found already stored', { records: replayed.length });
+    return [...inserted, ...replayed];
+  } catch (error) {
+    logger.warn('reading back rows already stored failed', describeError(error));
+    return undefined;
+  }
 }
 
 /** Metrics of the store step. What a store that stored nothing cannot tell is left out. */
@@ -133,7 +168,8 @@ function countStore(outcome: BatchOutcome, stored: readonly Parsed[], started: n
  * source would show it again after the queue's visibility timeout, and an outage would spend its
  * receives in minutes.
  */
-async function returnLater(returned: readonly Parsed[], outcome: BatchOutcome, deps: BatchWriterDeps): Promise<void> {
+async function returnLater(returned: readonly Parsed[], why: BatchOutcome['error'] | string, deps: BatchWriterDeps): Promise<void> {
+  if (returned.length === 0) return;
   const schedule = deps.retryDelaysSeconds ?? STORE_RETRY_DELAYS_S;
   const delayed = returned.map(({ message }) => ({
     messageId: message.messageId,
@@ -147,10 +183,11 @@ async function returnLater(returned: readonly Parsed[], outcome: BatchOutcome, d
     ids.push(d.messageId);
     byDelay.set(d.delaySeconds, ids);
   }
-  logger.error(outcome.error?.unreachable ? 'database unreachable; returning the messages with a delay' : 'store failed; returning the messages with a delay', {
+  const what = typeof why === 'string' ? why : why?.unreachable ? 'database unreachable' : 'store failed';
+  logger.error(`${what}; returning the messages with a delay`, {
     records: returned.reduce((n, p) => n + p.records.length, 0),
     delays: [...byDelay].map(([delaySeconds, messageIds]) => ({ delaySeconds, messageIds })),
-    ...describeError(outcome.error),
+    ...(typeof why === 'string' ? {} : describeError(why)),
   });
   const notDelayed = await deps.redelivery.delay(delayed).catch((error: unknown) => {
     logger.warn('delaying the messages failed', describeError(error));

@@ -15,6 +15,9 @@
  * - On Update a failure is raised: the deploy rolls back, and nothing is deleted. The rollback
  *   calls this function again with the previous properties; migrations only go forward, so when
  *   the MigrationsHash asked for is not that of the migrations bundled here, it does nothing.
+ * - Before the migrations it creates the application's roles that are missing, with the
+ *   passwords of their secrets (or, locally, of its environment); a migration grants them their
+ *   privileges. An existing role is left alone: its password is the rotation's.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
@@ -22,7 +25,8 @@ import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import type { ClientConfig } from 'pg';
 import { migrateUp, migrationsHash, MIGRATIONS_DIR, retryTransient } from '../adapters/migrations';
 import { sslOptions } from '../adapters/pg-record-store';
-import { databaseConfig } from '../shared/database';
+import { ensureLoginRoles } from '../adapters/pg-roles';
+import { appRoleSources, databaseConfig, type AppRoleSources } from '../shared/database';
 import { deferred, MigrateEnv, readEnv } from '../shared/env';
 import { describeError, logger, metrics, observability } from '../shared/observability';
 
@@ -37,6 +41,8 @@ export interface MigrateDeps {
   readonly firstRetryDelayMs?: number;
   /** Time kept back from the function's timeout for the last attempt to finish. @default 60000 */
   readonly reserveMs?: number;
+  /** The application's roles to create before the migrations when missing. @default - none */
+  readonly roles?: AppRoleSources;
 }
 
 /**
@@ -56,10 +62,27 @@ interface SchemaProperties {
 
 const RESOURCE_ID = 'data-handler-schema';
 
+/** PostgreSQL's insufficient_privilege: the owner may not create roles (no CREATEROLE). */
+const MAY_NOT_CREATE_ROLES = '42501';
+
+/** Creates the missing roles; an owner without CREATEROLE is only reported when the roles are optional. */
+async function provisionRoles(connection: ClientConfig, sources: AppRoleSources): Promise<void> {
+  try {
+    const outcomes = await ensureLoginRoles(connection, sources.roles);
+    const created = Object.keys(outcomes).filter((name) => outcomes[name] === 'created');
+    if (created.length) logger.info('Created the application roles', { created });
+  } catch (error) {
+    if (sources.required || (error as { code?: string }).code !== MAY_NOT_CREATE_ROLES) throw error;
+    // Only the local stack makes the roles optional, and it says so itself, in one line.
+    logger.debug('The database user may not create roles; the functions connect as that user', describeError(error));
+  }
+}
+
 function withConnectTimeout(connection: string | ClientConfig, ms: number): ClientConfig {
   return { ...(typeof connection === 'string' ? { connectionString: connection } : connection), connectionTimeoutMillis: ms };
 }
 
+/** The migration custom resource's handler, from its connection, migrations and roles. */
 export function makeMigrateHandler(deps: MigrateDeps) {
   const dir = deps.migrationsDir ?? MIGRATIONS_DIR;
   return middy<CloudFormationCustomResourceEvent, MigrateResult, Error, Context>()
@@ -76,7 +99,11 @@ export function makeMigrateHandler(deps: MigrateDeps) {
       const deadline = Date.now() + context.getRemainingTimeInMillis() - (deps.reserveMs ?? 60_000);
       try {
         const applied = await retryTransient(
-          async () => migrateUp(withConnectTimeout(await deps.connection(), deps.connectTimeoutMs ?? 10_000), dir),
+          async () => {
+            const connection = withConnectTimeout(await deps.connection(), deps.connectTimeoutMs ?? 10_000);
+            if (deps.roles) await provisionRoles(connection, deps.roles);
+            return migrateUp(connection, dir);
+          },
           {
             deadline,
             ...(deps.firstRetryDelayMs !== undefined ? { firstDelayMs: deps.firstRetryDelayMs } : {}),
@@ -99,7 +126,9 @@ export function makeMigrateHandler(deps: MigrateDeps) {
 /** The Lambda entry point. */
 export const handler = deferred(() => {
   const env = readEnv(MigrateEnv);
+  const roles = appRoleSources(env);
   return makeMigrateHandler({
+    ...(roles ? { roles } : {}),
     connection: async () => {
       const { config, ssl } = await databaseConfig();
       return { ...config, ssl: sslOptions(ssl) };

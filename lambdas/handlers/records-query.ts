@@ -1,9 +1,10 @@
 /**
- * GET /api/data/records?start_time&end_time&limit&cursor[&user_id]: stored records of a
- * window, ordered by (date, id), a keyset page at a time.
+ * GET /api/data/records?start_time&end_time&limit&cursor[&user_id][&time_field]: stored records
+ * of a window, ordered by (date, id), a keyset page at a time. With time_field=stored_at the
+ * window and order are on when records were stored: how monitors catch up after a gap.
  */
 import type { RecordReader } from '../core/ports';
-import { pageBody, parseCursor, parseLimit, parseScope, parseWindow } from '../core/query';
+import { pageBody, parseCursor, parseLimit, parseScope, parseTimeField, parseWindow } from '../core/query';
 import { deferred } from '../shared/env';
 import { httpHandler, json, principalOf } from '../shared/http';
 import { readerFromEnv } from '../shared/reader';
@@ -14,11 +15,12 @@ export function makeRecordsQueryHandler(deps: { readonly reader: RecordReader })
     const params = event.queryStringParameters ?? {};
     const window = parseWindow(params);
     const limit = parseLimit(params);
-    const after = parseCursor(params);
+    const field = parseTimeField(params);
+    const after = parseCursor(params, field);
     const scope = parseScope(params, caller);
     // One row past the page tells whether another page follows.
-    const rows = await deps.reader.page(window, scope, limit + 1, after);
-    return json(200, pageBody(window, rows, limit));
+    const rows = await deps.reader.page(window, scope, limit + 1, after, field);
+    return json(200, pageBody(window, rows, limit, field));
   });
 }
 

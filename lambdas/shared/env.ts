@@ -69,11 +69,22 @@ export const QueryEnv = z.object({
   DATABASE_POOL_MAX: positiveInt(2),
 });
 
-/** The deploy-time migration: the database, and where the SQL files are. */
+/**
+ * The deploy-time migration: the database (as its owner), where the SQL files are, and the
+ * passwords of the application's roles, which it creates when they are missing
+ * (lambdas/adapters/pg-roles.ts). On AWS the passwords are in the roles' secrets; locally
+ * the local stack passes them (never on AWS: there a password in a variable would be readable
+ * by anyone who can read the function's configuration).
+ */
 export const MigrateEnv = z.object({
   ...DatabaseEnv.shape,
   MIGRATIONS_DIR: z.optional(z.string().check(z.minLength(1))),
+  DATABASE_WRITER_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
+  DATABASE_READER_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
+  DATABASE_WRITER_PASSWORD: z.optional(z.string().check(z.minLength(1))),
+  DATABASE_READER_PASSWORD: z.optional(z.string().check(z.minLength(1))),
 });
+export type MigrateEnv = z.infer<typeof MigrateEnv>;
 
 /** The login function: the Cognito app client it logs users in with. */
 export const CognitoEnv = z.object({

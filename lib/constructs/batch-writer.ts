@@ -3,7 +3,7 @@ import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { FUNCTION_POOL_SIZE, functionSpec } from '../../lambdas/functions';
-import type { Database } from './database';
+import { databaseRoleFor, type Database } from './database';
 import { HandlerFunction, type FunctionDefaults } from './handler-function';
 import type { MonitoringSocket } from './monitoring-socket';
 import type { RecordQueue } from './record-queue';
@@ -56,7 +56,7 @@ export class BatchWriter extends Construct {
       name: 'batch-writer',
       vpc: props.vpc,
       environment: {
-        ...props.database.connectionEnvironment(),
+        ...props.database.connectionEnvironment(databaseRoleFor('batch-writer')),
         CONNECTIONS_TABLE: props.socket.connections.tableName,
         CONNECTIONS_ENDPOINT: props.socket.managementEndpoint,
       },
@@ -68,7 +68,7 @@ export class BatchWriter extends Construct {
       maxConcurrency: props.maxConcurrency,
     });
     this.function.addEventSource(this.eventSource);
-    props.database.grantConnect(this.function);
+    props.database.grantConnect(this.function, databaseRoleFor('batch-writer'));
     props.socket.grantManageConnections(this.function);
     // The catalogue's 'delay-redelivery' binding. The event source's own grant to consume
     // includes this action too, but the writer calls it itself and must not depend on that.

@@ -4,6 +4,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import {
   Credentials,
   DatabaseInstance,
+  DatabaseSecret,
   DatabaseInstanceEngine,
   DatabaseProxy,
   ParameterGroup,
@@ -15,6 +16,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CfnApplication } from 'aws-cdk-lib/aws-sam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { APP_ROLES, type AppRole } from '../../lambdas/adapters/pg-roles';
+import { databaseRoleOf, functionSpec, type DatabaseRole, type FunctionName } from '../../lambdas/functions';
 import { acknowledgeFinding, BASIC_EXECUTION_POLICY } from '../nag';
 
 export interface DatabaseProps {
@@ -31,7 +34,7 @@ export interface DatabaseProps {
   readonly deletionProtection?: boolean;
   /** What happens to the instance when the stack is deleted. @default RemovalPolicy.SNAPSHOT */
   readonly removalPolicy?: RemovalPolicy;
-  /** Days between automatic password rotations. @default 30 */
+  /** Days between automatic password rotations, of the master user and of the roles. @default 30 */
   readonly rotationDays?: number;
   /** @default 'data_handler' */
   readonly databaseName?: string;
@@ -49,16 +52,28 @@ export interface DatabaseProps {
  */
 export const LAMBDA_AMAZON_CA_BUNDLE = '/var/runtime/ca-cert.pem';
 
+/** The database role the catalogue gives function `name` (its database binding); fails when it has none. */
+export function databaseRoleFor(name: FunctionName): DatabaseRole {
+  const role = databaseRoleOf(functionSpec(name));
+  if (!role) throw new Error(`${name} has no database binding in lambdas/functions.ts`);
+  return role;
+}
+
 /**
  * PostgreSQL 17 on RDS: encrypted, in isolated subnets, TLS enforced (`rds.force_ssl`), its
  * credentials generated into Secrets Manager and rotated, backed up, and by default behind an
- * RDS Proxy that requires TLS. The proxy's name is unique to the stack (the feature flag
+ * RDS Proxy that requires TLS. Besides the master user (the owner, for migrations only) it has
+ * a secret for each application role (lambdas/adapters/pg-roles.ts), which the migrate function
+ * creates the roles with; each function reads the secret of its catalogue role only. The proxy's name is unique to the stack (the feature flag
  * `@aws-cdk/aws-rds:databaseProxyUniqueResourceName` in cdk.json); without it every stack's
  * proxy would be named `Proxy`, and a second stack in the region could not be deployed.
  */
 export class Database extends Construct {
   public readonly instance: DatabaseInstance;
+  /** The master user's secret: the owner's, for the migrations. */
   public readonly secret: ISecret;
+  /** The application roles' secrets, rotated between each role and its `_clone`. */
+  public readonly roleSecrets: Readonly<Record<AppRole, ISecret>>;
   public readonly proxy?: DatabaseProxy;
   /** The host functions connect to: the proxy's endpoint, or the instance's. */
   public readonly endpoint: string;
@@ -103,11 +118,13 @@ export class Database extends Construct {
     this.acknowledgeLogRetention();
     this.secret = this.instance.secret!;
     this.addRotation(props);
+    this.roleSecrets = { writer: this.addRoleSecret('writer', props), reader: this.addRoleSecret('reader', props) };
 
     if (props.useProxy ?? true) {
       this.proxy = new DatabaseProxy(this, 'Proxy', {
         proxyTarget: ProxyTarget.fromInstance(this.instance),
-        secrets: [this.secret],
+        // The proxy admits only users whose secret it holds.
+        secrets: [this.secret, this.roleSecrets.writer, this.roleSecrets.reader],
         vpc: props.vpc,
         vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
         securityGroups: [new SecurityGroup(this, 'ProxySecurityGroup', { vpc: props.vpc, allowAllOutbound: false, description: 'RDS Proxy for data-handler' })],
@@ -161,11 +178,41 @@ export class Database extends Construct {
       automaticallyAfter: Duration.days(props.rotationDays ?? 30),
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
     });
+    this.keepRotationLogs(rotation, 'RotationLogs', props);
+  }
+
+  /**
+   * A generated secret for an application role, attached to the instance, with the master
+   * secret as `masterarn`: multi-user rotation logs in as the master user to set the password
+   * of the role or of its `_clone` (which it creates, a member of the role, so it has the same
+   * grants), and swaps the secret between the two, so the credentials in use stay valid while
+   * the other user's password changes. Rotation waits for its first schedule rather than running at
+   * deploy: the role exists only once the migrate function has run, and the clone is made from it.
+   */
+  private addRoleSecret(role: AppRole, props: DatabaseProps): ISecret {
+    const id = role === 'writer' ? 'Writer' : 'Reader';
+    const secret = new DatabaseSecret(this, `${id}Secret`, {
+      username: APP_ROLES[role],
+      dbname: this.databaseName,
+      masterSecret: this.secret,
+    }).attach(this.instance);
+    const rotation = this.instance.addRotationMultiUser(`${id}Rotation`, {
+      secret,
+      automaticallyAfter: Duration.days(props.rotationDays ?? 30),
+      rotateImmediatelyOnUpdate: false,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+    });
+    this.keepRotationLogs(rotation, `${id}RotationLogs`, props);
+    return secret;
+  }
+
+  /** A rotation function's log group, made before the function so that it has a retention. */
+  private keepRotationLogs(rotation: Construct, id: string, props: DatabaseProps): void {
     // The function lives in a nested stack of AWS's; Lambda would create its log group on first
     // use, with no expiry. This one exists first, with a retention.
     const application = rotation.node.defaultChild as CfnApplication;
     const { functionName } = application.parameters as Record<string, string>;
-    const logGroup = new LogGroup(this, 'RotationLogs', {
+    const logGroup = new LogGroup(this, id, {
       logGroupName: `/aws/lambda/${functionName}`,
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -173,11 +220,17 @@ export class Database extends Construct {
     application.node.addDependency(logGroup);
   }
 
+  /** The secret a function of `role` connects with. */
+  secretOf(role: DatabaseRole): ISecret {
+    return role === 'owner' ? this.secret : this.roleSecrets[role];
+  }
+
   /**
-   * Lets a function connect: network access to the proxy (or instance) on 5432 and read
-   * access to the credentials secret.
+   * Lets a function connect as `role` (its catalogue binding): network access to the proxy (or
+   * instance) on 5432 and read access to that role's secret, no other. The owner (the migrate
+   * function) may read the roles' secrets too: it creates the roles with their passwords.
    */
-  grantConnect(fn: IConnectable & IGrantable): void {
+  grantConnect(fn: IConnectable & IGrantable, role: DatabaseRole): void {
     fn.connections.allowTo(this.target, Port.tcp(this.port), 'functions reach the database');
     for (const group of fn.connections.securityGroups) {
       Annotations.of(group).acknowledgeWarning(
@@ -185,7 +238,8 @@ export class Database extends Construct {
         'Functions keep all outbound traffic (SQS, Secrets Manager and the management API through NAT); the database side admits only them.',
       );
     }
-    this.secret.grantRead(fn);
+    this.secretOf(role).grantRead(fn);
+    if (role === 'owner') for (const secret of Object.values(this.roleSecrets)) secret.grantRead(fn);
   }
 
   /**
@@ -195,12 +249,16 @@ export class Database extends Construct {
    * not: functions that connect to the instance load Lambda's bundle of Amazon CAs (it costs
    * some cold-start time, so only they do).
    */
-  connectionEnvironment(): Record<string, string> {
+  connectionEnvironment(role: DatabaseRole): Record<string, string> {
     return {
       DATABASE_HOST: this.endpoint,
       DATABASE_PORT: String(this.port),
       DATABASE_NAME: this.databaseName,
-      DATABASE_SECRET_ARN: this.secret.secretArn,
+      DATABASE_SECRET_ARN: this.secretOf(role).secretArn,
+      // Only the owner creates the roles, from their secrets (never from passwords in variables).
+      ...(role === 'owner'
+        ? { DATABASE_WRITER_SECRET_ARN: this.roleSecrets.writer.secretArn, DATABASE_READER_SECRET_ARN: this.roleSecrets.reader.secretArn }
+        : {}),
       DATABASE_SSL: 'verify-full',
       ...(this.proxy ? {} : { NODE_EXTRA_CA_CERTS: LAMBDA_AMAZON_CA_BUNDLE }),
     };

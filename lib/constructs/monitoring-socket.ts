@@ -69,7 +69,7 @@ export class MonitoringSocket extends Construct {
     });
     this.connectFunction = new HandlerFunction(this, 'ConnectFunction', { ...props, name: 'ws-connect', environment: tableEnv });
     this.disconnectFunction = new HandlerFunction(this, 'DisconnectFunction', { ...props, name: 'ws-disconnect', environment: tableEnv });
-    this.defaultFunction = new HandlerFunction(this, 'DefaultFunction', { ...props, name: 'ws-default' });
+    this.defaultFunction = new HandlerFunction(this, 'DefaultFunction', { ...props, name: 'ws-default', environment: tableEnv });
     this.grantRegister(this.connectFunction);
     this.grantUnregister(this.disconnectFunction);
 
@@ -99,6 +99,9 @@ export class MonitoringSocket extends Construct {
     if (props.accountLogging) this.stage.node.addDependency(props.accountLogging);
     this.url = this.stage.url;
     this.managementEndpoint = this.stage.callbackUrl;
+    // $default reports missed frames: it takes what a connection is owed and posts it.
+    this.defaultFunction.addEnvironment('CONNECTIONS_ENDPOINT', this.managementEndpoint);
+    this.grantReportMissed(this.defaultFunction);
     for (const route of ['$disconnect-Route', '$default-Route']) {
       Validations.of(this.api.node.findChild(route)).acknowledge({
         id: 'AwsSolutions-APIG4',
@@ -117,9 +120,22 @@ export class MonitoringSocket extends Construct {
     return this.connections.grant(grantee, 'dynamodb:DeleteItem');
   }
 
-  /** The pusher: list connections, drop gone ones, and post to them on this stage only. */
+  /** $default: take what a connection is owed (an update), and post it to the connection. */
+  grantReportMissed(grantee: IGrantable) {
+    this.connections.grant(grantee, 'dynamodb:UpdateItem');
+    return this.grantPost(grantee);
+  }
+
+  /**
+   * The pusher: list connections, note and take what they missed, drop gone ones, and post to
+   * them on this stage only.
+   */
   grantManageConnections(grantee: IGrantable) {
-    this.connections.grant(grantee, 'dynamodb:Scan', 'dynamodb:DeleteItem');
+    this.connections.grant(grantee, 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    return this.grantPost(grantee);
+  }
+
+  private grantPost(grantee: IGrantable) {
     const grant = this.stage.grantManagementApiAccess(grantee);
     if (grantee.grantPrincipal instanceof Construct) {
       const { region, account } = nagEnv(this);

@@ -5,7 +5,7 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { migrationsHash, MIGRATIONS_DIR } from '../../lambdas/adapters/migrations';
 import { acknowledgeFinding, BASIC_EXECUTION_POLICY, nagRef } from '../nag';
-import type { Database } from './database';
+import { databaseRoleFor, type Database } from './database';
 import { HandlerFunction, type FunctionDefaults } from './handler-function';
 
 export interface SchemaMigrationProps extends FunctionDefaults {
@@ -17,7 +17,9 @@ export interface SchemaMigrationProps extends FunctionDefaults {
 
 /**
  * Runs the versioned migrations in `migrations/` (the same ones `npm start` and the tests run)
- * through a custom resource whose function reaches the database like the batch writer does.
+ * through a custom resource whose function reaches the database like the batch writer does, but
+ * as the owner (the master user), and first creates the application roles that are missing
+ * from their secrets (lambdas/adapters/pg-roles.ts).
  *
  * The resource's properties are a digest of the migration files and the database endpoint, so
  * it runs when a migration is added or changed (or the database is replaced), and `cdk diff`
@@ -38,7 +40,7 @@ export class SchemaMigration extends Construct {
       ...props,
       name: 'migrate',
       vpc: props.vpc,
-      environment: props.database.connectionEnvironment(),
+      environment: props.database.connectionEnvironment(databaseRoleFor('migrate')),
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
@@ -46,7 +48,7 @@ export class SchemaMigration extends Construct {
         afterBundling: (_inputDir: string, outputDir: string) => [`cp -r "${dir}" "${outputDir}/migrations"`],
       },
     });
-    props.database.grantConnect(this.function);
+    props.database.grantConnect(this.function, databaseRoleFor('migrate'));
     const provider = new Provider(this, 'Provider', {
       onEventHandler: this.function,
       logGroup: new LogGroup(this, 'ProviderLogs', {

@@ -5,16 +5,19 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_SPECS, type Binding, type FunctionName } from '../../lambdas/functions';
+import { databaseRoleOf, FUNCTION_SPECS, type Binding, type FunctionName } from '../../lambdas/functions';
 import { bundleFunctions, type FunctionBundles } from '../../local/bundles';
 
 /** The SDK packages each binding needs at run time. */
 const SDK_FOR: Record<Binding, readonly string[]> = {
   'enqueue-records': ['@aws-sdk/client-sqs'],
-  database: ['@aws-sdk/client-secrets-manager'],
+  'database-owner': ['@aws-sdk/client-secrets-manager'],
+  'database-writer': ['@aws-sdk/client-secrets-manager'],
+  'database-reader': ['@aws-sdk/client-secrets-manager'],
   'register-connections': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
   'unregister-connections': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
   'push-to-connections': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-apigatewaymanagementapi'],
+  'report-missed': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-apigatewaymanagementapi'],
   'verify-tokens': [],
   'log-in-users': ['@aws-sdk/client-cognito-identity-provider'],
   'count-failed-logins': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
@@ -23,7 +26,7 @@ const SDK_FOR: Record<Binding, readonly string[]> = {
 };
 
 /** Size budgets: a function that touches no database stays small; the others carry pg. */
-const budgetKiB = (bindings: readonly Binding[]) => (bindings.includes('database') ? 250 : 100);
+const budgetKiB = (bindings: readonly Binding[]) => (databaseRoleOf({ bindings }) ? 250 : 100);
 
 describe('the function bundles', () => {
   let bundles: FunctionBundles;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../lambdas/adapters/migrations';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
 import { analyzeSwings } from '../../lambdas/core/swing-analysis';
-import { FUNCTION_SPECS, type FunctionName } from '../../lambdas/functions';
+import { databaseRoleOf, FUNCTION_SPECS, type FunctionName } from '../../lambdas/functions';
 import { readEnv } from '../../lambdas/shared/env';
 import type { HttpResult } from '../../lambdas/shared/http';
 import type { WsResult } from '../../lambdas/shared/websocket';
@@ -122,7 +122,7 @@ describe('the synthesized function bundles', () => {
 
       expect(() => readEnv(spec.env, env), spec.name).not.toThrow();
       expect(Object.values(env).join(' '), spec.name).not.toMatch(/amazonaws\.com/);
-      if (spec.bindings.includes('database')) expect(env.DATABASE_SSL, spec.name).toBe('verify-full');
+      if (databaseRoleOf(spec)) expect(env.DATABASE_SSL, spec.name).toBe('verify-full');
     }
   });
 
@@ -216,7 +216,8 @@ describe('the synthesized function bundles', () => {
       const stored = await query<{ id: string }>(aws.postgres.clientConfig(TEMPLATE_DATABASE), 'SELECT id FROM records WHERE id = ANY($1) ORDER BY date', [ids]);
       expect(stored.map((r) => r.id)).toEqual(ids);
       await monitor.waitFor(() => ids.every((id) => monitor.pushedIds().includes(id)), 10_000);
-      expect(aws.secrets.requests).toContain(aws.local.databaseSecretArn);
+      // It logged in as its role, with its role's secret.
+      expect(aws.secrets.requests).toContain(aws.local.databaseSecretArns.writer);
     } finally {
       await monitor.close();
     }
@@ -240,6 +241,7 @@ describe('the synthesized function bundles', () => {
 
       expect(answer.statusCode, answer.body).toBe(200);
       expect((JSON.parse(answer.body!) as { records: { id: string }[] }).records.map((r) => r.id)).toEqual(rows.map((r) => r.id));
+      expect(aws.secrets.requests).toContain(aws.local.databaseSecretArns.reader); // as its role
     });
 
     it('swing-analyze answers 200 with the analysis of the rows', async () => {

@@ -14,19 +14,9 @@ import { listDeadLetters } from '../../local/dead-letters';
 import { freshDatabase } from '../support/services';
 import { login, startTestStack, waitFor } from '../support/stack';
 import { DatabaseProxy } from '../support/writer-db-proxy';
+import { functionLines } from '../support/function-log';
 
-/** The writer's log lines (JSON), from the function output the stack prints with its name. */
-function writerLines(output: readonly string[]): Record<string, unknown>[] {
-  return output.flatMap((line) => {
-    const json = line.slice(line.indexOf('{'));
-    if (!line.includes('batch-writer') || !json.startsWith('{')) return [];
-    try {
-      return [JSON.parse(json) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
-}
+const writerLines = (output: readonly string[]) => functionLines(output, 'batch-writer');
 
 describe('the batch writer in the local stack', () => {
   const output: string[] = [];

@@ -95,7 +95,8 @@ describe('the DataHandler stack', () => {
     });
     built.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: Match.objectLike({ 'rds.force_ssl': '1' }) });
     built.template.hasResourceProperties('AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL', RequireTLS: true });
-    built.template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    // The master user's, and each application role's (see database-roles.test.ts).
+    built.template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
   });
 
   it('can run without the proxy, connecting functions to the instance', () => {
@@ -127,13 +128,18 @@ describe('the DataHandler stack', () => {
     const manage = statements.find((s) => s.Action === 'execute-api:ManageConnections')!;
     expect(JSON.stringify(manage.Resource)).toMatch(/\/live\/\*\/@connections\/\*/);
     const ddb = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
-    expect(actions(ddb)).toEqual(['dynamodb:DeleteItem', 'dynamodb:Scan']);
+    // Scan to list, Get/Update to note and take missed frames, Delete for connections gone.
+    expect(actions(ddb)).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
     expect(statements.some((s) => s.Resource === '*' && [s.Action].flat().some((a) => !a.startsWith('ec2:')))).toBe(false);
   });
 
-  it('gives the connect and disconnect functions one table action each', () => {
+  it('gives the connect, disconnect and default functions one table action each', () => {
     expect(actions(statementsOf(built.template, 'MonitoringConnectFunctionRole')).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
     expect(actions(statementsOf(built.template, 'MonitoringDisconnectFunctionRole')).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:DeleteItem']);
+    // $default takes what a connection is owed (one update) and posts it on its own stage.
+    const defaults = statementsOf(built.template, 'MonitoringDefaultFunctionRole');
+    expect(actions(defaults).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:UpdateItem']);
+    expect(JSON.stringify(defaults.find((s) => s.Action === 'execute-api:ManageConnections')!.Resource)).toMatch(/\/live\/\*\/@connections\/\*/);
   });
 
   it('runs every function on Node.js 22, arm64, with a log group that has a retention', () => {

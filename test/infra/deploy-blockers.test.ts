@@ -113,30 +113,38 @@ describe('the availability zones', () => {
 describe('secret rotation', () => {
   let template: Template;
   beforeAll(() => ({ template } = synth()));
+  // The master user's, and each application role's (writer, reader).
+  const rotations = () => {
+    const found = Object.entries(resources(template, 'AWS::Serverless::Application'));
+    expect(found).toHaveLength(3);
+    return found;
+  };
 
   it('runs in the functions\' subnets, whose NAT route reaches Secrets Manager, not in the isolated ones', () => {
-    const [, rotation] = only(template, 'AWS::Serverless::Application');
-    const subnets = refsIn(rotation.Properties.Parameters.vpcSubnetIds);
-    expect(subnets.sort()).toEqual(subnetsNamed(template, 'functions').map(([id]) => id).sort());
-    const routes = Object.values(resources(template, 'AWS::EC2::Route'));
-    const tables = Object.values(resources(template, 'AWS::EC2::SubnetRouteTableAssociation'))
-      .filter((a) => subnets.includes(a.Properties.SubnetId.Ref))
-      .map((a) => a.Properties.RouteTableId.Ref);
-    expect(tables).toHaveLength(subnets.length);
-    for (const table of tables) {
-      expect(routes.some((r) => r.Properties.RouteTableId.Ref === table && r.Properties.DestinationCidrBlock === '0.0.0.0/0' && r.Properties.NatGatewayId)).toBe(true);
+    for (const [, rotation] of rotations()) {
+      const subnets = refsIn(rotation.Properties.Parameters.vpcSubnetIds);
+      expect(subnets.sort()).toEqual(subnetsNamed(template, 'functions').map(([id]) => id).sort());
+      const routes = Object.values(resources(template, 'AWS::EC2::Route'));
+      const tables = Object.values(resources(template, 'AWS::EC2::SubnetRouteTableAssociation'))
+        .filter((a) => subnets.includes(a.Properties.SubnetId.Ref))
+        .map((a) => a.Properties.RouteTableId.Ref);
+      expect(tables).toHaveLength(subnets.length);
+      for (const table of tables) {
+        expect(routes.some((r) => r.Properties.RouteTableId.Ref === table && r.Properties.DestinationCidrBlock === '0.0.0.0/0' && r.Properties.NatGatewayId)).toBe(true);
+      }
     }
   });
 
   it('may connect to the database', () => {
-    const [, rotation] = only(template, 'AWS::Serverless::Application');
-    const rotationGroup = rotation.Properties.Parameters.vpcSecurityGroupIds['Fn::GetAtt'][0];
     const [instanceId, instance] = only(template, 'AWS::RDS::DBInstance');
     const dbGroup = instance.Properties.VPCSecurityGroups[0]['Fn::GetAtt'][0];
-    const ingress = Object.values(resources(template, 'AWS::EC2::SecurityGroupIngress')).find(
-      (i) => i.Properties.GroupId['Fn::GetAtt'][0] === dbGroup && i.Properties.SourceSecurityGroupId['Fn::GetAtt'][0] === rotationGroup,
-    );
-    expect(ingress?.Properties.ToPort).toEqual({ 'Fn::GetAtt': [instanceId, 'Endpoint.Port'] });
+    for (const [, rotation] of rotations()) {
+      const rotationGroup = rotation.Properties.Parameters.vpcSecurityGroupIds['Fn::GetAtt'][0];
+      const ingress = Object.values(resources(template, 'AWS::EC2::SecurityGroupIngress')).find(
+        (i) => i.Properties.GroupId['Fn::GetAtt'][0] === dbGroup && i.Properties.SourceSecurityGroupId['Fn::GetAtt'][0] === rotationGroup,
+      );
+      expect(ingress?.Properties.ToPort).toEqual({ 'Fn::GetAtt': [instanceId, 'Endpoint.Port'] });
+    }
   });
 });
 

@@ -42,7 +42,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
     await stack.cleanup();
   });
 
-  it('stores the valid messages of a batch, reports the malformed one, and pushes only new rows', async () => {
+  it('stores the valid messages of a batch, reports the malformed one, and pushes them again when they come back', async () => {
     const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout, ...queueDeps() });
     const good = [body('alice', 10, 'a'), body('bob', 5, 'b')];
     const event = sqsEvent([good[0]!, '{"not":"a batch"}', good[1]!]);
@@ -55,11 +55,14 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
     expect(stored.rows[0].n).toBe(15);
     await waitFor(() => admin.pushedIds().length === before + 15);
 
-    // The same messages again (a redelivery): nothing new is stored or pushed.
+    // The same messages again (a redelivery, as after an invocation that ended after its commit):
+    // nothing new is stored, and the rows are pushed again, since the first push may never have
+    // happened. Monitors dedupe by id.
     const again = await writer(sqsEvent(good), lambdaContext());
     expect(again.batchItemFailures).toEqual([]);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(admin.pushedIds().length).toBe(before + 15);
+    await waitFor(() => admin.pushedIds().length === before + 30);
+    expect((await stack.pool.query("SELECT count(*)::int AS n FROM records WHERE user_id IN ('alice','bob')")).rows[0].n).toBe(15);
+    expect(new Set(admin.pushedIds().slice(before)).size).toBe(15);
   });
 
   it('returns every message to the queue when the database fails, and tells admins', async () => {
@@ -75,14 +78,39 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
     await broken.end();
   });
 
-  it('still succeeds when pushing fails, because the rows are committed', async () => {
+  it('succeeds when posts fail, because the rows are committed, and owes each monitor a missed frame', async () => {
     const deadManagement = localManagementClient('http://127.0.0.1:1', { maxAttempts: 1 });
     const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout: { ...fanout, broadcaster: new ApiGatewayBroadcaster(deadManagement) }, ...queueDeps() });
 
     const result = await writer(sqsEvent([body('dave', 2)]), lambdaContext());
 
     expect(result.batchItemFailures).toEqual([]);
-    expect((await stack.pool.query("SELECT count(*)::int AS n FROM records WHERE user_id = 'dave'")).rows[0].n).toBe(2);
+    const rows = (await stack.pool.query("SELECT stored_at FROM records WHERE user_id = 'dave'")).rows as { stored_at: string }[];
+    expect(rows).toHaveLength(2);
+    const owed = (await fanout.registry.list(0)).filter((c) => c.missed);
+    expect(owed.map((c) => c.missed)).toEqual([{ count: 2, stored_from: rows[0]!.stored_at, stored_to: rows[0]!.stored_at }]);
+    // The admin's next ping brings the missed frame (the $default route reports it).
+    admin.socket.send('{"action":"ping"}');
+    await waitFor(() => admin.frames.some((f) => f.type === 'missed'));
+    expect(admin.frames.find((f) => f.type === 'missed')).toEqual({ type: 'missed', count: 2, stored_from: rows[0]!.stored_at, stored_to: rows[0]!.stored_at });
     deadManagement.destroy();
+  });
+
+  it('hands stored messages back when no monitor can even be listed, and their retry pushes the rows', async () => {
+    // DynamoDB unreachable: the connections cannot be listed, so nobody can be told.
+    const deadDynamo = localDocumentClient('http://127.0.0.1:1');
+    const store = new PgRecordStore(stack.pool);
+    const blind = makeBatchWriterHandler({ store, fanout: { ...fanout, registry: new DynamoConnectionRegistry(deadDynamo, stack.tableName) }, ...queueDeps() });
+    const event = sqsEvent([body('erin', 3)]);
+    const before = admin.pushedIds().length;
+
+    const first = await blind(event, lambdaContext());
+    const retry = await makeBatchWriterHandler({ store, fanout, ...queueDeps() })(event, lambdaContext());
+
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0]!.messageId }]);
+    expect(retry.batchItemFailures).toEqual([]);
+    await waitFor(() => admin.pushedIds().length === before + 3);
+    expect((await stack.pool.query("SELECT count(*)::int AS n FROM records WHERE user_id = 'erin'")).rows[0].n).toBe(3);
+    deadDynamo.destroy();
   });
 });

@@ -47,4 +47,39 @@ describe('DynamoConnectionRegistry on dynalite', () => {
   it('treats removing an unknown connection as done', async () => {
     await expect(registry.remove('never-existed')).resolves.toBeUndefined();
   });
+
+  describe('what a connection is owed a missed frame for', () => {
+    const span = (count: number, from: number, to: number) => ({
+      count,
+      stored_from: `2024-01-01T00:00:${String(from).padStart(2, '0')}Z`,
+      stored_to: `2024-01-01T00:00:${String(to).padStart(2, '0')}Z`,
+    });
+
+    it('merges notes from concurrent writers without losing one, then hands it over once', async () => {
+      // Arrange: the listing each writer works from, taken before any of them noted anything.
+      await registry.add(connection('owed', 9_000));
+      const listed = (await registry.list(1_000)).find((c) => c.connectionId === 'owed')!;
+
+      // Act: 12 writers note at once, each from the same stale listing.
+      const noted = await Promise.all(Array.from({ length: 12 }, (_, i) => registry.noteMissed('owed', span(i + 1, 10 + i, 20 + i), listed)));
+      const takes = await Promise.all([registry.takeMissed('owed'), registry.takeMissed('owed')]);
+
+      // Assert
+      expect(noted.every(Boolean)).toBe(true);
+      expect(takes.filter(Boolean)).toEqual([span(78, 10, 31)]); // 1 + 2 + … + 12, one taker
+      expect(await registry.takeMissed('owed')).toBeUndefined();
+      expect((await registry.list(1_000)).find((c) => c.connectionId === 'owed')!.missed).toBeUndefined();
+    });
+
+    it('never brings back the item of a connection that is gone', async () => {
+      await registry.add(connection('leaving', 9_000));
+      const listed = (await registry.list(1_000)).find((c) => c.connectionId === 'leaving')!;
+      await registry.remove('leaving');
+
+      expect(await registry.noteMissed('leaving', span(1, 1, 1), listed)).toBe(false);
+      expect(await registry.noteMissed('leaving', span(1, 1, 1))).toBe(false);
+      expect(await registry.takeMissed('leaving')).toBeUndefined();
+      expect((await registry.list(0)).map((c) => c.connectionId)).not.toContain('leaving');
+    });
+  });
 });

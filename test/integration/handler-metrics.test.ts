@@ -16,6 +16,7 @@ import { httpEvent, lambdaContext, sqsEvent } from '../fixtures/events';
 import { importWithMetrics, metricNames, outputOf, type EmfBlob } from '../support/metrics-output';
 import { localSqsClient } from '../../local/services';
 import { freshDatabase, freshQueue, sqsClient } from '../support/services';
+import { MemoryRegistry } from '../support/memory-registry';
 
 type BatchWriterModule = typeof import('../../lambdas/handlers/batch-writer');
 type IngestModule = typeof import('../../lambdas/handlers/ingest');
@@ -30,7 +31,7 @@ const body = (userId: string, count: number, key: string) =>
   )[0]!;
 
 const noMonitors: FanoutDeps = {
-  registry: { add: async () => undefined, remove: async () => undefined, list: async () => [] },
+  registry: new MemoryRegistry(),
   broadcaster: {
     post: async () => {
       throw new Error('no monitor is connected, so nothing should be posted');

@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
 import { DEFAULT_FANOUT, pushRecords } from '../../lambdas/core/fanout';
-import type { Connection, ConnectionRegistry } from '../../lambdas/core/ports';
 import { managementClient } from '../../lambdas/shared/management-client';
 import { storedRecord } from '../fixtures/records';
+import { MemoryRegistry } from '../support/memory-registry';
 
 describe('pushes to a management API that keeps refusing', () => {
   let server: Server;
@@ -38,11 +38,7 @@ describe('pushes to a management API that keeps refusing', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const oneAdmin: ConnectionRegistry = {
-    add: async () => undefined,
-    remove: async () => undefined,
-    list: async (): Promise<Connection[]> => [{ connectionId: 'c1', userId: 'root', isAdmin: true, connectedAt: '2024-01-01T00:00:00Z', expiresAt: 4_000_000_000 }],
-  };
+  const oneAdmin = () => new MemoryRegistry([{ connectionId: 'c1', userId: 'root', isAdmin: true, connectedAt: '2024-01-01T00:00:00Z', expiresAt: 4_000_000_000 }]);
 
   it.each([
     [429, 'throttled'],
@@ -52,7 +48,7 @@ describe('pushes to a management API that keeps refusing', () => {
     status = answer;
     const broadcaster = new ApiGatewayBroadcaster(managementClient(endpoint));
 
-    const report = await pushRecords([storedRecord()], { registry: oneAdmin, broadcaster }, {
+    const report = await pushRecords([storedRecord()], { registry: oneAdmin(), broadcaster }, {
       ...DEFAULT_FANOUT,
       baseDelayMs: 1,
       remainingMs: () => 30_000,

@@ -24,12 +24,13 @@ import { lambdaContext } from '../fixtures/events';
 import { freshDatabase, freshQueue, sqsClient } from '../support/services';
 import { waitFor } from '../support/stack';
 import { DatabaseProxy } from '../support/writer-db-proxy';
+import { MemoryRegistry } from '../support/memory-registry';
 
 const SCALE = 30;
 const OUTAGE_MS = (15 * 60 * 1000) / SCALE;
 
 const noMonitors: FanoutDeps = {
-  registry: { add: async () => undefined, remove: async () => undefined, list: async () => [] },
+  registry: new MemoryRegistry(),
   broadcaster: { post: async () => 'delivered' },
 };
 

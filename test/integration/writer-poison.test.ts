@@ -22,13 +22,14 @@ import { lambdaContext } from '../fixtures/events';
 import { outputOf } from '../support/metrics-output';
 import { freshDatabase, freshQueue, sqsClient } from '../support/services';
 import { waitFor } from '../support/stack';
+import { MemoryRegistry } from '../support/memory-registry';
 
 const REFUSED_VALUE = -666;
 const CONSTRAINT = 'writer_test_refuses_minus_666';
 const MAX_RECEIVES = 3;
 
 const noMonitors: FanoutDeps = {
-  registry: { add: async () => undefined, remove: async () => undefined, list: async () => [] },
+  registry: new MemoryRegistry(),
   broadcaster: { post: async () => 'delivered' },
 };
 
@@ -62,7 +63,7 @@ describe('records the database refuses', () => {
     const bodies = records.map((r) => packQueueMessages('alice', '2024-06-01T00:00:00Z', toQueuedRecords([{ data: r.data, date: '2024-06-01T00:00:00Z' }], [r.id]))[0]!);
     const real = new PgRecordStore(pool);
     let statements = 0;
-    const store = { insertBatch: (batch: Parameters<PgRecordStore['insertBatch']>[0]) => (statements++, real.insertBatch(batch)) };
+    const store = { insertBatch: (batch: Parameters<PgRecordStore['insertBatch']>[0]) => (statements++, real.insertBatch(batch)), findStored: (ids: readonly string[]) => real.findStored(ids) };
     const writer = makeBatchWriterHandler({ store, redelivery: new SqsRedelivery(sqs), deadLetters: new PgDeadLetterLog(pool), fanout: noMonitors });
     source = new SqsEventSource({
       sqs,

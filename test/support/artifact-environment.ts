@@ -11,6 +11,8 @@
 import path from 'node:path';
 import { IDEMPOTENCY_KEYS_TABLE } from '../../lambdas/core/idempotency';
 import { LOGIN_ATTEMPTS_TABLE } from '../../lambdas/core/login-limit';
+import { APP_ROLES } from '../../lambdas/adapters/pg-roles';
+import type { DatabaseRole } from '../../lambdas/functions';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/bindings';
 import type { CfnTemplate, FunctionArtifact } from './artifact-synth';
 
@@ -29,8 +31,8 @@ export interface LocalAws {
   /** The local WebSocket gateway's management API (`http://127.0.0.1:<port>/<stage>`). */
   readonly managementEndpoint: string;
   readonly secretsManagerEndpoint: string;
-  /** The ARN the Secrets Manager emulator serves the database credentials under. */
-  readonly databaseSecretArn: string;
+  /** The ARNs the Secrets Manager emulator serves each database role's credentials under. */
+  readonly databaseSecretArns: Readonly<Record<DatabaseRole, string>>;
   readonly database: { readonly host: string; readonly port: number };
   /** What `https://cognito-idp.<region>.amazonaws.com` is here, and its pool and client. */
   readonly cognito: { readonly endpoint: string; readonly poolId: string; readonly clientId: string };
@@ -67,12 +69,25 @@ const LOCAL_COUNTERPARTS: Record<string, Resolve> = {
   },
   'AWS::Cognito::UserPool|Ref': (l) => l.cognito.poolId,
   'AWS::Cognito::UserPoolClient|Ref': (l) => l.cognito.clientId,
-  'AWS::SecretsManager::SecretTargetAttachment|Ref': (l) => l.databaseSecretArn,
-  'AWS::SecretsManager::Secret|Ref': (l) => l.databaseSecretArn,
+  // Three secrets, told apart by the user they are generated for.
+  'AWS::SecretsManager::SecretTargetAttachment|Ref': (l, id, t) => l.databaseSecretArns[roleOfSecret(t, t.Resources[id]?.Properties?.SecretId?.Ref)],
+  'AWS::SecretsManager::Secret|Ref': (l, id, t) => l.databaseSecretArns[roleOfSecret(t, id)],
   'AWS::RDS::DBProxy|Endpoint': (l) => l.database.host,
   'AWS::RDS::DBInstance|Endpoint.Address': (l) => l.database.host,
   'AWS::RDS::DBInstance|Endpoint.Port': (l) => String(l.database.port),
 };
+
+/** The database role whose credentials secret `id` is: by the user its template generates it for. */
+function roleOfSecret(template: CfnTemplate, id: unknown): DatabaseRole {
+  const generated = template.Resources[String(id)]?.Properties?.GenerateSecretString?.SecretStringTemplate;
+  const text = typeof generated === 'string' ? generated : ((generated?.['Fn::Join']?.[1] ?? []) as unknown[]).map((p) => (typeof p === 'string' ? p : 'reference')).join('');
+  const user = (JSON.parse(text || '{}') as { username?: string }).username;
+  const masters = Object.values(template.Resources).filter((r) => r.Type === 'AWS::RDS::DBInstance').map((r) => r.Properties?.MasterUsername);
+  if (user === APP_ROLES.writer) return 'writer';
+  if (user === APP_ROLES.reader) return 'reader';
+  if (user !== undefined && masters.includes(user)) return 'owner';
+  throw new Error(`secret ${String(id)} is for ${user ?? 'no known user'}, which has no local counterpart`);
+}
 
 /** AWS service URLs (after references are resolved) → their local counterparts. */
 const LOCAL_URLS: { readonly pattern: (l: LocalAws) => RegExp; readonly to: (l: LocalAws) => string }[] = [
@@ -83,7 +98,7 @@ const LOCAL_URLS: { readonly pattern: (l: LocalAws) => RegExp; readonly to: (l: 
 ];
 
 class Resolver {
-  /** Which logical id each counterpart was used for: two resources cannot share one. */
+  /** Which logical id each local counterpart was used for: two resources cannot share one. */
   private readonly used = new Map<string, string>();
 
   constructor(
@@ -155,12 +170,13 @@ class Resolver {
     const key = `${resource.Type}|${attribute}`;
     const resolve = LOCAL_COUNTERPARTS[key];
     if (!resolve) throw new Error(`${attribute === 'Ref' ? 'Ref' : `Fn::GetAtt .${attribute}`} of ${logicalId} (${resource.Type}) has no local counterpart; wire it in test/support/artifact-environment.ts`);
-    const earlier = this.used.get(key);
+    const value = resolve(this.local, logicalId, this.template);
+    const earlier = this.used.get(`${key}|${value}`);
     if (earlier !== undefined && earlier !== logicalId) {
       throw new Error(`both ${earlier} and ${logicalId} (${key}) are referenced, but there is one local counterpart; give each its own`);
     }
-    this.used.set(key, logicalId);
-    return resolve(this.local, logicalId, this.template);
+    this.used.set(`${key}|${value}`, logicalId);
+    return value;
   }
 }
 

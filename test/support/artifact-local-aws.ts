@@ -1,13 +1,15 @@
 /**
  * The local counterparts of the stack's resources, for the artifact tests: a queue and a
- * connections table on the shared fauxqs and dynalite, a TLS-only PostgreSQL with its schema,
- * the database secret behind a Secrets Manager emulation, the user pool behind a Cognito
+ * connections table on the shared fauxqs and dynalite, a TLS-only PostgreSQL with its schema and
+ * the application's roles, the three database secrets (the owner's and the roles', as RDS and
+ * CDK write them) behind a Secrets Manager emulation, the user pool behind a Cognito
  * emulation, and a WebSocket gateway whose routes call the functions the caller gives it.
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import type { FunctionName } from '../../lambdas/functions';
 import { migrateUp } from '../../lambdas/adapters/migrations';
+import { APP_ROLES, ensureLoginRoles } from '../../lambdas/adapters/pg-roles';
 import type { LambdaHandler } from '../../local/invoke';
 import { startWsGateway, type RunningWsGateway } from '../../local/ws-gateway';
 import type { LocalAws } from './artifact-environment';
@@ -46,16 +48,22 @@ export async function startArtifactAws(options: ArtifactAwsOptions): Promise<Art
     const postgres = await startTlsPostgres();
     stoppers.push(() => postgres.stop());
     await postgres.createDatabase(TEMPLATE_DATABASE);
+    // As the migrate function does on the first deploy: the roles with their secrets' passwords, then the schema.
+    const passwords = { writer: randomBytes(12).toString('hex'), reader: randomBytes(12).toString('hex') };
+    await ensureLoginRoles(postgres.clientConfig('postgres'), [
+      { name: APP_ROLES.writer, password: async () => passwords.writer },
+      { name: APP_ROLES.reader, password: async () => passwords.reader },
+    ]);
     await migrateUp(postgres.clientConfig(TEMPLATE_DATABASE));
 
-    const databaseSecretArn = `arn:aws:secretsmanager:${options.region}:${options.account}:secret:ArtifactsDatabaseSecret-${randomBytes(3).toString('hex')}`;
+    const arn = (name: string) => `arn:aws:secretsmanager:${options.region}:${options.account}:secret:${name}-${randomBytes(3).toString('hex')}`;
+    const databaseSecretArns = { owner: arn('ArtifactsDatabaseSecret'), writer: arn('ArtifactsWriterSecret'), reader: arn('ArtifactsReaderSecret') };
+    // As RDS writes an instance's generated credentials (CDK adds `masterarn` to the roles').
+    const credentials = (username: string, password: string) => ({ engine: 'postgres', host: postgres.host, port: postgres.port, dbname: TEMPLATE_DATABASE, username, password });
     const secrets = await startSecretsManagerEmulator([
-      {
-        arn: databaseSecretArn,
-        name: 'ArtifactsDatabaseSecret',
-        // As RDS writes an instance's generated credentials.
-        value: { engine: 'postgres', host: postgres.host, port: postgres.port, dbname: TEMPLATE_DATABASE, username: postgres.user, password: postgres.password },
-      },
+      { arn: databaseSecretArns.owner, name: 'ArtifactsDatabaseSecret', value: credentials(postgres.user, postgres.password) },
+      { arn: databaseSecretArns.writer, name: 'ArtifactsWriterSecret', value: { ...credentials(APP_ROLES.writer, passwords.writer), masterarn: databaseSecretArns.owner } },
+      { arn: databaseSecretArns.reader, name: 'ArtifactsReaderSecret', value: { ...credentials(APP_ROLES.reader, passwords.reader), masterarn: databaseSecretArns.owner } },
     ]);
     stoppers.push(() => secrets.stop());
 
@@ -84,7 +92,7 @@ export async function startArtifactAws(options: ArtifactAwsOptions): Promise<Art
         idempotencyKeysTable,
         managementEndpoint: ws.managementEndpoint,
         secretsManagerEndpoint: secrets.endpoint,
-        databaseSecretArn,
+        databaseSecretArns,
         database: { host: postgres.host, port: postgres.port },
         cognito: { endpoint: cognito.endpoint, poolId, clientId: cognito.clientId },
         trustedCaFile: postgres.caFile,

@@ -5,25 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ThrottledError } from '../../../lambdas/core/errors';
-import { DEFAULT_FANOUT, pushRecords, pushStatus, recordTargets, type FanoutOptions } from '../../../lambdas/core/fanout';
-import type { Broadcaster, Connection, ConnectionRegistry, PostOutcome } from '../../../lambdas/core/ports';
+import { DEFAULT_FANOUT, pushRecords, pushStatus, recordTargets, reportMissed, type FanoutOptions } from '../../../lambdas/core/fanout';
+import type { Broadcaster, Connection, PostOutcome } from '../../../lambdas/core/ports';
 import { storedRecord } from '../../fixtures/records';
+import { MemoryRegistry } from '../../support/memory-registry';
 
 function connection(connectionId: string, userId: string, isAdmin = false): Connection {
   return { connectionId, userId, isAdmin, connectedAt: '2024-01-01T00:00:00Z', expiresAt: 4_000_000_000 };
-}
-
-class MemoryRegistry implements ConnectionRegistry {
-  constructor(public items: Connection[]) {}
-  async add(c: Connection) {
-    this.items.push(c);
-  }
-  async remove(id: string) {
-    this.items = this.items.filter((c) => c.connectionId !== id);
-  }
-  async list() {
-    return [...this.items];
-  }
 }
 
 class ScriptedBroadcaster implements Broadcaster {
@@ -134,6 +122,76 @@ describe('fan-out of stored records', () => {
   it('builds each user\'s frames once, however many connections they have', () => {
     const targets = recordTargets([connection('a1', 'alice'), connection('a2', 'alice')], [storedRecord()]);
     expect(targets[0]!.frames).toBe(targets[1]!.frames);
+  });
+});
+
+describe('no silent loss: what a connection does not get is owed to it as a missed frame', () => {
+  const at = (s: number) => `2024-01-01T00:00:${String(s).padStart(2, '0')}Z`;
+
+  it('notes the frames skipped at the deadline on each skipped connection, with the span they were stored in', async () => {
+    const registry = new MemoryRegistry(Array.from({ length: 4 }, (_, i) => connection(`c${i}`, 'alice')));
+    let remaining = 3_000;
+    const broadcaster = new ScriptedBroadcaster(() => {
+      remaining -= 1_000;
+      return 'delivered';
+    });
+    const rows = [storedRecord({ user_id: 'alice', stored_at: at(7) }), storedRecord({ user_id: 'alice', stored_at: at(2) })];
+
+    const report = await pushRecords(rows, { registry, broadcaster }, options({ concurrency: 1, remainingMs: () => remaining }));
+
+    expect(report).toMatchObject({ framesDelivered: 3, skipped: 1, missedNoted: 1, missedUnnoted: 0 });
+    expect(registry.items.find((c) => c.connectionId === 'c3')!.missed).toEqual({ count: 2, stored_from: at(2), stored_to: at(7) });
+    expect(registry.items.filter((c) => c.missed)).toHaveLength(1);
+  });
+
+  it('notes a frame that failed after its retries, and merges it with what was owed before', async () => {
+    const registry = new MemoryRegistry([{ ...connection('slow', 'alice'), missed: { count: 5, stored_from: at(1), stored_to: at(3) } }]);
+    const broadcaster = new ScriptedBroadcaster(() => 'throttle');
+
+    const report = await pushRecords([storedRecord({ user_id: 'alice', stored_at: at(9) })], { registry, broadcaster }, options());
+
+    // The owed missed frame was taken, then failed too: both are owed again, as one.
+    expect(report).toMatchObject({ failed: 2, missedNoted: 1 });
+    expect(registry.items[0]!.missed).toEqual({ count: 6, stored_from: at(1), stored_to: at(9) });
+  });
+
+  it('sends what was owed first, as a missed frame of its own, then the new records, and clears the debt', async () => {
+    const owed = { count: 12, stored_from: at(1), stored_to: at(4) };
+    const registry = new MemoryRegistry([{ ...connection('a', 'alice'), missed: owed }, { ...connection('b', 'bob'), missed: owed }]);
+    const broadcaster = new ScriptedBroadcaster();
+    const row = storedRecord({ user_id: 'alice', stored_at: at(5) });
+
+    const report = await pushRecords([row], { registry, broadcaster }, options());
+
+    // bob has no record in this batch, and still hears of his loss.
+    const postsTo = (id: string) => broadcaster.posts.filter((p) => p.connectionId === id).map((p) => p.data);
+    expect(postsTo('a')).toEqual([JSON.stringify({ type: 'missed', ...owed }), JSON.stringify({ type: 'records', records: [row] })]);
+    expect(postsTo('b')).toEqual([JSON.stringify({ type: 'missed', ...owed })]);
+    expect(report.missedReported).toBe(2);
+    expect(registry.items.every((c) => c.missed === undefined)).toBe(true);
+  });
+
+  it('says so when a loss cannot even be noted, so that the caller pushes the batch again', async () => {
+    const registry = new MemoryRegistry([connection('a', 'alice')]);
+    registry.noteMissed = async () => Promise.reject(new Error('DynamoDB unavailable'));
+    const broadcaster = new ScriptedBroadcaster(() => 'fail');
+
+    const report = await pushRecords([storedRecord({ user_id: 'alice' })], { registry, broadcaster }, options());
+
+    expect(report).toMatchObject({ failed: 1, missedNoted: 0, missedUnnoted: 1 });
+  });
+
+  it('reports what is owed on a ping, and keeps it owed when that post fails', async () => {
+    const owed = { count: 3, stored_from: at(1), stored_to: at(2) };
+    const registry = new MemoryRegistry([{ ...connection('a', 'alice'), missed: owed }]);
+
+    await expect(reportMissed('a', { registry, broadcaster: new ScriptedBroadcaster(() => 'fail') })).rejects.toThrow('boom');
+    expect(registry.items[0]!.missed).toEqual(owed);
+
+    const broadcaster = new ScriptedBroadcaster();
+    expect(await reportMissed('a', { registry, broadcaster })).toBe('reported');
+    expect(broadcaster.posts).toEqual([{ connectionId: 'a', data: JSON.stringify({ type: 'missed', ...owed }) }]);
+    expect(await reportMissed('a', { registry, broadcaster })).toBe('none');
   });
 });
 

@@ -13,6 +13,9 @@ function refusingStore(refused: ReadonlySet<string>, failAfter = Infinity) {
   const stored = new Set<string>();
   let statements = 0;
   const store: RecordStore = {
+    async findStored() {
+      return [];
+    },
     async insertBatch(records: readonly RecordToStore[]) {
       if (++statements > failAfter) throw new StoreUnavailableError(new Error('connect ECONNREFUSED'), true);
       const bad = records.find((r) => refused.has(r.id));
@@ -84,7 +87,7 @@ describe('storing a batch of messages', () => {
   });
 
   it('wraps a failure of unknown kind as the store being unavailable', async () => {
-    const store: RecordStore = { insertBatch: async () => Promise.reject(new TypeError('boom')) };
+    const store: RecordStore = { insertBatch: async () => Promise.reject(new TypeError('boom')), findStored: async () => [] };
 
     const outcome = await storeMessages(messages(2), store, always);
 

@@ -12,7 +12,12 @@ const resources: LocalResources = {
   dynamoEndpoint: 'http://127.0.0.1:4002',
   connectionsTable: 'connections',
   managementEndpoint: 'http://127.0.0.1:3001/local',
-  databaseUrl: 'postgres://u:p@127.0.0.1:5433/data_handler',
+  database: {
+    owner: 'postgres://owner:o@127.0.0.1:5433/data_handler',
+    writer: 'postgres://data_handler_writer:w@127.0.0.1:5433/data_handler',
+    reader: 'postgres://data_handler_reader:r@127.0.0.1:5433/data_handler',
+    rolePasswords: { writer: 'w', reader: 'r' },
+  },
   issuer: 'http://127.0.0.1:3000',
   audience: 'data-handler-local',
   jwksUrl: 'http://127.0.0.1:3000/.well-known/jwks.json',
@@ -36,10 +41,22 @@ describe('local function environments', () => {
     expect(ingest.MAX_BODY_BYTES).toBe(FUNCTIONS.ingest.settings.MAX_BODY_BYTES);
     expect(health.QUEUE_URL).toBeUndefined();
     expect(localEnvironment(FUNCTIONS['batch-writer'], resources, {})).toMatchObject({
-      DATABASE_URL: resources.databaseUrl,
+      DATABASE_URL: resources.database.writer,
       CONNECTIONS_ENDPOINT: resources.managementEndpoint,
       DATABASE_POOL_MAX: FUNCTIONS['batch-writer'].settings.DATABASE_POOL_MAX,
     });
+  });
+
+  it("connects each database function as its binding's role, and gives only the owner the roles' passwords", () => {
+    const env = (name: keyof typeof FUNCTIONS) => localEnvironment(FUNCTIONS[name], resources, {});
+    const passwords = (e: Record<string, string>) => Object.keys(e).filter((k) => k.endsWith('_PASSWORD'));
+
+    expect(env('migrate')).toMatchObject({ DATABASE_URL: resources.database.owner, DATABASE_WRITER_PASSWORD: 'w', DATABASE_READER_PASSWORD: 'r' });
+    expect(env('batch-writer').DATABASE_URL).toBe(resources.database.writer);
+    expect(env('records-query').DATABASE_URL).toBe(resources.database.reader);
+    expect(env('swing-analyze').DATABASE_URL).toBe(resources.database.reader);
+    expect(FUNCTION_SPECS.filter((s) => s.name !== 'migrate').flatMap((s) => passwords(env(s.name)))).toEqual([]);
+    expect(env('health').DATABASE_URL).toBeUndefined();
   });
 
   it('passes log levels through but never this process\'s AWS credentials, and sends any other AWS call to a refused local port', () => {

@@ -4,7 +4,7 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it, vi } from 'vitest';
-import { databaseConfig, secretReader } from '../../../lambdas/shared/database';
+import { appRoleSources, databaseConfig, secretReader } from '../../../lambdas/shared/database';
 
 describe('database settings', () => {
   it('uses DATABASE_URL when it is set', async () => {
@@ -29,5 +29,21 @@ describe('database settings', () => {
   it('refuses a secret without a username or password', async () => {
     const send = vi.fn().mockResolvedValue({ SecretString: '{"username":"app"}' });
     await expect(secretReader('arn:secret', { send } as unknown as SecretsManagerClient)()).rejects.toThrow(/no username or password/);
+  });
+
+  it("makes the roles required with their secrets (AWS), optional with passwords (the local stack), and refuses half of a pair", async () => {
+    const send = vi.fn().mockResolvedValue({ SecretString: JSON.stringify({ username: 'data_handler_writer', password: 'from-secret' }) });
+    const client = { send } as unknown as SecretsManagerClient;
+
+    const aws = appRoleSources({ DATABASE_WRITER_SECRET_ARN: 'arn:w', DATABASE_READER_SECRET_ARN: 'arn:r' } as never, client)!;
+    const local = appRoleSources({ DATABASE_WRITER_PASSWORD: 'pw-w', DATABASE_READER_PASSWORD: 'pw-r' } as never, client)!;
+
+    expect(aws.required).toBe(true);
+    expect(send).not.toHaveBeenCalled(); // a secret is read only when its role must be created
+    expect(await aws.roles[0]!.password()).toBe('from-secret');
+    expect(local.required).toBe(false);
+    expect(await Promise.all(local.roles.map(async (r) => [r.name, await r.password()]))).toEqual([['data_handler_writer', 'pw-w'], ['data_handler_reader', 'pw-r']]);
+    expect(appRoleSources({} as never, client)).toBeUndefined();
+    expect(() => appRoleSources({ DATABASE_WRITER_PASSWORD: 'pw-w' } as never, client)).toThrow(/set both DATABASE_WRITER_PASSWORD and DATABASE_READER_PASSWORD/);
   });
 });
