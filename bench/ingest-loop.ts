@@ -197,7 +197,7 @@ export async function runIngestLoopBench(options: IngestLoopOptions): Promise<Be
       notes: [
         'Latency: request sent to 202 (or 200) body read, per request; records/s counts accepted records over the loop\'s wall time.',
         'Last 202 → last push: from the loop\'s last answer until the monitor held every accepted id (it includes the batching window).',
-        `Pushes: ${formatCount(pushed.arrivals.size)} records in ${formatCount(pushed.framesReceived)} frames, ${pushed.duplicates} duplicates; ` +
+        `Pushes: ${formatCount(pushed.arrivals.size)} records in ${formatCount(pushed.framesReceived)} frames, ${pushed.duplicates} repeats (at least once); ` +
           `event source: ${stats.invocations} invocations, ${stats.messagesReceived} messages, ${stats.messagesFailed} failed, ${stats.invocationErrors} invocation errors.`,
         'The stack, its embedded SQS and DynamoDB and this client share one Node process (PostgreSQL is separate): a floor, not a ceiling.',
       ],

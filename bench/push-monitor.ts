@@ -16,7 +16,7 @@ interface Waiter {
 export class PushMonitor {
   /** First arrival of each record id. */
   readonly arrivals = new Map<string, number>();
-  /** Records pushed more than once (the product promises none). */
+  /** Records pushed more than once (allowed: pushes are at least once; counted for the note). */
   duplicates = 0;
   framesReceived = 0;
   /** Status frames, for the failure message when pushes stop coming. */

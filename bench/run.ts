@@ -30,7 +30,7 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
   'bulk-insert': async (ctx) => {
     const { runBulkInsertBench } = await import('./bulk-insert');
     const pg = await ctx.postgres();
-    return runBulkInsertBench({ databaseUrl: await pg.freshDatabase('bench_bulk_insert'), serverVersion: pg.version, ...(ctx.quick ? { records: 5_000, runs: 1 } : {}) });
+    return runBulkInsertBench({ databaseUrl: await pg.freshDatabase('bench_bulk_insert'), serverVersion: pg.version, ...(ctx.quick ? { records: 10_000, runs: 1 } : {}) });
   },
   frames: async (ctx) => (await import('./frames')).runFramesBench(ctx.quick ? { rows: 2_000, runs: 2 } : {}),
   'ingest-loop': async (ctx) => {
@@ -39,6 +39,8 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
     return runIngestLoopBench({ databaseUrl: await pg.freshDatabase('bench_ingest_loop'), ...(ctx.quick ? { records: 500 } : {}) });
   },
   bundles: async (ctx) => (await import('./bundles')).runBundlesBench(ctx.quick ? { runs: 3 } : {}),
+  fanout: async (ctx) => (await import('./fanout')).runFanoutBench(ctx.quick ? { monitorCounts: [1, 20], runs: 1 } : {}),
+  sustained: async (ctx) => (await import('./sustained')).runSustainedBench(ctx.quick ? { records: 20_000 } : {}),
 };
 
 const args = process.argv.slice(2);

@@ -1,13 +1,23 @@
 /**
- * RecordStore on PostgreSQL: one INSERT … SELECT FROM unnest(…) per batch, idempotent on id.
+ * RecordStore on PostgreSQL, idempotent on id, one transaction per batch:
+ * - a batch of COPY_MIN_RECORDS or more goes in with `COPY … FROM STDIN` straight into
+ *   `records`, the fastest way PostgreSQL takes rows. A batch of new rows (the common case) is
+ *   then stored at COPY's own rate, and every row is new, with the transaction's `now()` as its
+ *   stored_at. When an id is already there (a redelivery), the COPY fails on the primary key,
+ *   rolls back, and the batch goes through the statement below instead;
+ * - otherwise one INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING RETURNING: a single
+ *   round trip, which wins for small batches (bench: bulk-insert measures the crossover).
  * Failures are typed: refused data (a constraint, a bad value) apart from everything else.
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { RecordsRefusedError, StoreUnavailableError } from '../core/errors';
 import { canonicalTimestamp } from '../core/timestamp';
 import type { RecordStore, RecordToStore } from '../core/ports';
 import type { StoredRecord } from '../core/record';
-import { dataRefusalOf, isTransientConnectionError } from './pg-errors';
+import { dataRefusalOf, isTransientConnectionError, sqlstateOf } from './pg-errors';
 
 const TIMESTAMPTZ_OID = 1184;
 
@@ -76,12 +86,58 @@ const INSERT_BATCH = `
 
 const FIND_STORED = 'SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE id = ANY($1::uuid[])';
 
+const COPY_RECORDS = 'COPY records (id, user_id, data, date, accepted_at) FROM STDIN';
+
+/**
+ * Batches at least this long go in with COPY. Measured with bench/bulk-insert.ts on 2 cores:
+ * unnest wins at 1 record a batch (1 round trip against 3), the two tie at 10, and COPY leads
+ * from 25 (0.83× of raw COPY against 0.74×), by 50 (0.93× against 0.60×) and more from there.
+ */
+export const COPY_MIN_RECORDS = 20;
+
+/** The primary key refused a row: some id of the batch is stored already. */
+const isDuplicateId = (error: unknown) => sqlstateOf(error) === '23505' && (error as { constraint?: string }).constraint === 'records_pkey';
+
+// The canonical spelling (see core/timestamp.ts): what the stored value reads back as.
+const CANONICAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.(?!000000)\d{6})?Z$/;
+const canonical = (text: string) => (CANONICAL.test(text) ? text : canonicalTimestamp(text));
+
+/** COPY's text format: tab-separated, with backslash, tab, newline and return escaped. */
+function copyField(text: string): string {
+  return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : text;
+}
+
+/** The batch as COPY text, in chunks of rows (one string per 1000 rows). */
+function* copyRows(records: readonly RecordToStore[]): Generator<string> {
+  for (let i = 0; i < records.length; i += 1000) {
+    let chunk = '';
+    for (const r of records.slice(i, i + 1000)) chunk += `${r.id}\t${copyField(r.user_id)}\t${r.data}\t${r.date}\t${r.accepted_at}\n`;
+    yield chunk;
+  }
+}
+
+export interface PgRecordStoreOptions {
+  /** Batches at least this long go in with COPY; Infinity never uses it. @default COPY_MIN_RECORDS */
+  readonly copyMinRecords?: number;
+}
+
 export class PgRecordStore implements RecordStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly copyMinRecords: number;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: PgRecordStoreOptions = {},
+  ) {
+    this.copyMinRecords = options.copyMinRecords ?? COPY_MIN_RECORDS;
+  }
 
   async insertBatch(records: readonly RecordToStore[]): Promise<StoredRecord[]> {
     if (records.length === 0) return [];
     try {
+      if (records.length >= this.copyMinRecords) {
+        const copied = await this.copyNew(records);
+        if (copied) return copied;
+      }
       // One statement is one implicit transaction: the batch is stored whole or not at all.
       const result = await this.pool.query<StoredRecord>(INSERT_BATCH, [
         records.map((r) => r.id),
@@ -95,6 +151,29 @@ export class PgRecordStore implements RecordStore {
       const refusal = dataRefusalOf(error);
       if (refusal) throw new RecordsRefusedError(refusal, error);
       throw new StoreUnavailableError(error, isTransientConnectionError(error));
+    }
+  }
+
+  /**
+   * COPYs a batch of new rows in one transaction; resolves undefined (nothing stored) when an id
+   * exists already. stored_at is the column's default, the transaction's now(), read in it.
+   */
+  private async copyNew(records: readonly RecordToStore[]): Promise<StoredRecord[] | undefined> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      const [, now] = (await client.query('BEGIN; SELECT now() AS stored_at')) as unknown as [pg.QueryResult, pg.QueryResult<{ stored_at: string }>];
+      await pipeline(Readable.from(copyRows(records)), client.query(copyFrom(COPY_RECORDS)));
+      await client.query('COMMIT');
+      const storedAt = now.rows[0]!.stored_at;
+      return records.map((r) => ({ id: r.id, user_id: r.user_id, data: r.data, date: canonical(r.date), accepted_at: canonical(r.accepted_at), stored_at: storedAt }));
+    } catch (error) {
+      // A connection that cannot even roll back is dropped from the pool, not reused.
+      await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+      if (isDuplicateId(error)) return undefined;
+      throw error;
+    } finally {
+      client.release(broken);
     }
   }
 

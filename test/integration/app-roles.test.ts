@@ -123,6 +123,10 @@ describe('the application database roles', () => {
         const refusal = { messageId: `m-${password()}`, reason: 'refused', sqlstate: '23514', receiveCount: 1 };
 
         const stored = await new PgRecordStore(pool).insertBatch(batch);
+        // Both ways in: COPY (a batch of new rows), and the statement a redelivery falls back to.
+        const copied = recordsToStore(300);
+        expect(await new PgRecordStore(pool, { copyMinRecords: 1 }).insertBatch(copied)).toHaveLength(300);
+        expect(await new PgRecordStore(pool, { copyMinRecords: 1 }).insertBatch(copied)).toEqual([]);
         await notes.noteRefusals([refusal]);
         await notes.noteRefusals([{ ...refusal, receiveCount: 2 }]); // the upsert: ON CONFLICT DO UPDATE
         const read = await notes.refusals([refusal.messageId]);

@@ -2,10 +2,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateUp } from '../../lambdas/adapters/migrations';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
+import { RecordsRefusedError } from '../../lambdas/core/errors';
 import { recordsToStore } from '../fixtures/records';
 import { freshDatabase } from '../support/services';
 
-describe('PgRecordStore on PostgreSQL', () => {
+// Both ways in: COPY (every batch here, whatever its size) and the unnest statement (never COPY).
+describe.each([
+  ['COPY, falling back to the statement when an id exists', 1],
+  ['one INSERT … unnest statement', Infinity],
+])('PgRecordStore on PostgreSQL: %s', (_way, copyMinRecords) => {
   let url: string;
   let pool: pg.Pool;
   let store: PgRecordStore;
@@ -13,7 +18,7 @@ describe('PgRecordStore on PostgreSQL', () => {
   beforeAll(async () => {
     url = await freshDatabase();
     pool = createPool({ connection: url, max: 4 });
-    store = new PgRecordStore(pool);
+    store = new PgRecordStore(pool, { copyMinRecords });
   });
   afterAll(async () => pool.end());
 
@@ -70,11 +75,26 @@ describe('PgRecordStore on PostgreSQL', () => {
     expect(await count(records.map((r) => r.id))).toBe(1800);
   });
 
-  it('stores nothing of a batch that fails', async () => {
+  it('stores nothing of a batch that fails, and says the database refused it', async () => {
     const batch = recordsToStore(3);
     const broken = [...batch, { ...batch[0]!, id: 'not-a-uuid' }];
-    await expect(store.insertBatch(broken)).rejects.toThrow();
+    await expect(store.insertBatch(broken)).rejects.toBeInstanceOf(RecordsRefusedError);
     expect(await count(batch.map((r) => r.id))).toBe(0);
+  });
+
+  it('returns each row as it reads back: any user id, dates spelled in canonical UTC', async () => {
+    const odd = ['tab\there', 'back\\slash', 'new\nline', '\\N', 'ユーザー🙂', 'cr\rlf'];
+    const batch = recordsToStore(odd.length).map((r, i) => ({ ...r, user_id: odd[i]!, date: '2001-02-03T04:05:06.000100+02:00', accepted_at: '2024-01-02T01:00:00.000000+01:00' }));
+
+    const rows = await store.insertBatch(batch);
+
+    const stored = (await pool.query('SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE id = ANY($1::uuid[])', [batch.map((r) => r.id)])).rows;
+    const byId = (list: { id: string }[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
+    expect(byId(rows)).toEqual(byId(stored));
+    expect(rows.map((r) => r.user_id).sort()).toEqual([...odd].sort());
+    expect(rows[0]).toMatchObject({ date: '2001-02-03T02:05:06.0001Z'.replace('.0001Z', '.000100Z'), accepted_at: '2024-01-02T00:00:00Z' });
+    // One transaction: one stored_at for the whole batch.
+    expect(new Set(rows.map((r) => r.stored_at)).size).toBe(1);
   });
 
   it('runs migrations once: a second run applies nothing', async () => {
