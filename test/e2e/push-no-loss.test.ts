@@ -32,7 +32,9 @@ describe('no silent push loss on the local stack', () => {
     // A 3 s writer: a statement made to run 5 s commits after its invocation has timed out.
     stack = await startTestStack({ DATABASE_URL: databaseUrl, WRITER_TIMEOUT_MS: '3000', QUEUE_VISIBILITY_TIMEOUT_S: '4' }, { functionOutput: (line) => output.push(line), log: (line) => stackLog.push(line) });
     owner = createPool({ connection: databaseUrl });
-    // The next INSERT into records sleeps after its rows are in, once: a slow commit on demand.
+    // The next commit that stores records sleeps, once: a slow commit on demand. A deferred
+    // constraint trigger runs at COMMIT, after the client has sent it, whichever way the rows
+    // went in (COPY or the INSERT statement); the plan row goes with that commit.
     await owner.query(`
       CREATE TABLE slow_plan (seconds double precision NOT NULL);
       CREATE FUNCTION slow_once() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
@@ -42,7 +44,8 @@ describe('no silent push loss on the local stack', () => {
         IF s IS NOT NULL THEN PERFORM pg_sleep(s); END IF;
         RETURN NULL;
       END $$;
-      CREATE TRIGGER records_slow_once AFTER INSERT ON records FOR EACH STATEMENT EXECUTE FUNCTION slow_once();`);
+      CREATE CONSTRAINT TRIGGER records_slow_commit AFTER INSERT ON records DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION slow_once();`);
   });
   afterAll(async () => {
     await Promise.all(monitors.map((m) => m.stop()));
