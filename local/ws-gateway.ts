@@ -14,7 +14,7 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -22,6 +22,7 @@ import { type FunctionName, WEBSOCKET_API } from '../lambdas/routes';
 import type { WsEvent, WsResult } from '../lambdas/shared/websocket';
 import { invoke, type LambdaHandler } from './invoke';
 import type { RunningGateway } from './http-gateway';
+import { managementApi, sendJson, type ManagedConnection } from './ws-management';
 
 export const WEBSOCKET_LIMITS = {
   maxMessageBytes: 128 * 1024,
@@ -49,13 +50,8 @@ export interface WsGatewayOptions {
   readonly log?: (line: string) => void;
 }
 
-interface LiveConnection {
+interface LiveConnection extends ManagedConnection {
   readonly id: string;
-  readonly socket: WebSocket;
-  readonly connectedAt: number;
-  readonly sourceIp: string;
-  readonly userAgent: string;
-  lastActiveAt: number;
   idleTimer?: NodeJS.Timeout;
   maxTimer?: NodeJS.Timeout;
 }
@@ -102,14 +98,6 @@ function refuse(socket: Duplex, status: number, message: string) {
   );
 }
 
-function sendJson(res: ServerResponse, status: number, body?: unknown, errorType?: string) {
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'x-amzn-requestid': randomUUID(),
-    ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-  });
-  res.end(body === undefined ? undefined : JSON.stringify(body));
-}
 
 /** How a client on this machine reaches a server that listens on `host`: a wildcard through loopback. */
 export function reachableHost(host: string): string {
@@ -236,40 +224,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
     }
   };
 
-  const onManagement = async (req: IncomingMessage, res: ServerResponse) => {
-    const match = /^(?:\/[^/]+)?\/@connections\/([^/?]+)$/.exec(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
-    if (!match) return sendJson(res, 404, { message: 'Not Found' });
-    const c = connections.get(decodeURIComponent(match[1]!));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size <= WEBSOCKET_LIMITS.maxMessageBytes) chunks.push(chunk as Buffer);
-    }
-    if (!c || c.socket.readyState !== WebSocket.OPEN) return sendJson(res, 410, { message: 'Gone' }, 'GoneException');
-    switch (req.method) {
-      case 'POST':
-        if (size > WEBSOCKET_LIMITS.maxMessageBytes) {
-          return sendJson(res, 413, { message: `Message too long: ${size} bytes, the limit is 131072` }, 'PayloadTooLargeException');
-        }
-        // The body's bytes go out as the text frame as they came: decoding them to a string for
-        // ws to encode again was most of this gateway's time in a fan-out (bench fanout).
-        await new Promise<void>((resolve, reject) => c.socket.send(Buffer.concat(chunks, size), { binary: false }, (e) => (e ? reject(e) : resolve())));
-        touch(c);
-        return sendJson(res, 200);
-      case 'GET':
-        return sendJson(res, 200, {
-          ConnectedAt: new Date(c.connectedAt).toISOString(),
-          Identity: { SourceIp: c.sourceIp, UserAgent: c.userAgent },
-          LastActiveAt: new Date(c.lastActiveAt).toISOString(),
-        });
-      case 'DELETE':
-        c.socket.close(1000, 'Closed by the server');
-        return sendJson(res, 204);
-      default:
-        return sendJson(res, 405, { message: 'Method Not Allowed' });
-    }
-  };
+  const onManagement = managementApi(connections, touch);
 
   const server = createServer((req, res) => {
     onManagement(req, res).catch((error) => {

@@ -1,0 +1,67 @@
+/**
+ * The local `@connections` management API, as `@aws-sdk/client-apigatewaymanagementapi` calls
+ * it: POST a message to a connection, GET its details, DELETE it. An unknown or closed
+ * connection is 410 GoneException, a message over 128 KB is 413, as on API Gateway. It checks
+ * no SigV4 signature: the gateway listens on 127.0.0.1 unless told otherwise.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebSocket } from 'ws';
+import { WEBSOCKET_LIMITS } from './ws-gateway';
+
+/** What the management API needs of a live connection. */
+export interface ManagedConnection {
+  readonly socket: WebSocket;
+  readonly connectedAt: number;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+  lastActiveAt: number;
+}
+
+/** A JSON answer with the headers API Gateway sets (a request id, and the error type on errors). */
+export function sendJson(res: ServerResponse, status: number, body?: unknown, errorType?: string) {
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-amzn-requestid': randomUUID(),
+    ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+  });
+  res.end(body === undefined ? undefined : JSON.stringify(body));
+}
+
+/** The request handler of the management API over the gateway's live connections. */
+export function managementApi<C extends ManagedConnection>(connections: ReadonlyMap<string, C>, touch: (c: C) => void) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const match = /^(?:\/[^/]+)?\/@connections\/([^/?]+)$/.exec(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+    if (!match) return sendJson(res, 404, { message: 'Not Found' });
+    const c = connections.get(decodeURIComponent(match[1]!));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size <= WEBSOCKET_LIMITS.maxMessageBytes) chunks.push(chunk as Buffer);
+    }
+    if (!c || c.socket.readyState !== WebSocket.OPEN) return sendJson(res, 410, { message: 'Gone' }, 'GoneException');
+    switch (req.method) {
+      case 'POST':
+        if (size > WEBSOCKET_LIMITS.maxMessageBytes) {
+          return sendJson(res, 413, { message: `Message too long: ${size} bytes, the limit is 131072` }, 'PayloadTooLargeException');
+        }
+        // The body's bytes go out as the text frame as they came: decoding them to a string for
+        // ws to encode again was most of this gateway's time in a fan-out (bench fanout).
+        await new Promise<void>((resolve, reject) => c.socket.send(Buffer.concat(chunks, size), { binary: false }, (e) => (e ? reject(e) : resolve())));
+        touch(c);
+        return sendJson(res, 200);
+      case 'GET':
+        return sendJson(res, 200, {
+          ConnectedAt: new Date(c.connectedAt).toISOString(),
+          Identity: { SourceIp: c.sourceIp, UserAgent: c.userAgent },
+          LastActiveAt: new Date(c.lastActiveAt).toISOString(),
+        });
+      case 'DELETE':
+        c.socket.close(1000, 'Closed by the server');
+        return sendJson(res, 204);
+      default:
+        return sendJson(res, 405, { message: 'Method Not Allowed' });
+    }
+  };
+}
