@@ -261,7 +261,7 @@ async function provisionTable(endpoint: string, tableName: string, partitionKey:
         }),
       );
     });
-    return await waitForActiveTable(endpoint, tableName);
+    return await activeTable(ddb, tableName);
   } finally {
     ddb.destroy();
   }
@@ -275,14 +275,18 @@ async function provisionTable(endpoint: string, tableName: string, partitionKey:
 export async function waitForActiveTable(endpoint: string, tableName: string, timeoutMs = 30_000): Promise<string> {
   const ddb = localDynamoClient(endpoint);
   try {
-    for (const deadline = Date.now() + timeoutMs; ; ) {
-      const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
-      if (Table?.TableStatus === 'ACTIVE') return tableName;
-      if (Date.now() > deadline) throw new Error(`the table ${tableName} did not become ACTIVE within ${timeoutMs} ms (it is ${Table?.TableStatus})`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    return await activeTable(ddb, tableName, timeoutMs);
   } finally {
     ddb.destroy();
+  }
+}
+
+async function activeTable(ddb: DynamoDBClient, tableName: string, timeoutMs = 30_000): Promise<string> {
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return tableName;
+    if (Date.now() > deadline) throw new Error(`the table ${tableName} did not become ACTIVE within ${timeoutMs} ms (it is ${Table?.TableStatus})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -22,14 +22,10 @@ import { type FunctionName, WEBSOCKET_API } from '../lambdas/routes';
 import type { WsEvent, WsResult } from '../lambdas/shared/websocket';
 import { invoke, type LambdaHandler } from './invoke';
 import type { RunningGateway } from './http-gateway';
-import { managementApi, sendJson, type ManagedConnection } from './ws-management';
+import { managementApi, sendJson, WEBSOCKET_LIMITS, type ManagedConnection } from './ws-management';
 
-export const WEBSOCKET_LIMITS = {
-  maxMessageBytes: 128 * 1024,
-  idleTimeoutMs: 10 * 60_000,
-  maxConnectionMs: 2 * 60 * 60_000,
-  integrationTimeoutMs: 29_000,
-} as const;
+export { WEBSOCKET_LIMITS } from './ws-management';
+
 
 export interface WsGatewayOptions {
   readonly port: number;

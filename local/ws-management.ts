@@ -7,7 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
-import { WEBSOCKET_LIMITS } from './ws-gateway';
+
+/** API Gateway's WebSocket limits, as the local gateway and its management API enforce them. */
+export const WEBSOCKET_LIMITS = {
+  maxMessageBytes: 128 * 1024,
+  idleTimeoutMs: 10 * 60_000,
+  maxConnectionMs: 2 * 60 * 60_000,
+  integrationTimeoutMs: 29_000,
+} as const;
 
 /** What the management API needs of a live connection. */
 export interface ManagedConnection {

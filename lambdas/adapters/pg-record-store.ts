@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RecordsRefusedError, StoreUnavailableError } from '../core/errors';
-import { canonicalTimestamp } from '../core/timestamp';
+import { canonicalTimestamp, canonicalValidated } from '../core/timestamp';
 import type { RecordStore, RecordToStore } from '../core/ports';
 import type { StoredRecord } from '../core/record';
 import { dataRefusalOf, isTransientConnectionError, sqlstateOf } from './pg-errors';
@@ -98,10 +98,6 @@ export const COPY_MIN_RECORDS = 20;
 /** The primary key refused a row: some id of the batch is stored already. */
 const isDuplicateId = (error: unknown) => sqlstateOf(error) === '23505' && (error as { constraint?: string }).constraint === 'records_pkey';
 
-// The canonical spelling (see core/timestamp.ts): what the stored value reads back as.
-const CANONICAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.(?!000000)\d{6})?Z$/;
-const canonical = (text: string) => (CANONICAL.test(text) ? text : canonicalTimestamp(text));
-
 /** COPY's text format: tab-separated, with backslash, tab, newline and return escaped. */
 function copyField(text: string): string {
   return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : text;
@@ -166,7 +162,7 @@ export class PgRecordStore implements RecordStore {
       await pipeline(Readable.from(copyRows(records)), client.query(copyFrom(COPY_RECORDS)));
       await client.query('COMMIT');
       const storedAt = now.rows[0]!.stored_at;
-      return records.map((r) => ({ id: r.id, user_id: r.user_id, data: r.data, date: canonical(r.date), accepted_at: canonical(r.accepted_at), stored_at: storedAt }));
+      return records.map((r) => ({ id: r.id, user_id: r.user_id, data: r.data, date: canonicalValidated(r.date), accepted_at: canonicalValidated(r.accepted_at), stored_at: storedAt }));
     } catch (error) {
       // A connection that cannot even roll back is dropped from the pool, not reused.
       await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));

@@ -172,10 +172,11 @@ async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options
   const serve = async (target: Target) => {
     const { connectionId } = target.connection;
     let frames = target.frames;
+    let owedFrame: Outgoing | undefined;
     if (target.connection.missed && options.remainingMs() >= options.reserveMs) {
       // Taken atomically: of two writers, one reports it; the other finds nothing owed.
       const owed = await deps.registry.takeMissed(connectionId).catch(() => undefined);
-      if (owed) frames = [{ data: missedFrame(owed), missed: owed }, ...frames];
+      if (owed) frames = [(owedFrame = { data: missedFrame(owed), missed: owed }), ...frames];
     }
     for (let i = 0; i < frames.length; i++) {
       if (options.remainingMs() < options.reserveMs) {
@@ -188,7 +189,7 @@ async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options
           await deps.registry.remove(connectionId).catch(() => undefined);
           return;
         }
-        if (frames[i]!.data.startsWith('{"type":"missed"')) report.missedReported++;
+        if (frames[i] === owedFrame) report.missedReported++;
         report.framesDelivered++;
       } catch {
         // A frame this connection cannot take now; its later frames would arrive out of order.

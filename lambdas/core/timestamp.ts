@@ -92,6 +92,14 @@ export function canonicalTimestamp(text: string): string {
   return formatInstant(instantOf(text));
 }
 
+/** The shape formatInstant writes: what a timestamp validated before needs no re-spelling in. */
+const CANONICAL_SHAPE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.(?!000000)\d{6})?Z$/;
+
+/** canonicalTimestamp for a timestamp validated before: text already canonical is kept as it is. */
+export function canonicalValidated(text: string): string {
+  return CANONICAL_SHAPE.test(text) ? text : canonicalTimestamp(text);
+}
+
 /** Orders two instants; microsecond exact. */
 export function compareInstants(a: Instant, b: Instant): number {
   return a.epochMs - b.epochMs || a.micros - b.micros;
