@@ -10,6 +10,7 @@ import { byteLength } from '../lambdas/core/chunking';
 import { MAX_FRAME_BYTES, recordsFrames, type RecordsFrame } from '../lambdas/core/frames';
 import type { StoredRecord } from '../lambdas/core/record';
 import { recordsToStore } from '../test/fixtures/records';
+import { frameRecords } from '../web/monitor-client.js';
 import { median } from './stats';
 import { formatBytes, formatCount, formatFixed, formatRatio, type BenchTable } from './table';
 
@@ -61,7 +62,7 @@ export function runFramesBench(options: FramesOptions = {}): BenchTable {
   const variants: { label: string; run: () => string[] }[] = [
     {
       label: 'baseline: JSON.stringify of the whole array once',
-      run: () => [JSON.stringify({ type: 'records', records: rows } satisfies RecordsFrame)],
+      run: () => [JSON.stringify({ type: 'records', records: rows })],
     },
     { label: 'product: recordsFrames (≤ 128 KB each)', run: () => recordsFrames(rows).map((f) => f.data) },
   ];
@@ -69,7 +70,7 @@ export function runFramesBench(options: FramesOptions = {}): BenchTable {
   // Correctness first, untimed: every row arrives once, in order, and only the product fits.
   const outputs = variants.map((v) => v.run());
   const productFrames = outputs[1]!;
-  const ids = productFrames.flatMap((f) => (JSON.parse(f) as RecordsFrame).records.map((r) => r.id));
+  const ids = productFrames.flatMap((f) => frameRecords(JSON.parse(f) as RecordsFrame).map((r) => r.id));
   if (ids.length !== count || ids.some((id, i) => id !== rows[i]!.id)) {
     throw new Error(`frames: recordsFrames returned ${ids.length} rows, or out of order; expected ${count}`);
   }

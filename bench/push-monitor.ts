@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { Frame } from '../lambdas/core/frames';
+import { frameRecords } from '../web/monitor-client.js';
 
 interface Waiter {
   readonly missing: Set<string>;
@@ -90,7 +91,7 @@ export class PushMonitor {
     this.framesReceived++;
     if (frame.type === 'status') this.statuses.push(`${frame.level} ${frame.stage}: ${frame.message}`);
     if (frame.type !== 'records') return;
-    for (const record of frame.records) {
+    for (const record of frameRecords(frame)) {
       if (this.arrivals.has(record.id)) this.duplicates++;
       else this.arrivals.set(record.id, now);
       this.waiter?.missing.delete(record.id);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import type { Frame } from '../lambdas/core/frames';
 import { ChildStack, token as logIn } from '../test/e2e/local-child-stack';
 import { formatCount, formatFixed, type BenchTable } from './table';
 
@@ -102,11 +103,11 @@ export async function runSustainedBench(options: SustainedOptions = {}): Promise
         });
         const m = { socket, seen: new Uint8Array(total), early: new Map<string, number>(), repeats: 0, missed: 0 };
         socket.on('message', (data) => {
-          const frame = JSON.parse(data.toString()) as { type: string; records?: { id: string }[] };
+          const frame = JSON.parse(data.toString()) as Frame;
           if (frame.type === 'missed') m.missed++;
           if (frame.type !== 'records') return;
           const now = performance.now();
-          for (const r of frame.records!) {
+          for (const group of frame.groups) for (const r of group.records) {
             const i = idIndex.get(r.id);
             if (i === undefined) m.early.set(r.id, now);
             else arrive(m, i, now);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { WebSocket, type RawData } from 'ws';
 import type { Frame } from '../lambdas/core/frames';
+import { frameRecords } from '../web/monitor-client.js';
 import { acceptedIds, describeError, formatMs } from './demo-support';
 import { markedRecords, oneLine, parseJson, stepLine, summaryLine, STEP_NAMES, type Seen, type SmokeReport, type StepName, type StepResult } from './smoke-support';
 
@@ -124,7 +125,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
           if (frame?.type === 'pong') pongs++;
           else if (frame?.type === 'records') {
             recordFrames++;
-            for (const r of frame.records) pushed.set(r.id, r);
+            for (const r of frameRecords(frame)) pushed.set(r.id, r);
           } else if (frame?.type === 'status' || frame?.type === 'error') {
             notices.push(frame.type === 'status' ? `status ${frame.level} (${frame.stage}): ${frame.message}` : `error frame ${frame.code}: ${frame.message}`);
           }

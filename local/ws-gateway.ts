@@ -117,8 +117,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
 
   const touch = (c: LiveConnection) => {
     c.lastActiveAt = Date.now();
-    clearTimeout(c.idleTimer);
-    c.idleTimer = setTimeout(() => c.socket.close(1001, 'Going away'), idleMs);
+    if (c.idleTimer) c.idleTimer.refresh();
+    else c.idleTimer = setTimeout(() => c.socket.close(1001, 'Going away'), idleMs);
   };
 
   const disconnect = async (c: LiveConnection, code: number, reason: string, domainName: string) => {

@@ -1,9 +1,12 @@
 /** Types of web/monitor-client.js, for the demo and the tests (the dashboard loads the .js). */
-import type { Frame } from '../lambdas/core/frames';
+import type { Frame, RecordsFrame } from '../lambdas/core/frames';
 import type { StoredRecord } from '../lambdas/core/record';
 
 export declare const CATCH_UP_MARGIN_MS: number;
 export declare const PING_EVERY_MS: number;
+
+/** The records of a `records` frame, each whole (its group's fields with the record's own). */
+export declare function frameRecords(frame: RecordsFrame): StoredRecord[];
 
 export type Delivery = 'live' | 'missed' | 'catch-up';
 

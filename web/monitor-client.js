@@ -18,6 +18,20 @@ export const PING_EVERY_MS = 60_000;
 const PAGE_SIZE = 1000;
 const WINDOW_MS = 365 * 86_400_000;
 
+/**
+ * The records of a `records` frame, each whole: its group's user_id, accepted_at and stored_at
+ * with the record's id, data and date.
+ */
+export function frameRecords(frame) {
+  const records = [];
+  for (const group of frame.groups ?? []) {
+    for (const r of group.records) {
+      records.push({ id: r.id, user_id: group.user_id, data: r.data, date: r.date, accepted_at: group.accepted_at, stored_at: group.stored_at });
+    }
+  }
+  return records;
+}
+
 /** `ms` as canonical ISO-8601 UTC. */
 const iso = (ms) => new Date(ms).toISOString();
 
@@ -132,7 +146,7 @@ export class Monitor {
     } catch {
       return;
     }
-    if (frame.type === 'records') return this.deliver(frame.records, 'live');
+    if (frame.type === 'records') return this.deliver(frameRecords(frame), 'live');
     if (frame.type === 'pong' && this.watermarkMs === undefined && typeof frame.time === 'string') this.watermarkMs = Date.parse(frame.time);
     if (frame.type === 'missed') {
       this.stats.missedFrames++;

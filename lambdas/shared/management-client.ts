@@ -7,9 +7,14 @@
  */
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 
-/** SDK settings of the management client: a single attempt, bounded in time. */
+/**
+ * SDK settings of the management client: a single attempt, bounded in time. A fan-out sends
+ * thousands of the same command: `cacheMiddleware` resolves its middleware stack once rather
+ * than per post (a third of the SDK's time per post in bench fanout).
+ */
 export const MANAGEMENT_CLIENT_SETTINGS = {
   maxAttempts: 1,
+  cacheMiddleware: true,
   requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
 } as const;
 

@@ -60,14 +60,13 @@ describe('the local stack end to end', () => {
     const pushed = monitor.pushedIds().filter((id) => ids.includes(id));
     expect(pushed).toHaveLength(200);
     const frame = monitor.frames.find((f) => f.type === 'records');
-    expect(frame.records[0]).toEqual({
-      id: expect.any(String),
+    expect(frame.groups[0]).toEqual({
       user_id: 'parsa',
-      data: expect.any(Number),
-      date: expect.stringMatching(/Z$/),
       accepted_at: expect.stringMatching(/Z$/),
       stored_at: expect.stringMatching(/Z$/),
+      records: expect.any(Array),
     });
+    expect(frame.groups[0].records[0]).toEqual({ id: expect.any(String), data: expect.any(Number), date: expect.stringMatching(/Z$/) });
   });
 
   it('accepts the seed system\'s URL with a trailing slash', async () => {
@@ -85,8 +84,8 @@ describe('the local stack end to end', () => {
     const answer = await upload({ data: 7, date: '2024-04-01T12:00:00.000123+02:00' });
     const [id] = ((await answer.json()) as { ids: string[] }).ids;
     await waitFor(() => monitor.pushedIds().includes(id!));
-    const pushed = monitor.frames.flatMap((f) => (f.type === 'records' ? f.records : [])).find((r) => r.id === id);
-    expect(pushed.date).toBe('2024-04-01T10:00:00.000123Z');
+    const pushed = monitor.pushedRecords().find((r) => r.id === id);
+    expect(pushed?.date).toBe('2024-04-01T10:00:00.000123Z');
   });
 
   it('adds nothing when the same request is resent with the same Idempotency-Key', async () => {

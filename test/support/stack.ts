@@ -6,8 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
+import type { StoredRecord } from '../../lambdas/core/record';
 import { localConfigFromEnv } from '../../local/config';
 import { startLocalStack, type LocalStack, type StartOptions } from '../../local/stack';
+import { frameRecords } from '../../web/monitor-client.js';
 import { freshDatabase } from './services';
 
 export async function startTestStack(env: Record<string, string> = {}, options: StartOptions = {}): Promise<LocalStack & { cleanup(): Promise<void> }> {
@@ -49,6 +51,8 @@ export interface Monitor {
   readonly frames: any[];
   /** Record ids pushed, in arrival order (repeats kept, to catch duplicates). */
   pushedIds(): string[];
+  /** Every record pushed so far, whole, repeats included. */
+  pushedRecords(): StoredRecord[];
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -65,7 +69,8 @@ export async function connectMonitor(wsUrl: string, token: string): Promise<Moni
   return {
     socket,
     frames,
-    pushedIds: () => frames.filter((f) => f.type === 'records').flatMap((f) => f.records.map((r: { id: string }) => r.id)),
+    pushedIds: () => frames.filter((f) => f.type === 'records').flatMap((f) => frameRecords(f).map((r) => r.id)),
+    pushedRecords: () => frames.filter((f) => f.type === 'records').flatMap((f) => frameRecords(f)),
     waitFor: (predicate, timeoutMs = 15_000) => waitFor(predicate, timeoutMs),
     close: () =>
       new Promise<void>((resolve) => {

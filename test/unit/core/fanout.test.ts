@@ -5,10 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ThrottledError } from '../../../lambdas/core/errors';
+import { recordsFrames } from '../../../lambdas/core/frames';
 import { DEFAULT_FANOUT, pushRecords, pushStatus, recordTargets, reportMissed, type FanoutOptions } from '../../../lambdas/core/fanout';
 import type { Broadcaster, Connection, PostOutcome } from '../../../lambdas/core/ports';
 import { storedRecord } from '../../fixtures/records';
 import { MemoryRegistry } from '../../support/memory-registry';
+import { frameRecords } from '../../../web/monitor-client.js';
 
 function connection(connectionId: string, userId: string, isAdmin = false): Connection {
   return { connectionId, userId, isAdmin, connectedAt: '2024-01-01T00:00:00Z', expiresAt: 4_000_000_000 };
@@ -28,7 +30,7 @@ class ScriptedBroadcaster implements Broadcaster {
     return outcome;
   }
   recordsFor(connectionId: string) {
-    return this.posts.filter((p) => p.connectionId === connectionId).flatMap((p) => JSON.parse(p.data).records);
+    return this.posts.filter((p) => p.connectionId === connectionId).flatMap((p) => frameRecords(JSON.parse(p.data)));
   }
 }
 
@@ -165,7 +167,7 @@ describe('no silent loss: what a connection does not get is owed to it as a miss
 
     // bob has no record in this batch, and still hears of his loss.
     const postsTo = (id: string) => broadcaster.posts.filter((p) => p.connectionId === id).map((p) => p.data);
-    expect(postsTo('a')).toEqual([JSON.stringify({ type: 'missed', ...owed }), JSON.stringify({ type: 'records', records: [row] })]);
+    expect(postsTo('a')).toEqual([JSON.stringify({ type: 'missed', ...owed }), recordsFrames([row])[0]!.data]);
     expect(postsTo('b')).toEqual([JSON.stringify({ type: 'missed', ...owed })]);
     expect(report.missedReported).toBe(2);
     expect(registry.items.every((c) => c.missed === undefined)).toBe(true);

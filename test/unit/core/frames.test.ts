@@ -1,22 +1,49 @@
 import { describe, expect, it } from 'vitest';
 import { byteLength, chunkBySize, utf8Length } from '../../../lambdas/core/chunking';
 import { MAX_FRAME_BYTES, mergeMissed, missedOf, recordsFrames } from '../../../lambdas/core/frames';
+import { frameRecords } from '../../../web/monitor-client.js';
 import { storedRecord } from '../../fixtures/records';
 
+const recordsIn = (data: string) => frameRecords(JSON.parse(data));
+
 describe('monitoring frames', () => {
-  it('puts a small batch in one records frame', () => {
-    const rows = [storedRecord(), storedRecord()];
-    const frames = recordsFrames(rows);
+  it('puts a small batch in one records frame, the fields its records share said once a group', () => {
+    const [a, b] = [storedRecord(), storedRecord()];
+    const frames = recordsFrames([a!, b!]);
     expect(frames).toHaveLength(1);
-    expect(JSON.parse(frames[0]!.data)).toEqual({ type: 'records', records: rows });
+    expect(JSON.parse(frames[0]!.data)).toEqual({
+      type: 'records',
+      groups: [{ user_id: a!.user_id, accepted_at: a!.accepted_at, stored_at: a!.stored_at, records: [a, b].map((r) => ({ id: r!.id, data: r!.data, date: r!.date })) }],
+    });
+    expect(recordsIn(frames[0]!.data)).toEqual([a, b]);
   });
 
+  it('opens a new group wherever owner, acceptance or store time changes, and keeps the order', () => {
+    const rows = [
+      storedRecord({ user_id: 'a' }),
+      storedRecord({ user_id: 'b' }),
+      storedRecord({ user_id: 'a' }),
+      storedRecord({ user_id: 'a', accepted_at: '2024-01-01T00:00:05Z' }),
+      storedRecord({ user_id: 'a', accepted_at: '2024-01-01T00:00:05Z', stored_at: '2024-01-01T00:00:09.000001Z' }),
+      storedRecord({ user_id: 'a', accepted_at: '2024-01-01T00:00:05Z', stored_at: '2024-01-01T00:00:09.000001Z' }),
+    ];
+    const [only] = recordsFrames(rows);
+    expect(JSON.parse(only!.data).groups.map((g: { records: unknown[] }) => g.records.length)).toEqual([1, 1, 1, 1, 2]);
+    expect(recordsIn(only!.data)).toEqual(rows);
+  });
+
+  it('fits a batch of 1000 records of one upload in a single frame, at most about 100 bytes a record', () => {
+    const rows = Array.from({ length: 1000 }, (_, i) => storedRecord({ data: 2_000_000_000 - i, date: '2024-01-01T00:00:00.123456Z' }));
+    const frames = recordsFrames(rows);
+    expect(frames).toHaveLength(1);
+    expect(byteLength(frames[0]!.data) / 1000).toBeLessThan(105);
+  });
   it('splits a large batch so that no frame passes 128 KB, in order and complete', () => {
     const rows = Array.from({ length: 5000 }, (_, i) => storedRecord({ data: i, user_id: `user-${i % 7}` }));
     const frames = recordsFrames(rows);
     expect(frames.length).toBeGreaterThan(1);
     for (const f of frames) expect(byteLength(f.data)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
-    expect(frames.flatMap((f) => JSON.parse(f.data).records)).toEqual(rows);
+    expect(frames.flatMap((f) => recordsIn(f.data))).toEqual(rows);
   });
 
   it('tells, for each frame, how many records its loss would leave missed and when they were stored', () => {
@@ -25,15 +52,31 @@ describe('monitoring frames', () => {
     const rows = [storedRecord({ stored_at: at(5, '.500000') }), storedRecord({ stored_at: at(5) }), storedRecord({ stored_at: at(3) }), storedRecord({ stored_at: at(9) })];
     const frames = recordsFrames(rows, 2 * byteLength(JSON.stringify(rows[0])) + 40);
 
-    expect(frames.map((f) => JSON.parse(f.data).records.length)).toEqual(frames.map((f) => f.missed.count));
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.map((f) => recordsIn(f.data).length)).toEqual(frames.map((f) => f.missed.count));
     expect(frames.reduce((n, f) => n + f.missed.count, 0)).toBe(4);
     expect(frames.map((f) => f.missed).reduce((a, b) => mergeMissed(a, b))).toEqual({ count: 4, stored_from: at(3), stored_to: at(9) });
     expect(missedOf(rows.slice(0, 2))).toEqual({ count: 2, stored_from: at(5), stored_to: at(5, '.500000') });
   });
 
   it('counts bytes, not characters, so multi-byte user ids cannot overflow a frame', () => {
-    const rows = Array.from({ length: 3000 }, () => storedRecord({ user_id: 'ユーザー🙂'.repeat(4) }));
-    for (const f of recordsFrames(rows)) expect(byteLength(f.data)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    // A group each: the user id is in every group's head.
+    const rows = Array.from({ length: 3000 }, (_, i) => storedRecord({ user_id: `ユーザー🙂${i}`.repeat(4) }));
+    const frames = recordsFrames(rows);
+    expect(frames.length).toBeGreaterThan(1);
+    for (const f of frames) expect(byteLength(f.data)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    expect(frames.flatMap((f) => recordsIn(f.data))).toEqual(rows);
+  });
+
+  it('fills frames right up to the limit, a group split across two frames reopened in the second', () => {
+    const rows = Array.from({ length: 7 }, (_, i) => storedRecord({ data: i }));
+    const exact = byteLength(recordsFrames(rows.slice(0, 3))[0]!.data);
+    const frames = recordsFrames(rows, exact);
+    expect(frames.map((f) => f.missed.count)).toEqual([3, 3, 1]);
+    expect(byteLength(frames[0]!.data)).toBe(exact);
+    expect(frames.flatMap((f) => recordsIn(f.data))).toEqual(rows);
+    expect(() => recordsFrames(rows, exact - 1)).not.toThrow();
+    expect(recordsFrames(rows, exact - 1).map((f) => f.missed.count)).toEqual([2, 2, 2, 1]);
   });
 
   it('fills frames right up to the limit', () => {
@@ -43,6 +86,7 @@ describe('monitoring frames', () => {
 
   it('makes no frame for no records, and refuses an item that can never fit', () => {
     expect(recordsFrames([])).toEqual([]);
+    expect(() => recordsFrames([storedRecord({ user_id: 'x'.repeat(200) })], 100)).toThrow(RangeError);
     expect(() => chunkBySize(['x'.repeat(100)], 50, (array) => array)).toThrow(RangeError);
   });
 
