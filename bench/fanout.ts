@@ -3,13 +3,13 @@
  * `npm start` in a process of its own. The time from the upload's 202 to the last record at the
  * last monitor, beside the same time for one monitor (the baseline) in the same run.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { ChildStack, token as logIn } from '../test/e2e/local-child-stack';
+import { processCpuMs } from './proc';
 import { median } from './stats';
 import { formatCount, formatFixed, formatRatio, type BenchTable } from './table';
 
@@ -25,12 +25,6 @@ export interface FanoutBenchOptions {
 interface Watcher {
   readonly socket: WebSocket;
   doneAt: number;
-}
-
-/** CPU time the stack's process has used (all its threads), from /proc: the monitors' is this process's. */
-function stackCpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 const RECORDS_FRAME = Buffer.from('{"type":"records"');
@@ -68,7 +62,7 @@ export async function runFanoutBench(options: FanoutBenchOptions = {}): Promise<
     };
     const timeBatch = async (): Promise<{ first: number; last: number; stack: number; monitors: number }> => {
       batchTag++;
-      const stackCpu = stackCpuMs(info.pid);
+      const stackCpu = processCpuMs(info.pid);
       const monitorsCpu = process.cpuUsage();
       for (const w of watchers) Object.assign(w, { doneAt: 0 });
       const answer = await fetch(`${info.httpUrl}/api/data/upload`, {
@@ -86,7 +80,7 @@ export async function runFanoutBench(options: FanoutBenchOptions = {}): Promise<
       }
       const done = watchers.map((w) => w.doneAt);
       const monitors = process.cpuUsage(monitorsCpu);
-      const cpu = { stack: stackCpuMs(info.pid) - stackCpu, monitors: (monitors.user + monitors.system) / 1000 };
+      const cpu = { stack: processCpuMs(info.pid) - stackCpu, monitors: (monitors.user + monitors.system) / 1000 };
       return { first: Math.min(...done) - acceptedAt, last: Math.max(...done) - acceptedAt, ...cpu };
     };
 

@@ -36,6 +36,11 @@ export function parseTimestamp(text: string): Instant | TimestampProblem {
   return fromParts(m as unknown as string[]);
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in epoch ms: the years accepted. */
+const FIRST_MS = new Date(0).setUTCFullYear(1, 0, 1);
+const END_MS = new Date(0).setUTCFullYear(10000, 0, 1);
+
 function fromParts(parts: readonly string[]): Instant | TimestampProblem {
   const [, y, mo, d, h, mi, s, frac = '', zone] = parts as string[];
   if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return 'precision';
@@ -44,11 +49,10 @@ function fromParts(parts: readonly string[]): Instant | TimestampProblem {
   if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
     return 'range';
   }
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return 'range'; // e.g. 02-30
   // Date.UTC reads years 0 to 99 as 1900 to 1999; setUTCFullYear takes the year as it is.
-  const check = new Date(0);
-  check.setUTCFullYear(year, month - 1, day);
-  check.setUTCHours(hour, minute, second, 0);
-  if (check.getUTCDate() !== day || check.getUTCFullYear() !== year) return 'range'; // e.g. 02-30
+  const wallMs = year >= 100 ? Date.UTC(year, month - 1, day, hour, minute, second) : new Date(0).setUTCFullYear(year, month - 1, day) + ((hour * 60 + minute) * 60 + second) * 1000;
   let offsetSeconds = 0;
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone!.startsWith('-') ? -1 : 1;
@@ -59,10 +63,9 @@ function fromParts(parts: readonly string[]): Instant | TimestampProblem {
     if (oh > 23 || om > 59 || os > 59) return 'range';
     offsetSeconds = sign * (oh * 3600 + om * 60 + os);
   }
-  const micros6 = Number(frac.padEnd(6, '0').slice(0, 6));
-  const epochMs = check.getTime() - offsetSeconds * 1000 + Math.floor(micros6 / 1000);
-  const out = new Date(epochMs).getUTCFullYear();
-  if (out < 1 || out > 9999) return 'range';
+  const micros6 = frac === '' ? 0 : Number(frac.padEnd(6, '0').slice(0, 6));
+  const epochMs = wallMs - offsetSeconds * 1000 + Math.floor(micros6 / 1000);
+  if (epochMs < FIRST_MS || epochMs >= END_MS) return 'range';
   return { epochMs, micros: micros6 % 1000 };
 }
 
@@ -87,8 +90,18 @@ export function formatInstant(instant: Instant): string {
   return fraction === '000000' ? `${iso.slice(0, 19)}Z` : `${iso.slice(0, 19)}.${fraction}Z`;
 }
 
-/** Re-spells any accepted timestamp in the canonical form. */
+/**
+ * Re-spells any accepted timestamp in the canonical form. A UTC one is re-spelled as text (its
+ * fields are already the canonical ones), after the same checks: the ingest path's hot spot.
+ */
 export function canonicalTimestamp(text: string): string {
+  const m = ISO.exec(text);
+  if (m && (m[8] === 'Z' || m[8] === 'z')) {
+    const parsed = fromParts(m as unknown as string[]);
+    if (typeof parsed === 'string') throw new RangeError(`not a timestamp (${parsed}): ${text}`);
+    const fraction = m[7] === undefined ? '000000' : m[7].padEnd(6, '0').slice(0, 6);
+    return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${fraction === '000000' ? '' : `.${fraction}`}Z`;
+  }
   return formatInstant(instantOf(text));
 }
 
