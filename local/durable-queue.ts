@@ -15,6 +15,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 interface Persistence {
   load(sqs: unknown, sns: unknown, s3: unknown): void;
@@ -109,6 +110,51 @@ export async function startDurableQueue(options: { dir: string; port: number }):
     close: async () => {
       await app.close();
       persistence.close();
+    },
+  };
+}
+
+/**
+ * startDurableQueue in a worker thread of its own (queue-thread.ts). Each SendMessage waits for
+ * SQLite to sync its log; on the main thread that wait stalled everything else there, PostgreSQL
+ * syncing its own log on the same disk at the same time (about 1 ms a message under load).
+ */
+export async function startDurableQueueThread(options: { dir: string; port: number }): Promise<DurableQueueServer> {
+  const worker = new Worker(new URL('./queue-thread.ts', import.meta.url), { execArgv: ['--import', 'tsx'], workerData: options });
+  type Message = { type: 'ready'; endpoint: string } | { type: 'failed' | 'closed'; error?: string };
+  let onReady: ((message: Message) => void) | undefined;
+  let onClosed: ((error?: string) => void) | undefined;
+  let state: 'starting' | 'running' | 'closing' | 'gone' = 'starting';
+  worker.on('message', (message: Message) => (message.type === 'closed' ? onClosed?.(message.error) : onReady?.(message)));
+  worker.on('error', (error) => {
+    if (state === 'running') console.error(`the embedded queue failed: ${error.message}`);
+    onReady?.({ type: 'failed', error: error.message });
+  });
+  worker.on('exit', (code) => {
+    if (state === 'running') console.error(`the embedded queue's thread exited (code ${code}); SQS calls fail until the stack is restarted`);
+    state = 'gone';
+    onReady?.({ type: 'failed', error: `the embedded queue's thread exited (code ${code}) before it was ready` });
+    onClosed?.();
+  });
+  const ready = await new Promise<Message>((resolve) => (onReady = resolve));
+  onReady = undefined;
+  if (ready.type !== 'ready') {
+    await worker.terminate();
+    throw new Error(ready.error);
+  }
+  state = 'running';
+  return {
+    endpoint: ready.endpoint,
+    close: async () => {
+      if (state !== 'running') return;
+      state = 'closing';
+      const error = await new Promise<string | undefined>((resolve) => {
+        onClosed = resolve;
+        worker.postMessage({ type: 'close' });
+      });
+      await worker.terminate();
+      state = 'gone';
+      if (error) throw new Error(`closing the embedded queue: ${error}`);
     },
   };
 }

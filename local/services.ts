@@ -11,7 +11,7 @@ import { buildApp } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import pg from 'pg';
-import { startDurableQueue } from './durable-queue';
+import { startDurableQueueThread } from './durable-queue';
 import { SupervisedPostgres, type PlatformHealth } from './postgres-supervisor';
 
 import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from './bindings';
@@ -204,7 +204,7 @@ export async function startQueue(options: QueueOptions): Promise<Service<QueueIn
   let endpoint: string;
   let close: () => Promise<void>;
   if (options.dataDir) {
-    const server = await startDurableQueue({ dir: options.dataDir, port: options.port });
+    const server = await startDurableQueueThread({ dir: options.dataDir, port: options.port });
     ({ endpoint, close } = server);
   } else {
     // buildApp + our own listen: startFauxqs would bind every interface.

@@ -114,4 +114,17 @@ describe('the durable embedded queue', () => {
       await queue.stop();
     }
   });
+
+  it('refuses to start on a port already taken, naming the cause, and a stopped queue stops again quietly', async () => {
+    // Arrange: a first queue holds its port.
+    const first = await start();
+    const port = Number(new URL(first.info.endpoint).port);
+    try {
+      // Act / Assert: its thread reports the failure instead of hanging the start.
+      await expect(startQueue({ port, dataDir: `${dir}-second`, visibilityTimeoutSeconds: 1, maxReceiveCount: 3 })).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await first.stop();
+    }
+    await expect(first.stop()).resolves.toBeUndefined();
+  });
 });
