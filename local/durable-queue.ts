@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { PlatformHealth } from './postgres-supervisor';
 
 interface Persistence {
   load(sqs: unknown, sns: unknown, s3: unknown): void;
@@ -114,46 +115,107 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   };
 }
 
-/**
- * startDurableQueue in a worker thread of its own (queue-thread.ts). Each SendMessage waits for
- * SQLite to sync its log; on the main thread that wait stalled everything else there, PostgreSQL
- * syncing its own log on the same disk at the same time (about 1 ms a message under load).
- */
-export async function startDurableQueueThread(options: { dir: string; port: number }): Promise<DurableQueueServer> {
-  const worker = new Worker(new URL('./queue-thread.ts', import.meta.url), { execArgv: ['--import', 'tsx'], workerData: options });
-  type Message = { type: 'ready'; endpoint: string } | { type: 'failed' | 'closed'; error?: string };
-  let onReady: ((message: Message) => void) | undefined;
-  let onClosed: ((error?: string) => void) | undefined;
-  let state: 'starting' | 'running' | 'closing' | 'gone' = 'starting';
-  worker.on('message', (message: Message) => (message.type === 'closed' ? onClosed?.(message.error) : onReady?.(message)));
-  worker.on('error', (error) => {
-    if (state === 'running') console.error(`the embedded queue failed: ${error.message}`);
-    onReady?.({ type: 'failed', error: error.message });
+/** The embedded queue in its thread, supervised: restarted on its port when the thread dies. */
+export interface SupervisedQueue extends DurableQueueServer {
+  /** ok, or degraded (with the reason) while the thread is down and being restarted. */
+  health(): PlatformHealth;
+  /** The running thread, if any (a test ends it as a crash would). */
+  readonly thread: Worker | undefined;
+}
+
+const FIRST_PAUSE_MS = 250;
+const LONGEST_PAUSE_MS = 5_000;
+
+type ThreadMessage = { type: 'ready'; endpoint: string } | { type: 'failed' | 'closed'; error?: string };
+
+/** One thread running startDurableQueue; resolves once it listens. */
+async function startThread(dir: string, port: number, onExit: (code: number) => void): Promise<{ worker: Worker; endpoint: string }> {
+  const worker = new Worker(new URL('./queue-thread.ts', import.meta.url), { execArgv: ['--import', 'tsx'], workerData: { dir, port } });
+  const ready = await new Promise<ThreadMessage>((resolve) => {
+    worker.on('message', (message: ThreadMessage) => message.type !== 'closed' && resolve(message));
+    worker.once('error', (error) => resolve({ type: 'failed', error: error.message }));
+    worker.once('exit', (code) => resolve({ type: 'failed', error: `the embedded queue's thread exited (code ${code}) before it was ready` }));
   });
-  worker.on('exit', (code) => {
-    if (state === 'running') console.error(`the embedded queue's thread exited (code ${code}); SQS calls fail until the stack is restarted`);
-    state = 'gone';
-    onReady?.({ type: 'failed', error: `the embedded queue's thread exited (code ${code}) before it was ready` });
-    onClosed?.();
-  });
-  const ready = await new Promise<Message>((resolve) => (onReady = resolve));
-  onReady = undefined;
   if (ready.type !== 'ready') {
     await worker.terminate();
     throw new Error(ready.error);
   }
-  state = 'running';
+  worker.on('error', () => undefined); // ends in 'exit', handled there
+  worker.once('exit', onExit);
+  return { worker, endpoint: ready.endpoint };
+}
+
+/**
+ * startDurableQueue in a worker thread of its own (queue-thread.ts). Each SendMessage waits for
+ * SQLite to sync its log; on the main thread that wait stalled everything else there, PostgreSQL
+ * syncing its own log on the same disk at the same time (about 1 ms a message under load).
+ * When the thread dies, the queue reports itself degraded and is started again on the same
+ * port and folder, with growing pauses, as the embedded PostgreSQL is: what it had accepted is
+ * in SQLite.
+ */
+export async function startDurableQueueThread(options: { dir: string; port: number; log?: (line: string) => void }): Promise<SupervisedQueue> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  let current: Worker | undefined;
+  let state: PlatformHealth = { status: 'ok' };
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let attempt: Promise<unknown> | undefined;
+  let port = options.port;
+
+  const onExit = (worker: Worker) => (code: number) => {
+    if (stopped || current !== worker) return;
+    current = undefined;
+    state = { status: 'degraded', reason: `the embedded queue stopped (thread exit code ${code}); restarting it` };
+    log(`the embedded queue's thread stopped (exit code ${code}): uploads answer 503 until it is back; restarting it…`);
+    schedule(1, Date.now());
+  };
+  const launch = async () => {
+    let worker: Worker | undefined;
+    const started = await startThread(options.dir, port, (code) => worker && onExit(worker)(code));
+    worker = started.worker;
+    current = worker;
+    return started.endpoint;
+  };
+  const schedule = (tries: number, downSince: number) => {
+    timer = setTimeout(() => {
+      if (stopped) return;
+      attempt = launch().then(
+        () => {
+          state = { status: 'ok' };
+          log(`the embedded queue is back after ${((Date.now() - downSince) / 1000).toFixed(1)} s (${tries} ${tries === 1 ? 'try' : 'tries'})`);
+        },
+        (error: Error) => {
+          if (stopped) return;
+          state = { status: 'degraded', reason: `the embedded queue is down; restart ${tries} failed: ${error.message}` };
+          if (tries === 1 || tries % 10 === 0) log(`restarting the embedded queue failed (try ${tries}), trying again: ${error.message}`);
+          schedule(tries + 1, downSince);
+        },
+      );
+    }, Math.min(FIRST_PAUSE_MS * 2 ** (tries - 1), LONGEST_PAUSE_MS));
+  };
+
+  const endpoint = await launch();
+  port = Number(new URL(endpoint).port);
   return {
-    endpoint: ready.endpoint,
+    endpoint,
+    health: () => state,
+    get thread() {
+      return current;
+    },
     close: async () => {
-      if (state !== 'running') return;
-      state = 'closing';
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(timer);
+      await attempt?.catch(() => undefined);
+      const worker = current;
+      current = undefined;
+      if (!worker) return;
       const error = await new Promise<string | undefined>((resolve) => {
-        onClosed = resolve;
+        worker.on('message', (message: ThreadMessage) => message.type === 'closed' && resolve(message.error));
+        worker.once('exit', () => resolve(undefined));
         worker.postMessage({ type: 'close' });
       });
       await worker.terminate();
-      state = 'gone';
       if (error) throw new Error(`closing the embedded queue: ${error}`);
     },
   };

@@ -50,6 +50,8 @@ const DATABASE = 'data_handler';
 export interface Service<T> {
   readonly info: T;
   stop(): Promise<void>;
+  /** ok, or degraded with the reason; absent for a service that is not supervised. */
+  health?(): PlatformHealth;
 }
 
 /** A TCP port that is free right now on 127.0.0.1. */
@@ -136,6 +138,8 @@ export interface QueueOptions {
    * accepted survives a crash and a restart. @default - in memory only
    */
   readonly dataDir?: string;
+  /** Where a kept queue says it stopped or came back. @default - standard error */
+  readonly log?: (line: string) => void;
 }
 
 export interface QueueInfo {
@@ -203,9 +207,10 @@ export async function provisionQueues(endpoint: string, options: QueueNames): Pr
 export async function startQueue(options: QueueOptions): Promise<Service<QueueInfo>> {
   let endpoint: string;
   let close: () => Promise<void>;
+  let health: (() => PlatformHealth) | undefined;
   if (options.dataDir) {
-    const server = await startDurableQueueThread({ dir: options.dataDir, port: options.port });
-    ({ endpoint, close } = server);
+    const server = await startDurableQueueThread({ dir: options.dataDir, port: options.port, ...(options.log ? { log: options.log } : {}) });
+    ({ endpoint, close, health } = server);
   } else {
     // buildApp + our own listen: startFauxqs would bind every interface.
     const app = buildApp({ logger: false });
@@ -215,7 +220,7 @@ export async function startQueue(options: QueueOptions): Promise<Service<QueueIn
   try {
     const info = await provisionQueues(endpoint, options);
     if (options.dataDir) await applyQueueSettings(info, options);
-    return { info, stop: close };
+    return { info, stop: close, ...(health ? { health } : {}) };
   } catch (error) {
     await close();
     throw error;

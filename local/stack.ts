@@ -132,7 +132,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       table = { info: { endpoint: config.LOCALSTACK_ENDPOINT, tableName: await provisionConnectionsTable(config.LOCALSTACK_ENDPOINT) }, stop: none };
     } else {
       log('starting SQS (fauxqs, kept in SQLite) and DynamoDB (dynalite)…');
-      queue = await startQueue({ port: config.SQS_PORT, dataDir: path.join(config.DATA_DIR, QUEUE_DIR), ...queueSettings });
+      queue = await startQueue({ port: config.SQS_PORT, dataDir: path.join(config.DATA_DIR, QUEUE_DIR), log, ...queueSettings });
       stoppers.push({ name: 'SQS', stop: queue.stop });
       table = await startConnectionsTable({ port: config.DYNAMODB_PORT });
       stoppers.push({ name: 'DynamoDB', stop: table.stop });
@@ -235,7 +235,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     // Runs after the HTTP gateway has answered every request in flight (stoppers run in reverse).
     stoppers.push({ name: 'queue drain', stop: drain });
 
-    const health = (): PlatformHealth => postgres?.health() ?? { status: 'ok' };
+    // The first part that is down names the reason; /health answers 503 with it.
+    const health = (): PlatformHealth => [postgres?.health(), queue.health?.()].find((h) => h && h.status !== 'ok') ?? { status: 'ok' };
     const http = await startHttpGateway({
       port: httpPort,
       verifier,

@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { localSqsClient, startQueue } from '../../local/services';
+import { startDurableQueueThread } from '../../local/durable-queue';
+import { localSqsClient, provisionQueues, startQueue } from '../../local/services';
 
 describe('the durable embedded queue', () => {
   let dir: string;
@@ -126,5 +127,30 @@ describe('the durable embedded queue', () => {
       await first.stop();
     }
     await expect(first.stop()).resolves.toBeUndefined();
+  });
+
+  it('is started again on its port when its thread dies, reporting itself degraded meanwhile, and keeps what it had accepted', async () => {
+    // Arrange
+    const lines: string[] = [];
+    const server = await startDurableQueueThread({ dir, port: 0, log: (line) => lines.push(line) });
+    try {
+      const info = await provisionQueues(server.endpoint, { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 });
+      const sqs = localSqsClient(server.endpoint);
+      for (const body of ['a', 'b', 'c']) await sqs.send(new SendMessageCommand({ QueueUrl: info.queueUrl, MessageBody: body }));
+      sqs.destroy();
+
+      // Act: the thread ends as a crash would end it.
+      await server.thread!.terminate();
+
+      // Assert
+      expect(server.health()).toMatchObject({ status: 'degraded', reason: expect.stringMatching(/embedded queue stopped/) });
+      const deadline = Date.now() + 15_000;
+      while (server.health().status !== 'ok' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(server.health()).toEqual({ status: 'ok' });
+      expect(lines.some((l) => /the embedded queue is back after/.test(l))).toBe(true);
+      expect(await receiveAll(server.endpoint, info.queueUrl)).toEqual(['a', 'b', 'c']);
+    } finally {
+      await server.close();
+    }
   });
 });
