@@ -34,11 +34,16 @@ function gcFunction(): (() => void) | undefined {
   return typeof gc === 'function' ? (gc as () => void) : undefined;
 }
 
-/** Rows shaped like `insertBatch`'s result: same keys, same order, microsecond stored_at. */
+/**
+ * Rows shaped like `insertBatch`'s result: same keys, same order, one microsecond stored_at (one
+ * statement), and the hard case for a frame: every record from an upload of its own, each with
+ * its own acceptance time.
+ */
 function storedRows(count: number): StoredRecord[] {
   return recordsToStore(count, { userId: 'bench' }).map((r, i) => ({
     ...r,
-    stored_at: `2024-01-02T00:00:01.${String((i * 7919) % 1_000_000).padStart(6, '0')}Z`,
+    accepted_at: `2024-01-02T00:00:00.${String(i % 1_000_000).padStart(6, '0')}Z`,
+    stored_at: '2024-01-02T00:00:01.123456Z',
   }));
 }
 

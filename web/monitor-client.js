@@ -19,14 +19,14 @@ const PAGE_SIZE = 1000;
 const WINDOW_MS = 365 * 86_400_000;
 
 /**
- * The records of a `records` frame, each whole: its group's user_id, accepted_at and stored_at
- * with the record's id, data and date.
+ * The records of a `records` frame, each whole: its group's user_id and stored_at with the
+ * record's id, data and date, and its accepted_at (the group's, where it carries none).
  */
 export function frameRecords(frame) {
   const records = [];
   for (const group of frame.groups ?? []) {
     for (const r of group.records) {
-      records.push({ id: r.id, user_id: group.user_id, data: r.data, date: r.date, accepted_at: group.accepted_at, stored_at: group.stored_at });
+      records.push({ id: r.id, user_id: group.user_id, data: r.data, date: r.date, accepted_at: r.accepted_at ?? group.accepted_at, stored_at: group.stored_at });
     }
   }
   return records;

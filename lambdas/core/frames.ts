@@ -8,16 +8,18 @@ import { compareInstants, instantOf } from './timestamp';
 /** API Gateway's WebSocket message limit: 128 KB. */
 export const MAX_FRAME_BYTES = 128 * 1024;
 
-/** One record in a records frame: what was uploaded, with its id. */
+/** One record in a records frame: what was uploaded, with its id; `accepted_at` only where it is not its group's. */
 export interface FramedRecord {
   readonly id: string;
   readonly data: number;
   readonly date: string;
+  readonly accepted_at?: string;
 }
 
 /**
- * Records that share their owner, acceptance and store times: the records of one upload stored
- * in one batch. A stored record is a group's three fields with one of its records.
+ * Consecutive records with one owner stored by one statement (the same `stored_at`). A stored
+ * record is its group's fields with its own: `accepted_at` is the group's unless the record
+ * carries its own (records of other uploads do).
  */
 export interface RecordsGroup {
   readonly user_id: string;
@@ -28,9 +30,9 @@ export interface RecordsGroup {
 
 /**
  * Newly stored records, in the batch's order. Grouped, a record costs about 100 bytes of a frame
- * at most, rather than 200 with the three shared fields repeated in each: a batch of 1000 from
- * one upload fits one frame, which halves a fan-out's posts and its bytes (API Gateway bills a
- * message per 32 KB).
+ * (about 135 when it came in an upload of its own) rather than 200 with the shared fields repeated
+ * in each: a batch of 1000 from one upload fits one frame, which halves a fan-out's posts and its
+ * bytes (API Gateway bills a message per 32 KB).
  */
 export interface RecordsFrame {
   readonly type: 'records';
@@ -87,12 +89,17 @@ const FRAME_HEAD = '{"type":"records","groups":[';
 const FRAME_TAIL = ']}';
 const GROUP_TAIL = ']}';
 
+/** A record as its group holds it: its acceptance time only where it is not the group's. */
+function rowOf(r: StoredRecord, group: StoredRecord): string {
+  return JSON.stringify(r.accepted_at === group.accepted_at ? { id: r.id, data: r.data, date: r.date } : { id: r.id, data: r.data, date: r.date, accepted_at: r.accepted_at });
+}
+
 /** The opening of a group, up to its first record. */
 function groupHead(r: StoredRecord): string {
   return `{"user_id":${JSON.stringify(r.user_id)},"accepted_at":${JSON.stringify(r.accepted_at)},"stored_at":${JSON.stringify(r.stored_at)},"records":[`;
 }
 
-/** Records as frames, in order, none larger than `maxBytes`; consecutive records of one upload share a group. */
+/** Records as frames, in order, none larger than `maxBytes`; consecutive records of one owner and statement share a group. */
 export function recordsFrames(records: readonly StoredRecord[], maxBytes = MAX_FRAME_BYTES): OutgoingRecords[] {
   const frames: OutgoingRecords[] = [];
   const empty = byteLength(FRAME_HEAD) + byteLength(FRAME_TAIL);
@@ -107,15 +114,15 @@ export function recordsFrames(records: readonly StoredRecord[], maxBytes = MAX_F
     [text, size, count, group] = ['', empty, 0, undefined];
   };
   for (const r of records) {
-    const row = JSON.stringify({ id: r.id, data: r.data, date: r.date });
-    const rowBytes = byteLength(row);
-    const sameGroup = group !== undefined && group.user_id === r.user_id && group.accepted_at === r.accepted_at && group.stored_at === r.stored_at;
+    const sameGroup = group !== undefined && group.user_id === r.user_id && group.stored_at === r.stored_at;
+    let row = rowOf(r, sameGroup ? group! : r);
     let head = sameGroup ? '' : groupHead(r);
-    let added = sameGroup ? 1 + rowBytes : (group ? 1 : 0) + byteLength(head) + byteLength(GROUP_TAIL) + rowBytes;
+    let added = sameGroup ? 1 + byteLength(row) : (group ? 1 : 0) + byteLength(head) + byteLength(GROUP_TAIL) + byteLength(row);
     if (size + added > maxBytes && count > 0) {
       close();
+      row = rowOf(r, r);
       head = groupHead(r);
-      added = byteLength(head) + byteLength(GROUP_TAIL) + rowBytes;
+      added = byteLength(head) + byteLength(GROUP_TAIL) + byteLength(row);
     }
     if (empty + added > maxBytes) throw new RangeError(`one record of ${added} bytes cannot fit in a frame of ${maxBytes} bytes`);
     if (head) {

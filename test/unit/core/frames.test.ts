@@ -18,7 +18,7 @@ describe('monitoring frames', () => {
     expect(recordsIn(frames[0]!.data)).toEqual([a, b]);
   });
 
-  it('opens a new group wherever owner, acceptance or store time changes, and keeps the order', () => {
+  it('opens a new group wherever owner or store time changes, and keeps the order', () => {
     const rows = [
       storedRecord({ user_id: 'a' }),
       storedRecord({ user_id: 'b' }),
@@ -28,8 +28,23 @@ describe('monitoring frames', () => {
       storedRecord({ user_id: 'a', accepted_at: '2024-01-01T00:00:05Z', stored_at: '2024-01-01T00:00:09.000001Z' }),
     ];
     const [only] = recordsFrames(rows);
-    expect(JSON.parse(only!.data).groups.map((g: { records: unknown[] }) => g.records.length)).toEqual([1, 1, 1, 1, 2]);
+    const groups = JSON.parse(only!.data).groups as { records: { accepted_at?: string }[] }[];
+    expect(groups.map((g) => g.records.length)).toEqual([1, 1, 2, 2]);
+    // The third group's second record came in another upload: it carries its own acceptance time.
+    expect(groups[2]!.records.map((r) => r.accepted_at)).toEqual([undefined, '2024-01-01T00:00:05Z']);
     expect(recordsIn(only!.data)).toEqual(rows);
+  });
+
+  it('keeps single-record uploads of one batch compact: one group, each record with its own acceptance time', () => {
+    // Canonical acceptance times, one millisecond apart, as the ingest function writes them.
+    const rows = Array.from({ length: 900 }, (_, i) =>
+      storedRecord({ data: i, date: '2024-01-01T00:00:00.123456Z', accepted_at: `2024-01-01T00:00:01.${String(i + 1).padStart(3, '0')}000Z` }),
+    );
+    const frames = recordsFrames(rows);
+    expect(frames).toHaveLength(1);
+    expect(JSON.parse(frames[0]!.data).groups).toHaveLength(1);
+    expect(byteLength(frames[0]!.data) / rows.length).toBeLessThan(140);
+    expect(recordsIn(frames[0]!.data)).toEqual(rows);
   });
 
   it('fits a batch of 1000 records of one upload in a single frame, at most about 100 bytes a record', () => {
