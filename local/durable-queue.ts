@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { PlatformHealth } from './postgres-supervisor';
+import { Restarter, type PlatformHealth } from './restarter';
 
 interface Persistence {
   load(sqs: unknown, sns: unknown, s3: unknown): void;
@@ -123,9 +123,6 @@ export interface SupervisedQueue extends DurableQueueServer {
   readonly thread: Worker | undefined;
 }
 
-const FIRST_PAUSE_MS = 250;
-const LONGEST_PAUSE_MS = 5_000;
-
 type ThreadMessage = { type: 'ready'; endpoint: string } | { type: 'failed' | 'closed'; error?: string };
 
 /** One thread running startDurableQueue; resolves once it listens. */
@@ -154,59 +151,30 @@ async function startThread(dir: string, port: number, onExit: (code: number) => 
  * in SQLite.
  */
 export async function startDurableQueueThread(options: { dir: string; port: number; log?: (line: string) => void }): Promise<SupervisedQueue> {
-  const log = options.log ?? ((line: string) => console.error(line));
   let current: Worker | undefined;
-  let state: PlatformHealth = { status: 'ok' };
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let attempt: Promise<unknown> | undefined;
   let port = options.port;
-
-  const onExit = (worker: Worker) => (code: number) => {
-    if (stopped || current !== worker) return;
-    current = undefined;
-    state = { status: 'degraded', reason: `the embedded queue stopped (thread exit code ${code}); restarting it` };
-    log(`the embedded queue's thread stopped (exit code ${code}): uploads answer 503 until it is back; restarting it…`);
-    schedule(1, Date.now());
-  };
   const launch = async () => {
     let worker: Worker | undefined;
-    const started = await startThread(options.dir, port, (code) => worker && onExit(worker)(code));
-    worker = started.worker;
-    current = worker;
+    const started = await startThread(options.dir, port, (code) => {
+      if (current !== worker) return; // closed on purpose, or already replaced
+      current = undefined;
+      restarter.died(`thread exit code ${code}`);
+    });
+    worker = current = started.worker;
     return started.endpoint;
   };
-  const schedule = (tries: number, downSince: number) => {
-    timer = setTimeout(() => {
-      if (stopped) return;
-      attempt = launch().then(
-        () => {
-          state = { status: 'ok' };
-          log(`the embedded queue is back after ${((Date.now() - downSince) / 1000).toFixed(1)} s (${tries} ${tries === 1 ? 'try' : 'tries'})`);
-        },
-        (error: Error) => {
-          if (stopped) return;
-          state = { status: 'degraded', reason: `the embedded queue is down; restart ${tries} failed: ${error.message}` };
-          if (tries === 1 || tries % 10 === 0) log(`restarting the embedded queue failed (try ${tries}), trying again: ${error.message}`);
-          schedule(tries + 1, downSince);
-        },
-      );
-    }, Math.min(FIRST_PAUSE_MS * 2 ** (tries - 1), LONGEST_PAUSE_MS));
-  };
+  const restarter = new Restarter('the embedded queue', launch, options.log ?? ((line: string) => console.error(line)));
 
   const endpoint = await launch();
   port = Number(new URL(endpoint).port);
   return {
     endpoint,
-    health: () => state,
+    health: () => restarter.health(),
     get thread() {
       return current;
     },
     close: async () => {
-      if (stopped) return;
-      stopped = true;
-      clearTimeout(timer);
-      await attempt?.catch(() => undefined);
+      await restarter.stop();
       const worker = current;
       current = undefined;
       if (!worker) return;

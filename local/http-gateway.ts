@@ -25,7 +25,7 @@ import { answerCognito, COGNITO_TARGET_PREFIX } from './cognito';
 import { BodyTooLargeError, lingerOnClose, readBody } from './http-body';
 import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
 import { originPolicy, type OriginList, type OriginPolicy } from './origins';
-import type { PlatformHealth } from './postgres-supervisor';
+import type { PlatformHealth } from './restarter';
 
 /** API Gateway HTTP API limits. */
 export const HTTP_API_LIMITS = { maxPayloadBytes: 10 * 1024 * 1024, integrationTimeoutMs: 30_000 } as const;

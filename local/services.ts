@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { startDurableQueueThread } from './durable-queue';
-import { SupervisedPostgres, type PlatformHealth } from './postgres-supervisor';
+import { SupervisedPostgres } from './postgres-supervisor';
+import type { PlatformHealth } from './restarter';
 
 import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from './bindings';
 import { IDEMPOTENCY_KEYS_TABLE } from '../lambdas/core/idempotency';

@@ -36,7 +36,7 @@ import {
 } from './services';
 import { LEGACY_SPOOL_FILE, restoreLegacySpool } from './legacy-spool';
 import { originPolicy, parseOriginList } from './origins';
-import type { PlatformHealth } from './postgres-supervisor';
+import type { PlatformHealth } from './restarter';
 import { dashboardFiles, localOutputs, OUTPUTS_FILE, QUEUE_DIR, queuedCount, RUNTIME_FILE, waitForEmptyQueue, writeStateFile } from './runtime-files';
 import { SqsEventSource } from './sqs-poller';
 import { reachableHost, STAGE as WS_STAGE, startWsGateway, type RunningWsGateway } from './ws-gateway';
