@@ -4,10 +4,7 @@
  * folder. Every such file is private (0600) and written whole.
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { readdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { QueueInfo } from './services';
 
 /** The embedded queue's folder in DATA_DIR (its SQLite database). */
@@ -33,12 +30,6 @@ export function localOutputs(p: { httpUrl: string; wsUrl: string; clientId: stri
   };
 }
 
-const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
-
-/** The dashboard's files by name; only these are served, so no path can escape the folder. */
-export function dashboardFiles(): Record<string, string> {
-  return Object.fromEntries(readdirSync(WEB_DIR).filter((f) => /\.(html|js|css)$/.test(f)).map((f) => [f, path.join(WEB_DIR, f)]));
-}
 
 /** Writes a JSON state file, private (0600), whole or not at all: a reader never sees half of it. */
 export async function writeStateFile(file: string, value: unknown): Promise<void> {

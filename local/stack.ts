@@ -19,6 +19,7 @@ import type { LocalConfig } from './config';
 import { rolePasswords, roleUrls } from './database-roles';
 import { LocalFunctions, runCustomResource } from './functions';
 import { startHttpGateway } from './http-gateway';
+import { dashboardFiles } from '../web/files';
 import { LocalIdentity } from './identity';
 import {
   freePort,
@@ -37,7 +38,7 @@ import {
 import { LEGACY_SPOOL_FILE, restoreLegacySpool } from './legacy-spool';
 import { originPolicy, parseOriginList } from './origins';
 import type { PlatformHealth } from './restarter';
-import { dashboardFiles, localOutputs, OUTPUTS_FILE, QUEUE_DIR, queuedCount, RUNTIME_FILE, waitForEmptyQueue, writeStateFile } from './runtime-files';
+import { localOutputs, OUTPUTS_FILE, QUEUE_DIR, queuedCount, RUNTIME_FILE, waitForEmptyQueue, writeStateFile } from './runtime-files';
 import { SqsEventSource } from './sqs-poller';
 import { reachableHost, STAGE as WS_STAGE, startWsGateway, type RunningWsGateway } from './ws-gateway';
 
