@@ -44,6 +44,7 @@ new DataHandlerStack(app, context('stackName') ?? 'DataHandler', {
   removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : removal === 'retain' ? RemovalPolicy.RETAIN : undefined,
   logRetention: retention === undefined ? undefined : (retention as RetentionDays),
   natGateways: number('natGateways'),
+  dashboard: bool('dashboard'),
   corsAllowOrigins: list('corsAllowOrigins'),
   availabilityZoneIds: list('availabilityZoneIds'),
   availabilityZones: list('availabilityZones'),

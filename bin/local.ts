@@ -80,12 +80,14 @@ ${bar}
    upload        POST ${stack.httpUrl}/api/data/upload
    records       GET  ${stack.httpUrl}/api/data/records?start_time=…&end_time=…
    analysis      GET  ${stack.httpUrl}/api/data/swing-analyze?start_time=…&end_time=…
+   series        GET  ${stack.httpUrl}/api/data/series?start_time=…&end_time=…[&bucket=1m]
+   pipeline      GET  ${stack.httpUrl}/api/pipeline/status  (admins)
    log in        POST ${stack.httpUrl}/auth/token
    health        GET  ${stack.httpUrl}/health
+   contract      GET  ${stack.httpUrl}/openapi.json  (OpenAPI 3.1)
  WebSocket API   ${stack.wsUrl}/?token=<access_token>
 
- LOCAL-ONLY CREDENTIALS (change with LOCAL_USERNAME / LOCAL_PASSWORD):
-   username ${config.LOCAL_USERNAME}   password ${config.LOCAL_PASSWORD}   ${config.LOCAL_USER_IS_ADMIN ? '(admin: sees every user\'s records)' : ''}
+${await usersBanner(stack, config)}
 
  PostgreSQL      ${stack.databaseUrl.replace(/:[^:@/]+@/, ':***@')}${config.DATABASE_URL ? '' : `  (embedded, data in ${config.DATA_DIR})`}
    functions as  writer ${new URL(stack.functionDatabaseUrls.writer).username}, readers ${new URL(stack.functionDatabaseUrls.reader).username} (migrations as the owner)
@@ -97,6 +99,34 @@ ${bar}
  Try it:  npm run demo
  Stop:    Ctrl-C, or kill -TERM ${process.pid}   (this process; npm, its parent, does not pass signals on)
 ${bar}`);
+}
+
+/**
+ * The banner's users: each name (a few at most), and a password only for the seed user while
+ * it is still the env-provided one, which is no secret. Local-only credentials.
+ */
+async function usersBanner(stack: LocalStack, config: ReturnType<typeof localConfigFromEnv>): Promise<string> {
+  const { store, seeded } = stack.users;
+  let users;
+  let seedPasswordHolds;
+  try {
+    users = await store.list();
+    seedPasswordHolds = (await store.authenticate(config.LOCAL_USERNAME, config.LOCAL_PASSWORD)) !== null;
+  } catch (error) {
+    return ` LOCAL-ONLY USERS  ${store.file}: cannot read it: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const shown = 10;
+  const width = Math.max(8, ...users.slice(0, shown).map((u) => u.username.length));
+  const lines = users.slice(0, shown).map((u) => {
+    const password = u.username === config.LOCAL_USERNAME && seedPasswordHolds ? `password ${config.LOCAL_PASSWORD}` : '';
+    return `   ${u.username.padEnd(width)}  ${password.padEnd(24)}${u.admin ? 'admin: sees every user\'s records' : 'sees their own records'}`;
+  });
+  if (users.length === 0) lines.push('   (none: nobody can log in; add one with npm run users -- add NAME)');
+  if (users.length > shown) lines.push(`   … and ${users.length - shown} more (npm run users -- list)`);
+  const origin = seeded
+    ? `   ${store.file} was made now, with the seed user from LOCAL_USERNAME / LOCAL_PASSWORD.`
+    : `   ${store.file}: LOCAL_USERNAME / LOCAL_PASSWORD only seed a new users file; this one exists.`;
+  return [` LOCAL-ONLY USERS (manage with npm run users -- add NAME [--admin] | list | remove NAME):`, ...lines, origin].join('\n');
 }
 
 main().catch((error) => {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describeError } from './demo-support';
 import { localOutputsFile, parseSmokeArgs, readSmokeTarget, smokeCredentials, smokeTimeoutMs, SmokeSetupError } from './smoke-support';
 import { runSmoke } from './smoke-steps';
+import { askHidden } from './prompt';
 
 const parsed = parseSmokeArgs(process.argv.slice(2), process.env);
 if (parsed.kind === 'help') console.log(parsed.text);
@@ -57,35 +58,3 @@ process.exitCode = report.ok ? 0 : 1;
 // Idle keep-alive sockets of fetch must not hold the finished command for seconds.
 setTimeout(() => process.exit(), 1_000).unref();
 
-/** Reads a line from the terminal without echo; undefined when stdin is not a terminal or input ends. */
-function askHidden(prompt: string): Promise<string | undefined> {
-  const input = process.stdin;
-  if (!input.isTTY) return Promise.resolve(undefined);
-  process.stderr.write(prompt);
-  input.setRawMode(true);
-  input.setEncoding('utf8');
-  input.resume();
-  return new Promise((resolve) => {
-    let value = '';
-    const finish = (result: string | undefined) => {
-      input.off('data', onData);
-      input.setRawMode(false);
-      input.pause();
-      process.stderr.write('\n');
-      resolve(result);
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return finish(value);
-        if (ch === '\u0003') {
-          finish(undefined);
-          process.exit(130); // Ctrl-C: raw mode swallows the signal, so honour it here.
-        }
-        if (ch === '\u0004') return finish(value || undefined); // Ctrl-D
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
-        else if (ch >= ' ') value += ch;
-      }
-    };
-    input.on('data', onData);
-  });
-}

@@ -16,6 +16,7 @@ import {
   IngestEnv,
   MigrateEnv,
   NoEnv,
+  PipelineStatusEnv,
   PushEnv,
   QueryEnv,
   WriterEnv,
@@ -42,9 +43,14 @@ export type { FunctionName } from './routes';
  * - `claim-idempotency-keys`: IDEMPOTENCY_KEYS_TABLE; may get, put and update its items.
  * - `report-missed`: CONNECTIONS_TABLE and CONNECTIONS_ENDPOINT; may update connections (to
  *   take what one is owed) and post to them.
- * - `delay-redelivery`: no variables (the queue is each message's `eventSourceARN`); may change
- *   the visibility of the messages of the queue that triggers it (sqs:ChangeMessageVisibility),
- *   to hand a batch back with a delay.
+ * - `delay-redelivery`: QUEUE_MAX_RECEIVE_COUNT, the receives before the triggering queue moves a
+ *   message to its DLQ (the queue itself is each message's `eventSourceARN`); may change the
+ *   visibility of the messages of that queue (sqs:ChangeMessageVisibility), to hand a batch
+ *   back with a delay.
+ * - `note-pipeline-state`: PIPELINE_STATE_TABLE; may put its items (the writer's last batch and
+ *   failure).
+ * - `read-pipeline-status`: PIPELINE_STATE_TABLE, QUEUE_URL and DEAD_LETTER_QUEUE_URL; may get
+ *   the table's items, and read the two queues' attributes (sqs:GetQueueAttributes).
  */
 export type Binding =
   | 'enqueue-records'
@@ -59,7 +65,9 @@ export type Binding =
   | 'count-failed-logins'
   | 'claim-idempotency-keys'
   | 'delay-redelivery'
-  | 'report-missed';
+  | 'report-missed'
+  | 'note-pipeline-state'
+  | 'read-pipeline-status';
 
 /**
  * Who a function is in PostgreSQL: `owner` runs the migrations (on AWS the RDS master user);
@@ -139,8 +147,15 @@ const wsRoute = (route: keyof typeof WEBSOCKET_API.routes): Trigger => ({ kind: 
 /** The largest accepted upload body in bytes (the ingest function's MAX_BODY_BYTES). */
 export const MAX_UPLOAD_BYTES = 1024 * 1024;
 
-/** Database connections each writer or reader environment holds at most (DATABASE_POOL_MAX). */
+/** Database connections each writer environment holds at most (DATABASE_POOL_MAX). */
 export const FUNCTION_POOL_SIZE = 2;
+
+/**
+ * Database connections each reader environment holds at most. An environment serves one request
+ * at a time, and each reader runs one statement at a time (a page, a series, or the analysis's
+ * cursor), so a second connection would only ever sit idle, held from the writers' budget.
+ */
+export const READER_POOL_SIZE = 1;
 
 /** The batch writer's timeout; the queue's visibility timeout is six times it. */
 export const WRITER_TIMEOUT_SECONDS = 30;
@@ -158,12 +173,12 @@ export const WRITER_EVENT_SOURCE = { kind: 'queue', batchSize: 1000, batchWindow
 const READER_TIMEOUT_SECONDS = 29;
 
 /** A read function of the HTTP API: in the VPC beside the database, with a small pool. */
-function reader(name: 'records-query' | 'swing-analyze', description: string): FunctionSpec {
+function reader(name: 'records-query' | 'records-series' | 'swing-analyze', description: string): FunctionSpec {
   return spec(name, http(name), {
     description,
     env: QueryEnv,
     bindings: ['database-reader'],
-    settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE) },
+    settings: { DATABASE_POOL_MAX: String(READER_POOL_SIZE) },
     memoryMb: 1024,
     timeoutSeconds: READER_TIMEOUT_SECONDS,
     inVpc: true,
@@ -178,7 +193,20 @@ export const FUNCTIONS = {
     settings: { MAX_BODY_BYTES: String(MAX_UPLOAD_BYTES) },
   }),
   'records-query': reader('records-query', 'Pages through stored records of a time window'),
+  'records-series': reader('records-series', 'Count, min, max and average of data per time bucket of a window'),
   'swing-analyze': reader('swing-analyze', 'The swing analysis of a time window'),
+  'pipeline-status': spec('pipeline-status', http('pipeline-status'), {
+    description: "Reads the queues' counts and the writer's last batch and failure, for admins",
+    env: PipelineStatusEnv,
+    bindings: ['read-pipeline-status'],
+    memoryMb: 256,
+  }),
+  openapi: spec('openapi', http('openapi'), {
+    description: "Serves the HTTP API's OpenAPI document",
+    env: NoEnv,
+    bindings: [],
+    memoryMb: 256,
+  }),
   'auth-token': spec('auth-token', http('auth-token'), {
     description: 'Logs in with the Cognito app client, within the failed-login limit',
     env: AuthTokenEnv,
@@ -196,7 +224,7 @@ export const FUNCTIONS = {
     {
       description: 'Stores record batches in PostgreSQL and pushes them to monitors',
       env: WriterEnv,
-      bindings: ['database-writer', 'push-to-connections', 'delay-redelivery'],
+      bindings: ['database-writer', 'push-to-connections', 'delay-redelivery', 'note-pipeline-state'],
       settings: { DATABASE_POOL_MAX: String(FUNCTION_POOL_SIZE), PUSH_CONCURRENCY: '16' },
       memoryMb: 1024,
       timeoutSeconds: WRITER_TIMEOUT_SECONDS,

@@ -7,7 +7,10 @@
 export type FunctionName =
   | 'ingest'
   | 'records-query'
+  | 'records-series'
   | 'swing-analyze'
+  | 'pipeline-status'
+  | 'openapi'
   | 'batch-writer'
   | 'auth-token'
   | 'health'
@@ -31,8 +34,11 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { method: 'POST', path: '/api/data/upload', function: 'ingest', auth: 'jwt' },
   { method: 'GET', path: '/api/data/records', function: 'records-query', auth: 'jwt' },
   { method: 'GET', path: '/api/data/swing-analyze', function: 'swing-analyze', auth: 'jwt' },
+  { method: 'GET', path: '/api/data/series', function: 'records-series', auth: 'jwt' },
+  { method: 'GET', path: '/api/pipeline/status', function: 'pipeline-status', auth: 'jwt' },
   { method: 'POST', path: '/auth/token', function: 'auth-token', auth: 'none' },
   { method: 'GET', path: '/health', function: 'health', auth: 'none' },
+  { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
 ];
 
 /** CORS of the HTTP API, for a browser dashboard on another origin (origins are configurable). */

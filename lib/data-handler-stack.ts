@@ -1,11 +1,12 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type CfnResource, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type StackProps } from 'aws-cdk-lib';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { QUEUE_MAX_RECEIVE_COUNT, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
+import { databaseRoleOf, FUNCTION_SPECS, QUEUE_MAX_RECEIVE_COUNT, READER_POOL_SIZE, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
 import { ApiGatewayAccount } from './constructs/api-gateway-account';
 import { checkProxyZones } from './constructs/availability-zones';
 import { BatchWriter, maxConcurrencyFor } from './constructs/batch-writer';
+import { DashboardSite } from './constructs/dashboard-site';
 import { Database, databaseRoleFor } from './constructs/database';
 import { HandlerFunction, type FunctionDefaults } from './constructs/handler-function';
 import { Identity } from './constructs/identity';
@@ -15,6 +16,7 @@ import { LoginAttempts } from './constructs/login-attempts';
 import { MonitoringSocket } from './constructs/monitoring-socket';
 import { Network } from './constructs/network';
 import { Observability } from './constructs/observability';
+import { PipelineState } from './constructs/pipeline-state';
 import { RecordQueue } from './constructs/record-queue';
 import { SchemaMigration } from './constructs/schema-migration';
 
@@ -70,7 +72,15 @@ export interface DataHandlerStackProps extends StackProps {
   readonly readerConcurrency?: number;
   /** Where alarms are sent by email. @default - no subscription: subscribe to the AlarmTopicArn output */
   readonly alarmEmail?: string;
-  /** Origins the HTTP API allows by CORS. @default ['*'] */
+  /**
+   * Host the monitoring dashboard (web/) on CloudFront, with a generated config.json; the HTTP
+   * API then allows the dashboard's origin by CORS. @default true
+   */
+  readonly dashboard?: boolean;
+  /**
+   * Origins the HTTP API allows by CORS besides the hosted dashboard's; `['*']` allows any page.
+   * @default - none: only the hosted dashboard (no cross-origin access when `dashboard` is false)
+   */
   readonly corsAllowOrigins?: string[];
 }
 
@@ -89,6 +99,10 @@ export class DataHandlerStack extends Stack {
   public readonly loginAttempts: LoginAttempts;
   /** The Idempotency-Keys claimed by uploads. */
   public readonly idempotencyKeys: IdempotencyKeys;
+  /** The writer's notes for GET /api/pipeline/status. */
+  public readonly pipelineState: PipelineState;
+  /** The hosted monitoring dashboard, unless `dashboard` is false. */
+  public readonly dashboardSite?: DashboardSite;
 
   constructor(scope: Construct, id: string, props: DataHandlerStackProps = {}) {
     super(scope, id, props);
@@ -127,16 +141,19 @@ export class DataHandlerStack extends Stack {
     });
     const dbMaxConnections = props.dbMaxConnections ?? 80;
     const readerConcurrency = props.readerConcurrency ?? 5;
-    const readers: FunctionName[] = ['records-query', 'swing-analyze'];
+    // Every function that reads as the reader role: records-query, records-series, swing-analyze.
+    const readers = FUNCTION_SPECS.filter((f) => databaseRoleOf(f) === 'reader').map((f) => f.name);
+    this.pipelineState = new PipelineState(this, 'PipelineState');
     this.writer = new BatchWriter(this, 'Writer', {
       ...defaults,
       vpc: network.vpc,
       queue: this.queue,
       database: this.database,
       socket: this.socket,
+      pipelineState: this.pipelineState,
       ...(props.batchSize !== undefined ? { batchSize: props.batchSize } : {}),
       ...(props.batchWindow ? { maxBatchingWindow: props.batchWindow } : {}),
-      maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(dbMaxConnections, readers.length * readerConcurrency),
+      maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(dbMaxConnections, readers.length * readerConcurrency * READER_POOL_SIZE),
     });
 
     this.idempotencyKeys = new IdempotencyKeys(this, 'IdempotencyKeys');
@@ -169,20 +186,48 @@ export class DataHandlerStack extends Stack {
       return fn;
     };
     const recordsQuery = reader('RecordsQueryFunction', 'records-query');
+    const recordsSeries = reader('RecordsSeriesFunction', 'records-series');
     const swingAnalyze = reader('SwingAnalyzeFunction', 'swing-analyze');
+    const pipelineStatus = new HandlerFunction(this, 'PipelineStatusFunction', {
+      ...defaults,
+      name: 'pipeline-status',
+      environment: { ...this.queue.countsEnvironment(), ...this.pipelineState.environment() },
+    });
+    this.queue.grantReadCounts(pipelineStatus);
+    this.pipelineState.grantRead(pipelineStatus);
+    const openApi = new HandlerFunction(this, 'OpenApiFunction', { ...defaults, name: 'openapi' });
     // They connect as roles the migrate function creates: switched to them only once it has run
     // (on the deploy that introduces the roles, they would otherwise be refused until then).
     // Only the functions themselves wait: their security groups are what the database admits.
-    for (const fn of [this.writer.function, recordsQuery, swingAnalyze]) {
+    for (const fn of [this.writer.function, recordsQuery, recordsSeries, swingAnalyze]) {
       (fn.node.defaultChild as CfnResource).addDependency(migration.resource.node.defaultChild as CfnResource);
     }
+    // The site is built after the API (its config.json names the API), so the API names the
+    // site's origin lazily: resolved at synth, when the site exists.
+    const hostDashboard = props.dashboard ?? true;
+    const extraOrigins = props.corsAllowOrigins ?? [];
+    const corsAllowOrigins = extraOrigins.includes('*')
+      ? ['*']
+      : [...(hostDashboard ? [Lazy.string({ produce: () => this.dashboardSite!.origin })] : []), ...extraOrigins];
     this.api = new IngestApi(this, 'Ingest', {
-      functions: { ingest: this.ingestFunction, 'auth-token': authToken, health, 'records-query': recordsQuery, 'swing-analyze': swingAnalyze },
+      functions: {
+        ingest: this.ingestFunction,
+        'auth-token': authToken,
+        health,
+        openapi: openApi,
+        'records-query': recordsQuery,
+        'records-series': recordsSeries,
+        'swing-analyze': swingAnalyze,
+        'pipeline-status': pipelineStatus,
+      },
       issuerUrl: this.identity.issuerUrl,
       audiences: [this.identity.client.userPoolClientId],
-      ...(props.corsAllowOrigins ? { corsAllowOrigins: props.corsAllowOrigins } : {}),
+      corsAllowOrigins,
       accessLogRetention: defaults.logRetention!,
     });
+    if (hostDashboard) {
+      this.dashboardSite = new DashboardSite(this, 'Dashboard', { httpApiUrl: this.api.url, webSocketUrl: this.socket.url, logRetention });
+    }
 
     const observability = new Observability(this, 'Observability', {
       queue: this.queue,
@@ -202,6 +247,7 @@ export class DataHandlerStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'AlarmTopicArn', { value: observability.alarmTopic.topicArn, description: 'Every alarm is published here' });
     new CfnOutput(this, 'SchemaMigrations', { value: migration.applied, description: 'What the last migration run applied, or FAILED: why' });
+    if (this.dashboardSite) new CfnOutput(this, 'DashboardUrl', { value: this.dashboardSite.url, description: 'The monitoring dashboard' });
     new CfnOutput(this, 'MigrateFunctionName', { value: migration.function.functionName, description: 'Invoke it to run the migrations again' });
   }
 }

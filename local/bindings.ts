@@ -33,6 +33,12 @@ export interface LocalDatabase {
 export interface LocalResources {
   readonly sqsEndpoint: string;
   readonly queueUrl: string;
+  /** The record queue's dead-letter queue. */
+  readonly deadLetterQueueUrl: string;
+  /** Receives before the record queue moves a message to its DLQ (its redrive policy). */
+  readonly queueMaxReceiveCount: number;
+  /** The writer's notes for GET /api/pipeline/status. */
+  readonly pipelineStateTable: string;
   readonly dynamoEndpoint: string;
   readonly connectionsTable: string;
   /**
@@ -103,7 +109,11 @@ function bindingVariables(binding: Binding, r: LocalResources): Record<string, s
       return r.idempotencyKeysTable ? { IDEMPOTENCY_KEYS_TABLE: r.idempotencyKeysTable } : {};
     case 'delay-redelivery':
       // The queue comes with each message (its eventSourceARN); the SQS endpoint is set above.
-      return {};
+      return { QUEUE_MAX_RECEIVE_COUNT: String(r.queueMaxReceiveCount) };
+    case 'note-pipeline-state':
+      return { PIPELINE_STATE_TABLE: r.pipelineStateTable };
+    case 'read-pipeline-status':
+      return { PIPELINE_STATE_TABLE: r.pipelineStateTable, QUEUE_URL: r.queueUrl, DEAD_LETTER_QUEUE_URL: r.deadLetterQueueUrl };
   }
 }
 

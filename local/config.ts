@@ -43,9 +43,14 @@ export const LocalConfig = z.object({
   QUEUE_VISIBILITY_TIMEOUT_S: positive(30),
   /** Receives before a message moves to the DLQ: the deployed queue's count, which the writer's redelivery delays assume. */
   MAX_RECEIVE_COUNT: positive(QUEUE_MAX_RECEIVE_COUNT),
-  /** The local user (local-only credentials, printed at start). */
+  /**
+   * The seed user: who DATA_DIR/users.json starts with when it does not exist yet (local-only
+   * credentials; the password is printed at start while it is still that user's). Once the
+   * file exists these change nothing: `npm run users` adds, lists and removes users.
+   */
   LOCAL_USERNAME: z._default(z.string().check(z.minLength(1)), 'parsa'),
   LOCAL_PASSWORD: z._default(z.string().check(z.minLength(1)), 'admin'),
+  /** Whether the seed user is an admin (sees every user's records). */
   LOCAL_USER_IS_ADMIN: z._default(z.stringbool(), true),
   JWT_AUDIENCE: z._default(z.string().check(z.minLength(1)), 'data-handler-local'),
   /**

@@ -18,4 +18,6 @@ export const LOCAL_RESOURCE_NAMES = {
   loginAttemptsTable: 'login-attempts',
   /** The Idempotency-Keys claimed by uploads. */
   idempotencyKeysTable: 'idempotency-keys',
+  /** The batch writer's last batch and failure, for the pipeline status. */
+  pipelineStateTable: 'pipeline-state',
 } as const;

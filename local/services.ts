@@ -18,6 +18,7 @@ import type { PlatformHealth } from './restarter';
 import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION } from './bindings';
 import { IDEMPOTENCY_KEYS_TABLE } from '../lambdas/core/idempotency';
 import { LOGIN_ATTEMPTS_TABLE } from '../lambdas/core/login-limit';
+import { PIPELINE_STATE_TABLE } from '../lambdas/core/pipeline';
 import { LOCAL_RESOURCE_NAMES } from './resource-names';
 
 type ClientTuning = { maxAttempts?: number };
@@ -309,6 +310,11 @@ export async function provisionLoginAttemptsTable(endpoint: string, tableName: s
 /** Creates the Idempotency-Keys table (key `keyHash`) on any DynamoDB endpoint, unless it exists. */
 export async function provisionIdempotencyKeysTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.idempotencyKeysTable): Promise<string> {
   return provisionTable(endpoint, tableName, IDEMPOTENCY_KEYS_TABLE.partitionKey);
+}
+
+/** Creates the pipeline-state table (key `item`) on any DynamoDB endpoint, unless it exists. */
+export async function provisionPipelineStateTable(endpoint: string, tableName: string = LOCAL_RESOURCE_NAMES.pipelineStateTable): Promise<string> {
+  return provisionTable(endpoint, tableName, PIPELINE_STATE_TABLE.partitionKey);
 }
 
 /** Starts dynalite on 127.0.0.1 with the connections table. */

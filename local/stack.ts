@@ -21,12 +21,14 @@ import { LocalFunctions, runCustomResource } from './functions';
 import { startHttpGateway } from './http-gateway';
 import { dashboardFiles } from '../web/files';
 import { LocalIdentity } from './identity';
+import { localUserStore, type UserStore } from './users';
 import {
   freePort,
   localSqsClient,
   provisionConnectionsTable,
   provisionIdempotencyKeysTable,
   provisionLoginAttemptsTable,
+  provisionPipelineStateTable,
   provisionQueues,
   startConnectionsTable,
   startPostgres,
@@ -57,6 +59,8 @@ export interface LocalStack {
   readonly dynamoEndpoint: string;
   readonly tableName: string;
   readonly identity: LocalIdentity;
+  /** Who may log in: DATA_DIR/users.json (`npm run users`); `seeded` when this start made it, with the env user. */
+  readonly users: { readonly store: UserStore; readonly seeded: boolean };
   readonly eventSource: SqsEventSource;
   /** The functions' execution environments. */
   readonly functions: LocalFunctions;
@@ -151,10 +155,14 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const httpPort = config.PORT || (await freePort());
     const wsPort = config.WS_PORT || (await freePort());
     const httpUrl = `http://127.0.0.1:${httpPort}`;
+    // Who may log in: DATA_DIR/users.json, read again on change, so `npm run users` takes
+    // effect at once; a missing file starts with the env user (LOCAL_USERNAME, …).
+    const users = localUserStore(config);
+    const usersSeeded = await users.seedIfMissing();
     const identity = await LocalIdentity.create({
       issuer: httpUrl,
       audience: config.JWT_AUDIENCE,
-      users: [{ username: config.LOCAL_USERNAME, password: config.LOCAL_PASSWORD, admin: config.LOCAL_USER_IS_ADMIN }],
+      users,
       keyFile: path.join(config.DATA_DIR, 'identity-key.json'),
     });
     // The HTTP API's JWT authorizer is the gateway's job, not a function's.
@@ -164,6 +172,9 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const services: Omit<LocalResources, 'database'> = {
       sqsEndpoint: queue.info.endpoint,
       queueUrl: queue.info.queueUrl,
+      deadLetterQueueUrl: queue.info.dlqUrl,
+      queueMaxReceiveCount: config.MAX_RECEIVE_COUNT,
+      pipelineStateTable: await provisionPipelineStateTable(table.info.endpoint),
       dynamoEndpoint: table.info.endpoint,
       connectionsTable: table.info.tableName,
       loginAttemptsTable: await provisionLoginAttemptsTable(table.info.endpoint),
@@ -288,6 +299,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       dynamoEndpoint: table.info.endpoint,
       tableName: table.info.tableName,
       identity,
+      users: { store: users, seeded: usersSeeded },
       eventSource,
       functions,
       ws,

@@ -8,7 +8,7 @@ export declare const PING_EVERY_MS: number;
 /** The records of a `records` frame, each whole (its group's fields with the record's own). */
 export declare function frameRecords(frame: RecordsFrame): StoredRecord[];
 
-export type Delivery = 'live' | 'missed' | 'catch-up';
+export type Delivery = 'live' | 'missed' | 'catch-up' | 'history';
 
 export interface MonitorOptions {
   readonly httpUrl: string;
@@ -33,6 +33,20 @@ export interface MonitorStats {
   catchUps: number;
 }
 
+export interface HistoryOptions {
+  /** At most this many records. @default 2000 */
+  readonly limit?: number;
+  /** One user's records (an admin's filter). */
+  readonly userId?: string;
+}
+
+export interface HistoryResult {
+  /** Records fetched, repeats of records already passed on included. */
+  readonly fetched: number;
+  /** Nothing older is left: the monitor holds every record this caller may see. */
+  readonly complete: boolean;
+}
+
 export declare class Monitor {
   constructor(options: MonitorOptions);
   readonly seen: Set<string>;
@@ -42,6 +56,12 @@ export declare class Monitor {
   start(): this;
   stop(): Promise<void>;
   ping(): void;
+  /**
+   * The most recent records stored, newest first (time_field=stored_at&order=desc pages), up to
+   * `limit`, passed on as 'history' through the same seen-set as live records. Call it once the
+   * connection is live; called earlier, the first open catches up as a reconnect does.
+   */
+  history(options?: HistoryOptions): Promise<HistoryResult>;
   /** Resolves when the catch-ups and missed fetches queued so far are done. */
   readonly pending: Promise<void>;
 }

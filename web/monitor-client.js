@@ -6,6 +6,8 @@
 //   they are fetched from GET /api/data/records?time_field=stored_at.
 // - After a reconnect, everything stored since shortly before the newest stored_at seen is
 //   fetched the same way: a record stored while no connection was open is not lost either.
+// - history() loads the most recent records stored before the page opened, newest first, through
+//   the same seen-set, so a record that also comes live is passed on once.
 
 /**
  * How far before the newest stored_at seen a catch-up starts. stored_at is when a batch's
@@ -17,6 +19,8 @@ export const CATCH_UP_MARGIN_MS = 60_000;
 export const PING_EVERY_MS = 60_000;
 const PAGE_SIZE = 1000;
 const WINDOW_MS = 365 * 86_400_000;
+/** history() reaches this far past the client's clock: stored_at is the server's clock. */
+const CLOCK_SKEW_MS = 86_400_000;
 
 /**
  * The records of a `records` frame, each whole: its group's user_id and stored_at with the
@@ -41,9 +45,9 @@ export class Monitor {
    * @param {string} options.httpUrl      the HTTP API's base URL
    * @param {string} options.wsUrl        the WebSocket API's URL
    * @param {() => string} options.token  the current access token
-   * @param {(records: object[], how: 'live' | 'missed' | 'catch-up') => void} options.onRecords  each record once
+   * @param {(records: object[], how: 'live' | 'missed' | 'catch-up' | 'history') => void} options.onRecords  each record once
    * @param {(frame: object) => void} [options.onFrame]   status, error, pong and missed frames
-   * @param {(state: string, detail?: object) => void} [options.onState]  connecting, live, closed, catching-up, caught-up, fetch-failed, stopped
+   * @param {(state: string, detail?: object) => void} [options.onState]  connecting, live, closed, catching-up, caught-up, fetch-failed (detail: error, status), gave-up, stopped
    * @param {typeof WebSocket} [options.WebSocket]  a WebSocket class (the global one by default)
    * @param {typeof fetch} [options.fetch]
    * @param {number} [options.pingEveryMs]
@@ -61,6 +65,8 @@ export class Monitor {
     this.retry = 0;
     this.opened = 0;
     this.pending = Promise.resolve();
+    /** history() ran before any connection opened: the first open must catch up, as a reconnect does. */
+    this.catchUpOnOpen = false;
   }
 
   /** Opens the connection; reconnects by itself until stop(). */
@@ -91,7 +97,7 @@ export class Monitor {
 
   /** Work queued after what is queued: catch-ups and missed fetches run one at a time. */
   enqueue(work) {
-    this.pending = this.pending.then(work).catch((error) => this.state('fetch-failed', { error: String(error?.message ?? error) }));
+    this.pending = this.pending.then(work).catch((error) => this.state('fetch-failed', { error: String(error?.message ?? error), status: error?.status }));
     return this.pending;
   }
 
@@ -118,7 +124,9 @@ export class Monitor {
       this.state('live', { reconnected });
       this.ping();
       // The new connection is registered before it opens: from here on, records come live.
-      if (reconnected) this.enqueue(() => this.catchUp());
+      const owed = reconnected || this.catchUpOnOpen;
+      this.catchUpOnOpen = false;
+      if (owed) this.enqueue(() => this.catchUp());
     });
     socket.addEventListener('message', (event) => this.onMessage(event.data));
     socket.addEventListener('close', (event) => {
@@ -181,20 +189,59 @@ export class Monitor {
     this.state('caught-up', { fetched: count });
   }
 
+  /**
+   * The most recent records stored before now, newest first (GET /api/data/records with
+   * time_field=stored_at&order=desc), up to `limit`, delivered as 'history' through the seen-set.
+   * Call it once the connection is live: everything stored from then on comes pushed, so history
+   * plus live leaves no gap; a record in both is passed on once. Called before any connection
+   * opened, the first open catches up as a reconnect does. Runs after the fetches queued before
+   * it; rejects when a page fails (the caller says so), without stopping the monitor.
+   * @param {object} [options]
+   * @param {number} [options.limit]   at most this many records (default 2000)
+   * @param {string} [options.userId]  one user's records (an admin's filter)
+   * @returns {Promise<{ fetched: number, complete: boolean }>} complete: nothing older is left
+   */
+  history({ limit = 2000, userId } = {}) {
+    const run = this.pending.then(async () => {
+      if (this.opened === 0) this.catchUpOnOpen = true;
+      const to = Date.now() + CLOCK_SKEW_MS;
+      const query = { time_field: 'stored_at', order: 'desc', start_time: iso(to - WINDOW_MS), end_time: iso(to) };
+      if (userId) query.user_id = userId;
+      let cursor;
+      let fetched = 0;
+      do {
+        const page = await this.fetchPage({ ...query, limit: String(Math.min(PAGE_SIZE, limit - fetched)) }, cursor, 'history');
+        fetched += page.records.length;
+        this.deliver(page.records, 'history');
+        cursor = page.next_cursor;
+      } while (cursor && fetched < limit && !this.stopped);
+      return { fetched, complete: !cursor };
+    });
+    // The queue goes on whatever happens to this run; its caller gets the outcome.
+    this.pending = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  /** One page of GET /api/data/records; a failure carries the HTTP status. */
+  async fetchPage(query, cursor, how) {
+    const fetcher = this.options.fetch ?? globalThis.fetch;
+    const params = new URLSearchParams(query);
+    if (cursor) params.set('cursor', cursor);
+    const answer = await fetcher(new URL(`api/data/records?${params}`, this.options.httpUrl.replace(/\/?$/, '/')), {
+      headers: { authorization: `Bearer ${this.options.token()}` },
+    });
+    if (!answer.ok) throw Object.assign(new Error(`fetching ${how} records failed: ${answer.status} ${await answer.text()}`), { status: answer.status });
+    const page = await answer.json();
+    this.stats.fetched += page.records.length;
+    return page;
+  }
+
   /** Pages through the records stored in [from, to] that this caller may see. */
   async fetchSpan(from, to, how) {
-    const fetcher = this.options.fetch ?? globalThis.fetch;
     let cursor;
     let count = 0;
     do {
-      const query = new URLSearchParams({ time_field: 'stored_at', start_time: from, end_time: to, limit: String(PAGE_SIZE) });
-      if (cursor) query.set('cursor', cursor);
-      const answer = await fetcher(new URL(`api/data/records?${query}`, this.options.httpUrl.replace(/\/?$/, '/')), {
-        headers: { authorization: `Bearer ${this.options.token()}` },
-      });
-      if (!answer.ok) throw new Error(`fetching ${how} records failed: ${answer.status} ${await answer.text()}`);
-      const page = await answer.json();
-      this.stats.fetched += page.records.length;
+      const page = await this.fetchPage({ time_field: 'stored_at', start_time: from, end_time: to, limit: String(PAGE_SIZE) }, cursor, how);
       count += page.records.length;
       this.deliver(page.records, how);
       cursor = page.next_cursor;

@@ -7,7 +7,8 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import { DatabaseUnavailableError } from '../core/errors';
-import type { PageKey, RecordReader, RecordScope, TimeField, TimeWindow } from '../core/ports';
+import type { PageKey, RecordReader, RecordScope, SeriesBucket, SortOrder, TimeField, TimeWindow } from '../core/ports';
+import { SERIES_ORIGIN } from '../core/series';
 import type { StoredRecord } from '../core/record';
 import { isTransientConnectionError } from './pg-errors';
 import { textTimestampTypes } from './pg-record-store';
@@ -60,20 +61,36 @@ export class PgRecordReader implements RecordReader {
     this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   }
 
-  async page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey, field: TimeField = 'date'): Promise<StoredRecord[]> {
-    // The column name comes from the closed TimeField type, never from the caller's text.
+  async page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey, field: TimeField = 'date', order: SortOrder = 'asc'): Promise<StoredRecord[]> {
+    // The column name and direction come from closed types, never from the caller's text.
     const column = field === 'stored_at' ? 'stored_at' : 'date';
+    const [beyond, direction] = order === 'desc' ? ['<', 'DESC'] : ['>', 'ASC'];
     const params: unknown[] = [window.start, window.end];
     let sql = `SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE ${column} >= $1 AND ${column} <= $2`;
     sql += scopeClause(scope, params);
     if (after) {
       params.push(after.date, after.id);
-      sql += ` AND (${column}, id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
+      sql += ` AND (${column}, id) ${beyond} ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
     }
     params.push(limit);
-    sql += ` ORDER BY ${column}, id LIMIT $${params.length}`;
+    // Both directions walk the same (column, id) index, backwards for desc.
+    sql += ` ORDER BY ${column} ${direction}, id ${direction} LIMIT $${params.length}`;
     try {
       return (await this.pool.query<StoredRecord>(sql, params)).rows;
+    } catch (error) {
+      throw asUnavailable(error);
+    }
+  }
+
+  async series(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<SeriesBucket[]> {
+    // One pass over the (date, id) index range of the window; date_bin aligns each bucket to
+    // SERIES_ORIGIN, as core/series.ts documents. data is an integer: the sums behind avg are exact.
+    const params: unknown[] = [window.start, window.end, bucketSeconds, SERIES_ORIGIN];
+    const sql =
+      'SELECT date_bin(make_interval(secs => $3), date, $4::timestamptz) AS start, count(*)::int AS count, min(data) AS min, max(data) AS max, avg(data)::float8 AS avg' +
+      ` FROM records WHERE date >= $1 AND date <= $2${scopeClause(scope, params)} GROUP BY 1 ORDER BY 1`;
+    try {
+      return (await this.pool.query<SeriesBucket>(sql, params)).rows;
     } catch (error) {
       throw asUnavailable(error);
     }

@@ -39,6 +39,23 @@ export class UnauthorizedError extends PublicError {
   readonly code = 'unauthorized';
 }
 
+export class ForbiddenError extends PublicError {
+  override readonly name = 'ForbiddenError';
+  readonly status = 403;
+  readonly code = 'forbidden';
+}
+
+/** A backing service (the queue, a table) did not answer: a 503 to retry. */
+export class ServiceUnavailableError extends PublicError {
+  override readonly name = 'ServiceUnavailableError';
+  readonly status = 503;
+  readonly code = 'service_unavailable';
+  constructor(message: string, cause: unknown) {
+    super(message);
+    this.cause = cause;
+  }
+}
+
 export class PayloadTooLargeError extends PublicError {
   override readonly name = 'PayloadTooLargeError';
   readonly status = 413;

@@ -46,6 +46,8 @@ export interface StatusFrame {
   readonly message: string;
   /** Records waiting to be stored when this was sent. */
   readonly pending: number;
+  /** Messages of this failure that were on their last receive: they are in the dead-letter queue, not retried. */
+  readonly dead_lettered?: number;
 }
 
 export interface PongFrame {

@@ -141,6 +141,8 @@ export type RecordScope = { readonly userId: string } | { readonly allUsers: tru
 
 /** The timestamp a query's window applies to, and its order: the record's own, or when it was stored. */
 export type TimeField = 'date' | 'stored_at';
+/** Which way a page runs along (time field, id): oldest first, or newest first. */
+export type SortOrder = 'asc' | 'desc';
 
 /** Where a page starts: after this (timestamp, id), the timestamp being the query's time field. */
 export interface PageKey {
@@ -149,8 +151,23 @@ export interface PageKey {
 }
 
 export interface RecordReader {
-  /** Up to `limit` records of the window after `after`, ordered by (field, id); the window is on `field`. */
-  page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey, field?: TimeField): Promise<StoredRecord[]>;
+  /**
+   * Up to `limit` records of the window after `after`, ordered by (field, id), newest first with
+   * `order` desc (then "after" means older); the window is on `field`.
+   */
+  page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey, field?: TimeField, order?: SortOrder): Promise<StoredRecord[]>;
   /** Every record of the window in date order, streamed (not loaded at once). */
   stream(window: TimeWindow, scope: RecordScope): AsyncIterable<{ data: number; date: string }>;
+  /** The window's records by `date`, summed up per bucket of `bucketSeconds` (core/series.ts): non-empty buckets, in order. */
+  series(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<SeriesBucket[]>;
+}
+
+/** One bucket of a series: the records whose date is in [start, start + bucket). */
+export interface SeriesBucket {
+  /** The bucket's start, canonical UTC. */
+  readonly start: string;
+  readonly count: number;
+  readonly min: number;
+  readonly max: number;
+  readonly avg: number;
 }

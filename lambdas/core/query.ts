@@ -3,7 +3,7 @@
  * and (for admins) a user filter. Every problem is a 400 that names the parameter.
  */
 import { ValidationError, type FieldIssue } from './errors';
-import type { PageKey, Principal, RecordScope, TimeField, TimeWindow } from './ports';
+import type { PageKey, Principal, RecordScope, SortOrder, TimeField, TimeWindow } from './ports';
 import type { StoredRecord } from './record';
 import { canonicalTimestamp, compareInstants, formatInstant, parseTimestamp } from './timestamp';
 
@@ -73,12 +73,21 @@ export function parseTimeField(params: Params): TimeField {
   return fail([{ path: 'time_field', message: 'must be date or stored_at' }]);
 }
 
+/** `order`: asc (oldest first, the default) or desc (newest first). */
+export function parseOrder(params: Params): SortOrder {
+  const raw = params.order;
+  if (raw === undefined || raw === 'asc') return 'asc';
+  if (raw === 'desc') return 'desc';
+  return fail([{ path: 'order', message: 'must be asc or desc' }]);
+}
+
 /**
  * An opaque cursor: the (timestamp, id) of the last record of the previous page, the timestamp
- * being the query's time field. A stored_at cursor says so, so that it cannot page a date query.
+ * being the query's time field. A stored_at or a desc cursor says so, so that it cannot page a
+ * query on the other field or in the other direction.
  */
-export function encodeCursor(key: PageKey, field: TimeField = 'date'): string {
-  const parts: unknown[] = field === 'date' ? [key.date, key.id] : [key.date, key.id, field];
+export function encodeCursor(key: PageKey, field: TimeField = 'date', order: SortOrder = 'asc'): string {
+  const parts: unknown[] = order === 'desc' ? [key.date, key.id, field, order] : field === 'date' ? [key.date, key.id] : [key.date, key.id, field];
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
@@ -87,13 +96,13 @@ export function encodeCursor(key: PageKey, field: TimeField = 'date'): string {
  * UUID. Anything else was not written by this API (and an offset such as +20:00, which
  * PostgreSQL refuses, never reaches it).
  */
-export function parseCursor(params: Params, field: TimeField = 'date'): PageKey | undefined {
+export function parseCursor(params: Params, field: TimeField = 'date', order: SortOrder = 'asc'): PageKey | undefined {
   const raw = params.cursor;
   if (raw === undefined) return undefined;
   try {
     const parts: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    const [date, id, cursorField = 'date'] = Array.isArray(parts) ? (parts as unknown[]) : [];
-    const fits = Array.isArray(parts) && parts.length <= 3 && cursorField === field;
+    const [date, id, cursorField = 'date', cursorOrder = 'asc'] = Array.isArray(parts) ? (parts as unknown[]) : [];
+    const fits = Array.isArray(parts) && parts.length <= 4 && cursorField === field && cursorOrder === order;
     if (fits && typeof date === 'string' && typeof id === 'string' && UUID.test(id) && isCanonical(date)) return { date, id };
   } catch {
     // Reported below.
@@ -118,7 +127,7 @@ export function parseScope(params: Params, caller: Principal): RecordScope {
 }
 
 /** The page answer: records, and the cursor of the next page when there may be one. */
-export function pageBody(window: TimeWindow, rows: readonly StoredRecord[], limit: number, field: TimeField = 'date') {
+export function pageBody(window: TimeWindow, rows: readonly StoredRecord[], limit: number, field: TimeField = 'date', order: SortOrder = 'asc') {
   const more = rows.length > limit;
   const records = more ? rows.slice(0, limit) : rows;
   const last = records.at(-1);
@@ -126,7 +135,8 @@ export function pageBody(window: TimeWindow, rows: readonly StoredRecord[], limi
     start_time: window.start,
     end_time: window.end,
     ...(field === 'date' ? {} : { time_field: field }),
+    ...(order === 'asc' ? {} : { order }),
     records,
-    next_cursor: more && last ? encodeCursor({ date: last[field], id: last.id }, field) : null,
+    next_cursor: more && last ? encodeCursor({ date: last[field], id: last.id }, field, order) : null,
   };
 }

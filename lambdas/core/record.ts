@@ -38,7 +38,8 @@ export const RecordInput = z.strictObject({
 });
 export type RecordInput = z.infer<typeof RecordInput>;
 
-const RecordBatchInput = z.strictObject({
+/** Several records in one request. */
+export const RecordBatchInput = z.strictObject({
   records: z
     .array(RecordInput, { error: 'must be an array of records' })
     .check(

@@ -35,10 +35,24 @@ export interface SwingResult {
   readonly message: SwingMessage | null;
 }
 
+/** One batch of the analysis, for drawing it: its span, size, average, and whether it was kept. */
+export interface SwingBatch {
+  /** Its first record's date, canonical UTC. */
+  readonly start: string;
+  /** Its last record's date, canonical UTC. */
+  readonly end: string;
+  readonly count: number;
+  readonly average: number;
+  /** Whether its variance reached the threshold (or half of it): only kept batches can signal. */
+  readonly kept: boolean;
+}
+
 interface Batch {
   readonly start: Instant;
   /** Exclusive end: start + 5 minutes. */
   readonly end: Instant;
+  /** The latest record's date. */
+  last: Instant;
   count: number;
   /** Exact integer sums: int32 values squared overflow a double's exact range. */
   sum: bigint;
@@ -82,9 +96,10 @@ export class SwingAnalyzer {
     this.last = date;
     let open = this.batches.at(-1);
     if (!open || compareInstants(date, open.end) >= 0) {
-      open = { start: date, end: { epochMs: date.epochMs + BATCH_SPAN_MS, micros: date.micros }, count: 0, sum: 0n, sumOfSquares: 0n };
+      open = { start: date, end: { epochMs: date.epochMs + BATCH_SPAN_MS, micros: date.micros }, last: date, count: 0, sum: 0n, sumOfSquares: 0n };
       this.batches.push(open);
     }
+    open.last = date;
     const x = BigInt(record.data);
     open.count++;
     open.sum += x;
@@ -92,18 +107,25 @@ export class SwingAnalyzer {
   }
 
   finish(): SwingResult {
-    if (this.batches.length === 0) return { signals: [], message: 'No Data to merge' };
+    return this.finishWithBatches().result;
+  }
+
+  /** The result, and every batch with whether it was kept: what a chart draws the analysis from. */
+  finishWithBatches(): { result: SwingResult; batches: SwingBatch[] } {
+    if (this.batches.length === 0) return { result: { signals: [], message: 'No Data to merge' }, batches: [] };
     const variances = this.batches.map(populationVariance);
     const { mean, stdev } = meanAndSampleStdev(variances);
     const threshold = mean + stdev;
-    const kept = this.batches.filter((_, i) => variances[i]! >= threshold || variances[i]! >= threshold / 2);
+    const keeps = variances.map((v) => v >= threshold || v >= threshold / 2);
+    const kept = this.batches.filter((_, i) => keeps[i]);
     const signals: SwingSignal[] = [];
     for (let i = 1; i < kept.length - 1; i++) {
       const [prev, here, next] = [average(kept[i - 1]!), average(kept[i]!), average(kept[i + 1]!)];
       const signal = here > prev && here > next ? 'positive' : here < prev && here < next ? 'negative' : undefined;
       if (signal) signals.push({ time: formatInstant(kept[i]!.start), signal, average: here });
     }
-    return signals.length > 0 ? { signals, message: null } : { signals: [], message: 'No signals found' };
+    const batches = this.batches.map((b, i) => ({ start: formatInstant(b.start), end: formatInstant(b.last), count: b.count, average: average(b), kept: keeps[i]! }));
+    return { result: signals.length > 0 ? { signals, message: null } : { signals: [], message: 'No signals found' }, batches };
   }
 }
 

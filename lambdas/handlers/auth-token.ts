@@ -6,7 +6,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import * as z from 'zod/mini';
+import { Credentials } from '../core/api-schemas';
 import { InvalidJsonError, TooManyLoginAttemptsError, UnauthorizedError, UnsupportedMediaTypeError, ValidationError } from '../core/errors';
 import { LOGIN_LIMITS, LoginAttempt, type LoginAttemptStore, type LoginLimits } from '../core/login-limit';
 import type { TokenIssuer } from '../core/ports';
@@ -18,10 +18,6 @@ import { AuthTokenEnv, deferred, readEnv } from '../shared/env';
 import { bodyText, header, httpHandler, json } from '../shared/http';
 import { logger, metrics } from '../shared/observability';
 
-const Credentials = z.object({
-  username: z.string({ error: 'must be a non-empty string' }).check(z.minLength(1, { error: 'must be a non-empty string' })),
-  password: z.string({ error: 'must be a non-empty string' }).check(z.minLength(1, { error: 'must be a non-empty string' })),
-});
 
 export interface AuthTokenDeps {
   readonly issuer: TokenIssuer;

@@ -11,12 +11,15 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { storeMessages, type BatchOutcome, type MessageRecords } from '../core/batch-store';
 import { DEFAULT_FANOUT, pushRecords, pushStatus, type FanoutDeps, type FanoutOptions, type FanoutReport } from '../core/fanout';
 import type { StatusFrame } from '../core/frames';
+import type { LastFailure, PipelineState } from '../core/pipeline';
+import { QUEUE_MAX_RECEIVE_COUNT } from '../functions';
 import type { DeadLetterLog, Redelivery, RecordStore, RecordToStore } from '../core/ports';
 import type { StoredRecord } from '../core/record';
 import { parseQueueMessage } from '../core/record';
 import { retryDelaySeconds, STORE_RETRY_DELAYS_S } from '../core/redelivery';
 import { ApiGatewayBroadcaster } from '../adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connection-registry';
+import { DynamoPipelineState } from '../adapters/dynamo-pipeline-state';
 import { PgDeadLetterLog } from '../adapters/pg-dead-letter-log';
 import { createPool, PgRecordStore } from '../adapters/pg-record-store';
 import { SqsRedelivery } from '../adapters/sqs-redelivery';
@@ -39,6 +42,10 @@ export interface BatchWriterDeps {
   readonly retryDelaysSeconds?: readonly number[];
   /** No split of a refused batch starts with less time than this left. @default 5000 */
   readonly splitReserveMs?: number;
+  /** Where the last batch and the last failure are noted for GET /api/pipeline/status. @default - not noted */
+  readonly pipelineState?: PipelineState;
+  /** Receives before the queue moves a message to the DLQ. @default QUEUE_MAX_RECEIVE_COUNT */
+  readonly maxReceiveCount?: number;
 }
 
 type Parsed = MessageRecords & { readonly message: SQSRecord };
@@ -50,6 +57,11 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
     .handler(async (event, context: Context) => {
       const failures: string[] = [];
       const parsed: Parsed[] = [];
+      const maxReceives = deps.maxReceiveCount ?? QUEUE_MAX_RECEIVE_COUNT;
+      /** Messages on their last receive: a failure now sends them to the DLQ. */
+      const lastTries = (messages: readonly SQSRecord[]) => messages.filter((m) => receiveCount(m) >= maxReceives).length;
+      const problems: { reason: string; messages: readonly SQSRecord[] }[] = [];
+      const malformed: SQSRecord[] = [];
       for (const message of event.Records) {
         try {
           parsed.push({ message, messageId: message.messageId, records: toStore(message) });
@@ -57,8 +69,10 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
           // Redelivery cannot fix a malformed body; after maxReceiveCount it rests in the DLQ.
           logger.error('malformed message', { messageId: message.messageId, receiveCount: receiveCount(message), ...describeError(error) });
           failures.push(message.messageId);
+          malformed.push(message);
         }
       }
+      if (malformed.length > 0) problems.push({ reason: `${malformed.length} malformed message(s)`, messages: malformed });
       const recordCount = parsed.reduce((n, p) => n + p.records.length, 0);
       const options: FanoutOptions = { ...DEFAULT_FANOUT, ...deps.fanoutOptions, remainingMs: () => context.getRemainingTimeInMillis() };
       const status = (frame: Omit<StatusFrame, 'type'>) =>
@@ -70,23 +84,39 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
       const started = performance.now();
       const reserveMs = deps.splitReserveMs ?? 5_000;
       const outcome = await storeMessages(parsed, deps.store, { hasTime: () => context.getRemainingTimeInMillis() > reserveMs });
+      const insertMs = performance.now() - started;
       const byId = new Map(parsed.map((p) => [p.messageId, p]));
       const pick = (ids: readonly string[]) => ids.map((id) => byId.get(id)!);
       countStore(outcome, pick(outcome.stored), started);
+      if (outcome.stored.length > 0) await noteBatch(pick(outcome.stored), outcome.inserted, insertMs, deps.pipelineState);
 
       if (outcome.error) {
         const returned = pick(outcome.unavailable);
         await returnLater(returned, outcome.error, deps);
         failures.push(...outcome.unavailable);
         const pending = returned.reduce((n, p) => n + p.records.length, 0);
-        await status({ level: 'error', stage: 'store', message: 'Storing records failed; they will be retried.', pending });
+        const messages = returned.map((p) => p.message);
+        const deadLettered = lastTries(messages);
+        problems.push({ reason: storeFailureReason(outcome.error), messages });
+        const message =
+          deadLettered === 0
+            ? 'Storing records failed; they will be retried.'
+            : `Storing records failed; ${deadLettered} of ${messages.length} message(s) were on their last try and go to the dead-letter queue (inspect them with npm run dlq).`;
+        await status({ level: 'error', stage: 'store', message, pending, ...(deadLettered ? { dead_lettered: deadLettered } : {}) });
       }
       if (outcome.refused.length > 0) {
         await noteRefused(outcome, byId, deps.deadLetters);
         failures.push(...outcome.refused.map((r) => r.messageId));
         const pending = outcome.refused.reduce((n, r) => n + byId.get(r.messageId)!.records.length, 0);
-        const message = `The database refused the records of ${outcome.refused.length} message(s); they are retried, then kept in the dead-letter queue with the reason.`;
-        await status({ level: 'error', stage: 'store', message, pending });
+        const messages = outcome.refused.map((r) => byId.get(r.messageId)!.message);
+        const deadLettered = lastTries(messages);
+        const codes = [...new Set(outcome.refused.map((r) => `SQLSTATE ${r.refusal.sqlstate}`))].join(', ');
+        problems.push({ reason: `the database refused the records of ${messages.length} message(s) (${codes})`, messages });
+        const message =
+          deadLettered === 0
+            ? `The database refused the records of ${outcome.refused.length} message(s); they are retried, then kept in the dead-letter queue with the reason.`
+            : `The database refused the records of ${outcome.refused.length} message(s); ${deadLettered} were on their last try and go to the dead-letter queue with the reason (npm run dlq).`;
+        await status({ level: 'error', stage: 'store', message, pending, ...(deadLettered ? { dead_lettered: deadLettered } : {}) });
       }
       if (outcome.unfinished.length > 0) {
         // Not the messages' fault: they come back after the queue's visibility timeout.
@@ -121,10 +151,16 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
           // back, and their retry finds the rows stored and pushes them again.
           await returnLater(storedMessages, 'pushing stored records failed', deps);
           failures.push(...outcome.stored);
+          problems.push({ reason: 'pushing stored records failed', messages: storedMessages.map((p) => p.message) });
         }
       } else if (!toPush) {
         await returnLater(storedMessages, 'reading back the stored rows failed', deps);
         failures.push(...outcome.stored);
+        problems.push({ reason: 'reading back the stored rows failed', messages: storedMessages.map((p) => p.message) });
+      }
+      if (problems.length > 0) {
+        const messages = problems.flatMap((p) => p.messages);
+        await noteFailure({ at: new Date().toISOString(), reason: problems.map((p) => p.reason).join('; '), messages: messages.length, dead_lettered: lastTries(messages) }, deps.pipelineState);
       }
       return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
     });
@@ -150,6 +186,46 @@ async function withReplayedRows(inserted: readonly StoredRecord[], stored: reado
     logger.warn('reading back rows already stored failed', describeError(error));
     return undefined;
   }
+}
+
+/**
+ * Notes the batch for the pipeline status: what was stored, how long it took, and how far
+ * behind acceptance it ran. A note that fails costs only the status panel's freshness.
+ */
+async function noteBatch(stored: readonly Parsed[], inserted: readonly StoredRecord[], insertMs: number, state: PipelineState | undefined): Promise<void> {
+  if (!state) return;
+  const finishedAt = Date.now();
+  let earliest = finishedAt;
+  let records = 0;
+  for (const p of stored) {
+    records += p.records.length;
+    // One acceptance time a message: its upload's.
+    const accepted = p.records[0] ? Date.parse(p.records[0].accepted_at) : finishedAt;
+    if (accepted < earliest) earliest = accepted;
+  }
+  const storedAt = inserted[0] ? Date.parse(inserted[0].stored_at) : finishedAt;
+  await state
+    .noteBatch({
+      finished_at: new Date(finishedAt).toISOString(),
+      messages: stored.length,
+      records,
+      inserted: inserted.length,
+      duplicates: records - inserted.length,
+      insert_ms: Math.round(insertMs * 10) / 10,
+      lag_ms: Math.max(0, storedAt - earliest),
+    })
+    .catch((error: unknown) => logger.warn('noting the batch for the pipeline status failed', describeError(error)));
+}
+
+/** A store failure in words for the status panel: whether the database was reached, and its SQLSTATE (never its message, which may quote data). */
+function storeFailureReason(error: NonNullable<BatchOutcome['error']>): string {
+  if (error.unreachable) return 'the database was unreachable';
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `the database failed the store (SQLSTATE ${code})` : 'the database failed the store';
+}
+
+async function noteFailure(failure: LastFailure, state: PipelineState | undefined): Promise<void> {
+  await state?.noteFailure(failure).catch((error: unknown) => logger.warn('noting the failure for the pipeline status failed', describeError(error)));
 }
 
 /** Metrics of the store step. What a store that stored nothing cannot tell is left out. */
@@ -236,5 +312,7 @@ export const handler = deferred(async () => {
       broadcaster: new ApiGatewayBroadcaster(managementClient(env.CONNECTIONS_ENDPOINT)),
     },
     fanoutOptions: { concurrency: env.PUSH_CONCURRENCY },
+    maxReceiveCount: env.QUEUE_MAX_RECEIVE_COUNT,
+    ...(env.PIPELINE_STATE_TABLE ? { pipelineState: new DynamoPipelineState(documentClient, env.PIPELINE_STATE_TABLE) } : {}),
   });
 });

@@ -61,12 +61,28 @@ export const WriterEnv = z.object({
   ...PushEnv.shape,
   ...DatabaseEnv.shape,
   DATABASE_POOL_MAX: positiveInt(2),
+  /**
+   * Receives of a message before its queue moves it to the DLQ (the catalogue's
+   * QUEUE_MAX_RECEIVE_COUNT, as the queue is configured): a failure on that receive is reported
+   * as dead-lettered, not as retried.
+   */
+  QUEUE_MAX_RECEIVE_COUNT: positiveInt(5),
+  /** Where the writer notes its last batch and failure for GET /api/pipeline/status. @default - not noted */
+  PIPELINE_STATE_TABLE: z.optional(z.string().check(z.minLength(1))),
+});
+
+/** The pipeline status function: the queue, the DLQ and the writer's notes. */
+export const PipelineStatusEnv = z.object({
+  ...shared,
+  QUEUE_URL: z.url(),
+  DEAD_LETTER_QUEUE_URL: z.url(),
+  PIPELINE_STATE_TABLE: z.string().check(z.minLength(1)),
 });
 
 /** The query functions: the database. */
 export const QueryEnv = z.object({
   ...DatabaseEnv.shape,
-  DATABASE_POOL_MAX: positiveInt(2),
+  DATABASE_POOL_MAX: positiveInt(1),
 });
 
 /**

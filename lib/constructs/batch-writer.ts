@@ -6,6 +6,7 @@ import { FUNCTION_POOL_SIZE, functionSpec } from '../../lambdas/functions';
 import { databaseRoleFor, type Database } from './database';
 import { HandlerFunction, type FunctionDefaults } from './handler-function';
 import type { MonitoringSocket } from './monitoring-socket';
+import type { PipelineState } from './pipeline-state';
 import type { RecordQueue } from './record-queue';
 
 export interface BatchWriterProps extends FunctionDefaults {
@@ -13,6 +14,8 @@ export interface BatchWriterProps extends FunctionDefaults {
   readonly queue: RecordQueue;
   readonly database: Database;
   readonly socket: MonitoringSocket;
+  /** Where the writer notes its last batch and failure for the pipeline status. */
+  readonly pipelineState: PipelineState;
   /** Messages per invocation (1–10000). @default - the catalogue's batch size (lambdas/functions.ts) */
   readonly batchSize?: number;
   /** How long the event source gathers a batch (0–300 s). @default - the catalogue's batching window */
@@ -22,19 +25,19 @@ export interface BatchWriterProps extends FunctionDefaults {
 }
 
 /**
- * The largest event-source concurrency the database can carry. Every environment of a function
- * that talks to the database holds up to FUNCTION_POOL_SIZE connections (DATABASE_POOL_MAX). The
- * readers (records-query, swing-analyze) draw on the same connections, so their concurrency,
- * capped by reserved concurrency, comes off the budget first; `reserved` connections stay free
- * for migrations, rotation, the proxy's own checks and people. What is left is the writers'.
- * Clamped to what the event source accepts (2–1000).
+ * The largest event-source concurrency the database can carry. Every writer environment holds
+ * up to FUNCTION_POOL_SIZE connections (DATABASE_POOL_MAX). The readers (records-query,
+ * records-series, swing-analyze) draw on the same connections, READER_POOL_SIZE an environment
+ * at most, their concurrency capped by reserved concurrency: they come off the budget first;
+ * `reserved` connections stay free for migrations, rotation, the proxy's own checks and people.
+ * What is left is the writers'. Clamped to what the event source accepts (2–1000).
  *
  * @param maxConnections the database's max_connections
- * @param readerConcurrency the reader functions' concurrency, all readers together
+ * @param readerConnections the connections all reader environments together may hold
  * @param reserved connections kept free of all functions
  */
-export function maxConcurrencyFor(maxConnections: number, readerConcurrency = 0, reserved = 10): number {
-  const forWriters = maxConnections - reserved - readerConcurrency * FUNCTION_POOL_SIZE;
+export function maxConcurrencyFor(maxConnections: number, readerConnections = 0, reserved = 10): number {
+  const forWriters = maxConnections - reserved - readerConnections;
   return Math.max(2, Math.min(1000, Math.floor(forWriters / FUNCTION_POOL_SIZE)));
 }
 
@@ -59,6 +62,8 @@ export class BatchWriter extends Construct {
         ...props.database.connectionEnvironment(databaseRoleFor('batch-writer')),
         CONNECTIONS_TABLE: props.socket.connections.tableName,
         CONNECTIONS_ENDPOINT: props.socket.managementEndpoint,
+        QUEUE_MAX_RECEIVE_COUNT: String(props.queue.maxReceiveCount),
+        ...props.pipelineState.environment(),
       },
     });
     this.eventSource = new SqsEventSource(props.queue.queue, {
@@ -73,5 +78,6 @@ export class BatchWriter extends Construct {
     // The catalogue's 'delay-redelivery' binding. The event source's own grant to consume
     // includes this action too, but the writer calls it itself and must not depend on that.
     props.queue.grantDelayRedelivery(this.function);
+    props.pipelineState.grantNote(this.function);
   }
 }

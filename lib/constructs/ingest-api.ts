@@ -19,7 +19,10 @@ export interface IngestApiProps {
   readonly throttleRateLimit?: number;
   /** @default 2000 */
   readonly throttleBurstLimit?: number;
-  /** Origins allowed by CORS (the monitoring dashboard). @default ['*'] */
+  /**
+   * Origins whose pages may call the API (the monitoring dashboard's); `['*']` allows any.
+   * @default - none: no CORS configuration, so browsers refuse cross-origin calls
+   */
   readonly corsAllowOrigins?: string[];
   /**
    * Tighter limits on the routes of some functions, on top of the API's. The login route is
@@ -53,15 +56,20 @@ export class IngestApi extends Construct {
 
   constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
+    const corsAllowOrigins = props.corsAllowOrigins ?? [];
     this.api = new HttpApi(this, 'Api', {
       description: 'data-handler: record ingest',
       createDefaultStage: false,
-      corsPreflight: {
-        allowOrigins: props.corsAllowOrigins ?? ['*'],
-        allowMethods: HTTP_CORS.allowMethods.map((m) => CorsHttpMethod[m]),
-        allowHeaders: [...HTTP_CORS.allowHeaders],
-        maxAge: Duration.seconds(HTTP_CORS.maxAgeSeconds),
-      },
+      ...(corsAllowOrigins.length > 0
+        ? {
+            corsPreflight: {
+              allowOrigins: corsAllowOrigins,
+              allowMethods: HTTP_CORS.allowMethods.map((m) => CorsHttpMethod[m]),
+              allowHeaders: [...HTTP_CORS.allowHeaders],
+              maxAge: Duration.seconds(HTTP_CORS.maxAgeSeconds),
+            },
+          }
+        : {}),
     });
     this.accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,

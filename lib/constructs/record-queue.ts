@@ -24,9 +24,12 @@ export interface RecordQueueProps {
 export class RecordQueue extends Construct {
   public readonly queue: Queue;
   public readonly deadLetterQueue: Queue;
+  /** Receives before a message moves to the DLQ. */
+  public readonly maxReceiveCount: number;
 
   constructor(scope: Construct, id: string, props: RecordQueueProps) {
     super(scope, id);
+    this.maxReceiveCount = props.maxReceiveCount ?? QUEUE_MAX_RECEIVE_COUNT;
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -38,7 +41,7 @@ export class RecordQueue extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       retentionPeriod: props.retentionPeriod ?? Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? QUEUE_MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
     Validations.of(this.deadLetterQueue).acknowledge({
@@ -58,5 +61,16 @@ export class RecordQueue extends Construct {
    */
   grantDelayRedelivery(grantee: IGrantable) {
     return this.queue.grant(grantee, 'sqs:ChangeMessageVisibility');
+  }
+
+  /** Lets `grantee` read both queues' counts (GetQueueAttributes), and nothing else. */
+  grantReadCounts(grantee: IGrantable) {
+    this.deadLetterQueue.grant(grantee, 'sqs:GetQueueAttributes');
+    return this.queue.grant(grantee, 'sqs:GetQueueAttributes');
+  }
+
+  /** The variables of the `read-pipeline-status` binding that name the queues. */
+  countsEnvironment(): Record<string, string> {
+    return { QUEUE_URL: this.queue.queueUrl, DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl };
   }
 }

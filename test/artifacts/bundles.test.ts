@@ -257,7 +257,7 @@ describe('the synthesized function bundles', () => {
 
   describe('can fail', () => {
     it('a template reference with no local counterpart, or two resources for one, fails naming the variable', () => {
-      const template = { Resources: { ...app.template.Resources, Unwired: { Type: 'AWS::SNS::Topic' }, Second: { Type: 'AWS::SQS::Queue' } } };
+      const template = { Resources: { ...app.template.Resources, Unwired: { Type: 'AWS::SNS::Topic' }, Second: { Type: 'AWS::SQS::Queue', Properties: { RedrivePolicy: { maxReceiveCount: 5 } } } } };
       const ingest = app.functions.ingest;
       const withVariables = (variables: Record<string, unknown>) => ({ ...ingest, variables: { ...ingest.variables, ...variables } });
 

@@ -1,122 +1,145 @@
 /// <reference lib="dom" />
 /**
- * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against the
- * local stack: log in, watch records arrive live, and run the swing analysis.
+ * The dashboard in a real browser against the local stack: history on open then live records,
+ * each once; the chart drawing them; a reconnect; what a non-admin sees; and the session kept
+ * across reloads until it is logged out, expires or is refused. The admin's page is shared by
+ * the tests in order (a browser context costs about a second on a busy CI machine).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
 import { localDocumentClient } from '../../local/services';
-import { login, startTestStack } from '../support/stack';
+import { connectMonitor, login, startTestStack } from '../support/stack';
+import { chromiumAvailable, launchChromium, logInThroughForm, newPage, openWithToken, recordsAt, snapshot, upload, waitForSnapshot } from './support';
 
-const CHROMIUM = '/usr/bin/chromium';
-// CI installs Chromium (.ci/run); elsewhere the test says why it did not run.
-const available = existsSync(CHROMIUM) || process.env.CI === 'true';
-
-describe.skipIf(!available)('the monitoring dashboard', () => {
+describe.skipIf(!chromiumAvailable)('the monitoring dashboard', () => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
   let browser: Browser;
+  let token: string;
+  let admin: Awaited<ReturnType<typeof newPage>>;
+  let page: Page;
+  const stored = async () => Number((await stack.pool.query('SELECT count(*) FROM records')).rows[0].count);
 
   beforeAll(async () => {
-    stack = await startTestStack();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);
+    token = await login(stack.httpUrl);
+    // The first WebSocket connect starts the authorizer's and $connect's environments: a few
+    // seconds once, not inside the first test's wait.
+    await (await connectMonitor(stack.wsUrl, token)).close();
+    admin = await newPage(browser);
+    page = admin.page;
   });
   afterAll(async () => {
     await browser?.close();
     await stack?.cleanup();
   });
 
-  /** A new page, logged in as the local admin and live; page errors are collected. */
-  const openLoggedIn = async () => {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto(`${stack.httpUrl}/`);
-    await page.fill('input[name=username]', 'parsa');
-    await page.fill('input[name=password]', 'admin');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('#connection.on');
-    return { page, problems };
-  };
+  it('loads the records stored before it opened, then live ones, each exactly once, and draws them', async () => {
+    // Arrange: N records stored before the page opens.
+    const before = await upload(stack.httpUrl, token, recordsAt('2004-01-01T00:00:00Z', Array.from({ length: 40 }, (_, i) => i)));
+    await expect.poll(stored, { timeout: 10_000 }).toBe(40);
 
-  it('logs in, shows records as they are stored, and runs the swing analysis', async () => {
-    const { page, problems } = await openLoggedIn();
+    // Act: open the page, then M more records.
+    await logInThroughForm(page, stack.httpUrl);
+    const opened = await snapshot(page);
+    const after = await upload(stack.httpUrl, token, recordsAt('2004-01-01T01:00:00Z', Array.from({ length: 25 }, (_, i) => 100 + i)));
+    const end = await waitForSnapshot(page, (s) => s.records >= 65 && s.chart.points >= 65);
 
-    const token = await login(stack.httpUrl);
-    const records = Array.from({ length: 30 }, (_, i) => ({ data: [5, 90, 10, 95, 20, 80][i % 6]! + i, date: new Date(Date.parse('2005-03-01T00:00:00Z') + i * 150_000).toISOString() }));
-    const upload = await fetch(`${stack.httpUrl}/api/data/upload`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ records }),
-    });
-    expect(upload.status).toBe(202);
-    await page.waitForFunction(() => document.querySelectorAll('#records tr').length === 30);
-    expect(await page.textContent('#count-total')).toBe('30');
+    // Assert: N from history, M live, no id twice, and all of them drawn.
+    expect(opened!.history).toMatchObject({ complete: true, delivered: 40 });
+    expect(opened!.chart.points).toBe(40);
+    expect(end.received).toBe(65);
+    expect(new Set(end.ids).size).toBe(65);
+    expect([...end.ids].sort()).toEqual([...before, ...after].sort());
+    expect(end.chart).toMatchObject({ mode: 'raw', points: 65, series: expect.arrayContaining(['parsa']) });
+    expect(await page.textContent('#count-total')).toBe('65');
+    expect(await page.textContent('#count-history')).toBe('40');
+    expect(await page.locator('#records tr').count()).toBe(50);
     expect(await page.textContent('#records tr:first-child td:nth-child(2)')).toBe('parsa');
-
-    await page.fill('#start-time', '2005-03-01T00:00:00Z');
-    await page.fill('#end-time', '2005-03-02T00:00:00Z');
-    await page.click('#analysis button[type=submit]');
-    await page.waitForFunction(() => !/Analysing/.test(document.querySelector('#analysis-message')?.textContent ?? 'Analysing'));
-    const answer = (await (
-      await fetch(`${stack.httpUrl}/api/data/swing-analyze?start_time=2005-03-01T00:00:00Z&end_time=2005-03-02T00:00:00Z`, { headers: { authorization: `Bearer ${token}` } })
-    ).json()) as { signals: { time: string; signal: string; average: number }[]; message: string | null };
-    const shown = await page.$$eval('#signals tr', (rows) => rows.map((r) => Array.from(r.children, (td: Element) => td.textContent)));
-    expect(answer.signals.length).toBeGreaterThan(0);
-    expect(shown).toEqual(answer.signals.map((s) => [s.time, s.signal, String(s.average)]));
-    expect(await page.textContent('#analysis-message')).toBe(answer.message ?? `${answer.signals.length} signals`);
-
-    if (process.env.DASHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
-    expect(problems).toEqual([]);
+    await expect.poll(async () => Number(await page.textContent('#count-rate'))).toBeGreaterThan(0);
+    expect(await page.textContent('#count-latency')).toMatch(/^\d+ ms$/);
+    expect(admin.problems).toEqual([]);
   });
 
   it('shows every record once across a dropped connection: it reconnects and catches up', async () => {
-    const registry = new DynamoConnectionRegistry(localDocumentClient(stack.dynamoEndpoint), stack.tableName);
-    const earlier = new Set((await registry.list(0)).map((c) => c.connectionId));
-    const { page, problems } = await openLoggedIn();
-    const token = await login(stack.httpUrl);
-    const upload = async (from: number, count: number) => {
-      const records = Array.from({ length: count }, (_, i) => ({ data: from + i, date: new Date(Date.parse('2006-01-01T00:00:00Z') + (from + i) * 1000).toISOString() }));
-      const answer = await fetch(`${stack.httpUrl}/api/data/upload`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ records }),
-      });
-      expect(answer.status).toBe(202);
-      return ((await answer.json()) as { ids: string[] }).ids;
-    };
-    const before = await upload(0, 10);
-    await page.waitForFunction(() => document.querySelectorAll('#records tr').length === 10);
-
     // The server drops the page's connection (API Gateway's DeleteConnection); records are
     // stored meanwhile, some while no connection is open.
-    const { connectionId } = (await registry.list(0)).find((c) => !earlier.has(c.connectionId))!;
-    expect((await fetch(`${stack.ws.managementEndpoint}/@connections/${connectionId}`, { method: 'DELETE' })).status).toBe(204);
-    const during = await upload(10, 15);
-    await page.waitForFunction(() => document.querySelectorAll('#records tr').length >= 25, undefined, { timeout: 30_000 });
+    const registry = new DynamoConnectionRegistry(localDocumentClient(stack.dynamoEndpoint), stack.tableName);
+    // The admin's page is the only monitor open (the warm-up's is gone, or going).
+    const statuses = [];
+    for (const c of await registry.list(0)) statuses.push((await fetch(`${stack.ws.managementEndpoint}/@connections/${c.connectionId}`, { method: 'DELETE' })).status);
+    expect(statuses).toContain(204);
+    await page.waitForSelector('#connection.off');
+    const during = await upload(stack.httpUrl, token, recordsAt('2006-01-01T00:00:00Z', Array.from({ length: 15 }, (_, i) => i)));
+    const end = await waitForSnapshot(page, (s) => during.every((id) => s.ids.includes(id)), 30_000);
     await page.waitForSelector('#connection.on');
 
-    // The catch-up reaches back a minute before the newest record seen, so it may also bring
-    // records stored before the page opened (the first test's); never one twice.
-    const shown = await page.$$eval('#records tr td:last-child', (cells) => cells.map((c) => c.textContent!));
-    expect(new Set(shown).size).toBe(shown.length);
-    expect(shown).toEqual(expect.arrayContaining([...before, ...during]));
-    expect(await page.textContent('#count-total')).toBe(String(shown.length));
-    expect(problems).toEqual([]);
+    expect(end.received).toBe(end.ids.length);
+    expect(end.received).toBe(await stored());
+    expect(admin.problems).toEqual([]);
   });
 
-  it('refuses a wrong password with the API\'s message', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${stack.httpUrl}/`);
+  it('shows a non-admin only their own records, with no user filter and no pipeline panel', async () => {
+    const someone = (await stack.identity.tokenFor('someone', false)).access_token;
+    const own = await upload(stack.httpUrl, someone, recordsAt('2007-01-01T00:00:00Z', [1, 2, 3, 4, 5]));
+    await expect.poll(async () => (await stack.pool.query("SELECT 1 FROM records WHERE user_id = 'someone'")).rowCount, { timeout: 10_000 }).toBe(5);
+    const other = await newPage(browser);
+
+    await openWithToken(other.page, stack.httpUrl, someone);
+    await other.page.waitForSelector('#connection.on');
+    await waitForSnapshot(other.page, (s) => !s.history.loading);
+    const live = await upload(stack.httpUrl, someone, recordsAt('2007-01-01T00:01:00Z', [6, 7]));
+    const admins = await upload(stack.httpUrl, token, recordsAt('2007-01-01T00:02:00Z', [8, 9]));
+    // The admin's page gets the admin's records: by then they were pushed to whoever may see them.
+    await waitForSnapshot(page, (s) => admins.every((id) => s.ids.includes(id)));
+    const end = await waitForSnapshot(other.page, (s) => s.records >= 7);
+
+    expect([...end.ids].sort()).toEqual([...own, ...live].sort());
+    expect(end.chart.series[0]).toBe('someone');
+    expect(await other.page.textContent('#whoami')).toBe('someone');
+    expect(await other.page.isHidden('#user-filter-label')).toBe(true);
+    expect(await other.page.isHidden('#health')).toBe(true);
+    expect(other.problems).toEqual([]);
+    await other.close();
+  });
+
+  it('keeps the session across a reload; after log-out a reload shows the login form', async () => {
+    await page.reload();
+    await page.waitForSelector('#connection.on');
+    expect(await page.isVisible('#monitor')).toBe(true);
+    expect(await page.isHidden('#login')).toBe(true);
+
+    await page.click('#logout');
+    await page.waitForSelector('#login:not([hidden])');
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await snapshot(page)).toBeNull();
+    await page.reload();
+    await page.waitForSelector('#login:not([hidden])');
+    expect(await page.isHidden('#monitor')).toBe(true);
+    expect(await page.isHidden('#login-error')).toBe(true);
+    expect(admin.problems).toEqual([]);
+  });
+
+  it('sends an expired or refused token back to the login form, saying why', async () => {
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const expired = `${part({ alg: 'RS256' })}.${part({ sub: 'parsa', exp: Math.floor(Date.now() / 1000) - 60 })}.x`;
+    await openWithToken(page, stack.httpUrl, expired);
+    await page.waitForSelector('#login-error:not([hidden])');
+    expect(await page.textContent('#login-error')).toMatch(/expired/);
+
+    // Well-formed and unexpired, but not signed by the issuer: the API answers 401.
+    const forged = `${part({ alg: 'RS256' })}.${part({ sub: 'parsa', exp: Math.floor(Date.now() / 1000) + 600 })}.x`;
+    await openWithToken(page, stack.httpUrl, forged);
+    await page.waitForSelector('#login-error:not([hidden])', { timeout: 15_000 });
+    expect(await page.textContent('#login-error')).toMatch(/refused/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it("refuses a wrong password with the API's message", async () => {
     await page.fill('input[name=username]', 'parsa');
     await page.fill('input[name=password]', 'wrong');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('#login-error:not([hidden])');
-    expect(await page.textContent('#login-error')).toBe('Wrong username or password.');
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#login-error')?.textContent === 'Wrong username or password.');
     expect(await page.isHidden('#monitor')).toBe(true);
   });
 });

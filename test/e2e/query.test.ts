@@ -90,6 +90,31 @@ describe('the query API on the local stack', () => {
     const expected = (await stack.pool.query("SELECT id FROM records WHERE user_id = 'pager' ORDER BY date, id")).rows.map((r) => r.id);
     expect(seen.map((r) => r.id)).toEqual(expected);
     expect(seen[0]!.date).toBe('2002-01-01T00:00:00.000001Z');
+
+    // Newest first (order=desc): the same rows, exactly reversed, through the same groups of equal dates.
+    const newest: { id: string }[] = [];
+    cursor = null;
+    pages = 0;
+    do {
+      const params: Record<string, string> = { start_time: '2002-01-01T00:00:00Z', end_time: '2002-01-01T01:00:00Z', limit: '7', order: 'desc' };
+      if (cursor) params.cursor = cursor;
+      const { status, body } = await get('/api/data/records', tokens.pager!, params);
+      expect(status).toBe(200);
+      expect(body.order).toBe('desc');
+      newest.push(...body.records);
+      cursor = body.next_cursor;
+      pages++;
+    } while (cursor && pages < 100);
+    expect(newest.map((r) => r.id)).toEqual([...expected].reverse());
+
+    // A cursor pages only in the direction that wrote it; an unknown order is named.
+    const firstDesc = await get('/api/data/records', tokens.pager!, { start_time: '2002-01-01T00:00:00Z', end_time: '2002-01-01T01:00:00Z', limit: '7', order: 'desc' });
+    const crossed = await get('/api/data/records', tokens.pager!, { start_time: '2002-01-01T00:00:00Z', end_time: '2002-01-01T01:00:00Z', cursor: firstDesc.body.next_cursor });
+    expect(crossed.status).toBe(400);
+    expect(crossed.body.error.details[0].path).toBe('cursor');
+    const sideways = await get('/api/data/records', tokens.pager!, { start_time: '2002-01-01T00:00:00Z', end_time: '2002-01-01T01:00:00Z', order: 'sideways' });
+    expect(sideways.status).toBe(400);
+    expect(sideways.body.error.details[0].path).toBe('order');
   });
 
   it('shows a user only their own records and analysis, and an admin everyone\'s', async () => {
@@ -118,6 +143,66 @@ describe('the query API on the local stack', () => {
     const peek = await get('/api/data/records', tokens.alice!, { ...window, user_id: 'bob' });
     expect(peek.status).toBe(400);
     expect(peek.body.error.details[0].path).toBe('user_id');
+  });
+
+  it('sums up a window per time bucket in PostgreSQL, exactly as the raw records add up, scoped per user', async () => {
+    // 600 records over two hours, data in a wave, plus three around 2000-01-01 (the buckets' origin).
+    const start = Date.parse('2004-02-01T00:00:00Z');
+    const records = Array.from({ length: 600 }, (_, i) => ({ data: Math.round(1000 * Math.sin(i / 7)) - (i % 13), date: new Date(start + i * 12_000 + (i % 5) * 1_000).toISOString() }));
+    const edge = [
+      { data: 5, date: '1999-12-31T23:59:59.999999Z' },
+      { data: 7, date: '2000-01-01T00:00:00Z' },
+      { data: -2, date: '1999-12-31T23:00:00+01:00' },
+    ];
+    const seriesUser = (await stack.identity.tokenFor('series', false)).access_token;
+    await waitStored([...(await upload(seriesUser, records)), ...(await upload(seriesUser, edge))]);
+    const window = { start_time: '2004-02-01T00:00:00Z', end_time: '2004-02-01T02:00:00Z' };
+
+    const { status, body } = await get('/api/data/series', seriesUser, { ...window, bucket: '10m' });
+
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ ...window, bucket: '10m', bucket_seconds: 600 });
+    const expected = new Map<number, number[]>();
+    for (const r of records) {
+      const bucket = Math.floor((Date.parse(r.date) - Date.parse('2000-01-01T00:00:00Z')) / 600_000);
+      expected.set(bucket, [...(expected.get(bucket) ?? []), r.data]);
+    }
+    expect(body.buckets).toHaveLength(expected.size);
+    for (const b of body.buckets) {
+      const values = expected.get((Date.parse(b.start) - Date.parse('2000-01-01T00:00:00Z')) / 600_000)!;
+      expect(b.count).toBe(values.length);
+      expect(b.min).toBe(Math.min(...values));
+      expect(b.max).toBe(Math.max(...values));
+      expect(b.avg).toBeCloseTo(values.reduce((a, v) => a + v, 0) / values.length, 9);
+    }
+    expect(body.buckets.map((b: { start: string }) => b.start)).toEqual([...body.buckets.map((b: { start: string }) => b.start)].sort());
+
+    // Without a bucket, one is chosen for about a thousand of them: 10 s for two hours.
+    const auto = await get('/api/data/series', seriesUser, window);
+    expect(auto.body).toMatchObject({ bucket: '10s', bucket_seconds: 10 });
+    expect(auto.body.buckets.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(600);
+    // Buckets align to 2000-01-01 on both sides of it.
+    const around = await get('/api/data/series', seriesUser, { start_time: '1999-12-31T00:00:00Z', end_time: '2000-01-01T01:00:00Z', bucket: '1h' });
+    expect(around.body.buckets).toEqual([
+      { start: '1999-12-31T22:00:00Z', count: 1, min: -2, max: -2, avg: -2 },
+      { start: '1999-12-31T23:00:00Z', count: 1, min: 5, max: 5, avg: 5 },
+      { start: '2000-01-01T00:00:00Z', count: 1, min: 7, max: 7, avg: 7 },
+    ]);
+    // Scope: another user sees nothing of it; an admin sees it with user_id.
+    expect((await get('/api/data/series', tokens.alice!, window)).body.buckets).toEqual([]);
+    expect((await get('/api/data/series', admin, { ...window, bucket: '10m', user_id: 'series' })).body.buckets).toEqual(body.buckets);
+  });
+
+  it.each([
+    ['a bucket without a unit', { bucket: '10' }, 'bucket'],
+    ['a zero bucket', { bucket: '0m' }, 'bucket'],
+    ['more than 10,000 buckets', { bucket: '1s', end_time: '2001-01-02T00:00:00Z' }, 'bucket'],
+    ['a bucket over 366 days', { bucket: '400d' }, 'bucket'],
+    ['a missing end_time', { end_time: '' }, 'end_time'],
+  ])('answers 400 naming the parameter for a series with %s', async (_, params, path) => {
+    const { status, body } = await get('/api/data/series', admin, { start_time: '2001-01-01T00:00:00Z', end_time: '2001-01-01T01:00:00Z', ...params });
+    expect(status).toBe(400);
+    expect(body.error.details.map((d: { path: string }) => d.path)).toContain(path);
   });
 
   it.each([

@@ -43,7 +43,15 @@ describe('the CDK app\'s context settings', () => {
     const resources = Object.values(template.Resources);
     expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::Account')).toHaveLength(0);
     expect(new Set(resources.filter((r) => r.Type === 'AWS::EC2::Subnet').map((s) => s.Properties.AvailabilityZoneId))).toEqual(new Set(['use1-az2', 'use1-az6']));
-    expect(resources.filter((r) => r.Properties?.ReservedConcurrentExecutions === 3)).toHaveLength(2);
+    expect(resources.filter((r) => r.Properties?.ReservedConcurrentExecutions === 3)).toHaveLength(3); // the three readers
     expect(resources.find((r) => r.Type === 'AWS::SNS::Subscription')?.Properties).toMatchObject({ Protocol: 'email', Endpoint: 'ops@example.org' });
+  }, 120_000);
+
+  it('pass the dashboard switch and the CORS origins (a comma-separated list) to the stack', async () => {
+    const template = await synthApp({ dashboard: 'false', corsAllowOrigins: 'https://ops.example.org, http://localhost:8080' });
+    const resources = Object.values(template.Resources);
+    expect(resources.filter((r) => r.Type === 'AWS::CloudFront::Distribution')).toHaveLength(0);
+    const http = resources.find((r) => r.Type === 'AWS::ApiGatewayV2::Api' && r.Properties.ProtocolType === 'HTTP');
+    expect(http?.Properties.CorsConfiguration.AllowOrigins).toEqual(['https://ops.example.org', 'http://localhost:8080']);
   }, 120_000);
 });

@@ -17,10 +17,10 @@ describe('the DataHandler stack', () => {
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      // 80 connections, 10 kept free, two readers of 5 environments with 2 each: 25 writers of 2.
-      ScalingConfig: { MaximumConcurrency: maxConcurrencyFor(80, 10) },
+      // 80 connections, 10 kept free, three readers of 5 environments with 1 each: 27 writers of 2.
+      ScalingConfig: { MaximumConcurrency: maxConcurrencyFor(80, 15) },
     });
-    expect(maxConcurrencyFor(80, 10)).toBe(25);
+    expect(maxConcurrencyFor(80, 15)).toBe(27);
   });
 
   it('derives the writer concurrency from the database connection budget', () => {
@@ -28,7 +28,7 @@ describe('the DataHandler stack', () => {
     expect(maxConcurrencyFor(5000)).toBe(1000); // the event source's ceiling
     expect(maxConcurrencyFor(12)).toBe(2); // its floor
     const { template } = synth({ dbMaxConnections: 410, batchSize: 200 });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 200, ScalingConfig: { MaximumConcurrency: 190 } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 200, ScalingConfig: { MaximumConcurrency: 192 } });
   });
 
   it('sends failed messages to a DLQ after 5 receives, with a visibility timeout of six writer timeouts', () => {
@@ -128,8 +128,12 @@ describe('the DataHandler stack', () => {
     const manage = statements.find((s) => s.Action === 'execute-api:ManageConnections')!;
     expect(JSON.stringify(manage.Resource)).toMatch(/\/live\/\*\/@connections\/\*/);
     const ddb = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
-    // Scan to list, Get/Update to note and take missed frames, Delete for connections gone.
-    expect(actions(ddb)).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    // Scan to list, Get/Update to note and take missed frames, Delete for connections gone;
+    // Put on the pipeline-state table only, to note its last batch and failure.
+    const onConnections = ddb.filter((s) => !JSON.stringify(s.Resource).includes('PipelineState'));
+    expect(actions(onConnections)).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    const onPipeline = ddb.filter((s) => JSON.stringify(s.Resource).includes('PipelineState'));
+    expect(actions(onPipeline)).toEqual(['dynamodb:PutItem']);
     expect(statements.some((s) => s.Resource === '*' && [s.Action].flat().some((a) => !a.startsWith('ec2:')))).toBe(false);
   });
 
@@ -142,11 +146,23 @@ describe('the DataHandler stack', () => {
     expect(JSON.stringify(defaults.find((s) => s.Action === 'execute-api:ManageConnections')!.Resource)).toMatch(/\/live\/\*\/@connections\/\*/);
   });
 
+  it("lets the pipeline status read both queues' counts and the writer's notes, and nothing else", () => {
+    const statements = statementsOf(built.template, 'PipelineStatusFunctionRole');
+    const sqs = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('sqs:')));
+    expect(actions(sqs)).toEqual(['sqs:GetQueueAttributes']);
+    const queues = sqs.flatMap((s) => [s.Resource].flat().map((r) => (r as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]));
+    expect(queues.sort()).toEqual([expect.stringMatching(/^QueueDeadLetters/), expect.stringMatching(/^QueueRecords/)]);
+    const ddb = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
+    expect(actions(ddb)).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem']);
+    for (const s of ddb) expect(JSON.stringify(s.Resource)).toMatch(/PipelineState/);
+    expect(statements.some((s) => s.Resource === '*' && [s.Action].flat().some((a) => !a.startsWith('ec2:') && !a.startsWith('xray:')))).toBe(false);
+  });
+
   it('runs every function on Node.js 22, arm64, with a log group that has a retention', () => {
     const functions = Object.values(built.template.findResources('AWS::Lambda::Function')).filter((f) =>
       (f.Properties.Tags ?? []).some((t: { Key: string }) => t.Key === FUNCTION_NAME_TAG),
     );
-    expect(functions.length).toBe(11);
+    expect(functions.length).toBe(14);
     for (const f of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Architectures).toEqual(['arm64']);
@@ -161,9 +177,9 @@ describe('the DataHandler stack', () => {
     built.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  it('outputs the endpoints, the user pool and the dashboard', () => {
+  it('outputs the endpoints, the user pool, the CloudWatch dashboard and the hosted dashboard', () => {
     const outputs = Object.keys(built.template.findOutputs('*'));
-    for (const name of ['HttpApiUrl', 'WebSocketUrl', 'UserPoolId', 'UserPoolClientId', 'DashboardName']) expect(outputs).toContain(name);
+    for (const name of ['HttpApiUrl', 'WebSocketUrl', 'UserPoolId', 'UserPoolClientId', 'DashboardName', 'DashboardUrl']) expect(outputs).toContain(name);
   });
 
   it('passes the AWS Solutions checks with every exception acknowledged', () => {

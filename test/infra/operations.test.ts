@@ -5,7 +5,7 @@
  */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_POOL_SIZE } from '../../lambdas/functions';
+import { FUNCTION_POOL_SIZE, READER_POOL_SIZE } from '../../lambdas/functions';
 import { maxConcurrencyFor } from '../../lib/constructs/batch-writer';
 import { FUNCTION_NAME_TAG } from '../../lib/constructs/handler-function';
 import { synth } from './stack';
@@ -20,16 +20,20 @@ describe('operations', () => {
   beforeAll(() => ({ template } = synth({ alarmEmail: 'ops@example.org' })));
 
   it('reserves concurrency for the readers and leaves the writer only the connections they cannot take', () => {
-    const readers = ['records-query', 'swing-analyze'].map((name) => fn(template, name).Properties.ReservedConcurrentExecutions as number);
-    expect(readers).toEqual([5, 5]);
-    // 80 connections − 10 kept free − 2 readers × 5 × 2 = 50, i.e. 25 writers of 2 connections.
+    const names = ['records-query', 'records-series', 'swing-analyze'];
+    const readers = names.map((name) => fn(template, name).Properties.ReservedConcurrentExecutions as number);
+    expect(readers).toEqual([5, 5, 5]);
+    // Each reader environment holds one connection (it runs one statement at a time), a writer two.
+    for (const name of names) expect(fn(template, name).Properties.Environment.Variables.DATABASE_POOL_MAX).toBe(String(READER_POOL_SIZE));
+    expect(fn(template, 'batch-writer').Properties.Environment.Variables.DATABASE_POOL_MAX).toBe(String(FUNCTION_POOL_SIZE));
+    // 80 connections − 10 kept free − 3 readers × 5 × 1 = 55, i.e. 27 writers of 2 connections.
     const writers = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency as number;
-    expect(writers).toBe(25);
-    expect((writers + readers[0]! + readers[1]!) * FUNCTION_POOL_SIZE + 10).toBeLessThanOrEqual(80);
+    expect(writers).toBe(27);
+    expect(writers * FUNCTION_POOL_SIZE + readers.reduce((a, b) => a + b, 0) * READER_POOL_SIZE + 10).toBeLessThanOrEqual(80);
     const { template: bigger } = synth({ dbMaxConnections: 200, readerConcurrency: 10 });
     expect(fn(bigger, 'records-query').Properties.ReservedConcurrentExecutions).toBe(10);
-    expect(Object.values(bigger.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency).toBe(maxConcurrencyFor(200, 20));
-    expect(maxConcurrencyFor(200, 20)).toBe(75);
+    expect(Object.values(bigger.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency).toBe(maxConcurrencyFor(200, 30));
+    expect(maxConcurrencyFor(200, 30)).toBe(80);
   });
 
   it('reserves nothing with readerConcurrency=0, for accounts too small to reserve, and then budgets no connections for readers', () => {

@@ -7,10 +7,11 @@ import type { FanoutDeps } from '../../lambdas/core/fanout';
 import { PgDeadLetterLog } from '../../lambdas/adapters/pg-dead-letter-log';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
 import { SqsRedelivery } from '../../lambdas/adapters/sqs-redelivery';
+import { DynamoPipelineState } from '../../lambdas/adapters/dynamo-pipeline-state';
 import { packQueueMessages, recordIds, toQueuedRecords } from '../../lambdas/core/record';
 import { makeBatchWriterHandler } from '../../lambdas/handlers/batch-writer';
-import { localDocumentClient, localManagementClient } from '../../local/services';
-import { lambdaContext, sqsEvent } from '../fixtures/events';
+import { localDocumentClient, localManagementClient, provisionPipelineStateTable } from '../../local/services';
+import { lambdaContext, sqsEvent, sqsRecord } from '../fixtures/events';
 import { connectMonitor, startTestStack, waitFor, type Monitor } from '../support/stack';
 
 const body = (userId: string, count: number, key?: string) =>
@@ -75,6 +76,38 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(event.Records.map((r) => r.messageId).sort());
     await waitFor(() => admin.frames.some((f) => f.type === 'status'));
     expect(admin.frames.find((f) => f.type === 'status')).toMatchObject({ type: 'status', level: 'error', stage: 'store', pending: 7 });
+    await broken.end();
+  });
+
+  it('notes its last batch and last failure for the pipeline status, and calls a failure on the last receive dead-lettered', async () => {
+    const state = new DynamoPipelineState(doc, await provisionPipelineStateTable(stack.dynamoEndpoint, 'writer-test-pipeline-state'));
+    const writer = makeBatchWriterHandler({ store: new PgRecordStore(stack.pool), fanout, pipelineState: state, maxReceiveCount: 5, ...queueDeps() });
+    expect(await state.read()).toEqual({ lastBatch: null, lastFailure: null });
+
+    await writer(sqsEvent([body('dora', 4, 'd1'), body('dora', 3, 'd2')]), lambdaContext());
+    await writer(sqsEvent([body('dora', 4, 'd1')]), lambdaContext()); // the first message again
+
+    const { lastBatch } = await state.read();
+    expect(lastBatch).toMatchObject({ messages: 1, records: 4, inserted: 0, duplicates: 4 });
+    expect(lastBatch!.insert_ms).toBeGreaterThanOrEqual(0);
+    // Accepted 2024-06-01 (the bodies' acceptance time), stored now: the lag is that long.
+    expect(lastBatch!.lag_ms).toBeGreaterThan(Date.now() - Date.parse('2024-06-01T00:00:00Z') - 60_000);
+
+    const broken = createPool({ connection: stack.databaseUrl.replace(/\/[^/]+$/, '/no_such_database') });
+    const failing = makeBatchWriterHandler({ store: new PgRecordStore(broken), fanout, pipelineState: state, maxReceiveCount: 5, ...queueDeps() });
+    const lastTry = sqsRecord(body('erin', 2), { attributes: { ApproximateReceiveCount: '5', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' } });
+    const framesBefore = admin.frames.length;
+    await failing({ Records: [sqsRecord(body('erin', 3)), lastTry] }, lambdaContext());
+
+    await waitFor(() => admin.frames.slice(framesBefore).some((f) => f.type === 'status'));
+    const frame = admin.frames.slice(framesBefore).find((f) => f.type === 'status') as { message: string; dead_lettered?: number; pending: number };
+    expect(frame).toMatchObject({ dead_lettered: 1, pending: 5 });
+    expect(frame.message).toMatch(/dead-letter queue/);
+    expect(frame.message).not.toMatch(/will be retried/);
+    const { lastFailure, lastBatch: unchanged } = await state.read();
+    expect(lastFailure).toMatchObject({ messages: 2, dead_lettered: 1 });
+    expect(lastFailure!.reason).toMatch(/database/);
+    expect(unchanged).toEqual(lastBatch);
     await broken.end();
   });
 

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { IDEMPOTENCY_KEYS_TABLE } from '../../lambdas/core/idempotency';
 import { LOGIN_ATTEMPTS_TABLE } from '../../lambdas/core/login-limit';
+import { PIPELINE_STATE_TABLE } from '../../lambdas/core/pipeline';
 import { APP_ROLES } from '../../lambdas/adapters/pg-roles';
 import type { DatabaseRole } from '../../lambdas/functions';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/bindings';
@@ -22,7 +23,10 @@ export interface LocalAws {
   readonly region: string;
   readonly sqsEndpoint: string;
   readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
   readonly dynamoEndpoint: string;
+  /** The writer's notes for the pipeline status. */
+  readonly pipelineStateTable: string;
   readonly connectionsTable: string;
   /** The failed-login counters of the login function. */
   readonly loginAttemptsTable: string;
@@ -54,12 +58,14 @@ type Resolve = (local: LocalAws, logicalId: string, template: CfnTemplate) => st
 
 /** `<resource type>|<Ref or attribute>` → its local counterpart. Nothing else resolves. */
 const LOCAL_COUNTERPARTS: Record<string, Resolve> = {
-  'AWS::SQS::Queue|Ref': (l) => l.queueUrl,
-  // Three tables, told apart by their key.
+  // The record queue has a redrive policy; its dead-letter queue has none.
+  'AWS::SQS::Queue|Ref': (l, id, t) => (t.Resources[id]?.Properties?.RedrivePolicy ? l.queueUrl : l.deadLetterQueueUrl),
+  // Four tables, told apart by their key.
   'AWS::DynamoDB::Table|Ref': (l, id, t) => {
     const key = t.Resources[id]?.Properties?.KeySchema?.[0]?.AttributeName;
     if (key === LOGIN_ATTEMPTS_TABLE.partitionKey) return l.loginAttemptsTable;
     if (key === IDEMPOTENCY_KEYS_TABLE.partitionKey) return l.idempotencyKeysTable;
+    if (key === PIPELINE_STATE_TABLE.partitionKey) return l.pipelineStateTable;
     return l.connectionsTable;
   },
   'AWS::ApiGatewayV2::Api|Ref': (_l, id, t) => {

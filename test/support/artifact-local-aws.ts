@@ -16,7 +16,7 @@ import type { LocalAws } from './artifact-environment';
 import { startTlsPostgres, type TlsPostgres } from './artifact-tls-postgres';
 import { startCognitoEmulator, type CognitoEmulator } from './aws-emulator-cognito';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from './aws-emulator-secrets-manager';
-import { freshIdempotencyKeysTable, freshLoginAttemptsTable, freshQueue, freshTable, sqsClient } from './services';
+import { freshIdempotencyKeysTable, freshLoginAttemptsTable, freshPipelineStateTable, freshQueue, freshTable, sqsClient } from './services';
 
 /** The database the template names (DATABASE_NAME). */
 export const TEMPLATE_DATABASE = 'data_handler';
@@ -80,12 +80,15 @@ export async function startArtifactAws(options: ArtifactAwsOptions): Promise<Art
     const connectionsTable = await freshTable();
     const loginAttemptsTable = await freshLoginAttemptsTable();
     const idempotencyKeysTable = await freshIdempotencyKeysTable();
+    const pipelineStateTable = await freshPipelineStateTable();
     return {
       local: {
         account: options.account,
         region: options.region,
         sqsEndpoint: inject('sqsEndpoint'),
         queueUrl: queue.queueUrl,
+        deadLetterQueueUrl: queue.dlqUrl,
+        pipelineStateTable,
         dynamoEndpoint: inject('dynamoEndpoint'),
         connectionsTable,
         loginAttemptsTable,

@@ -7,7 +7,16 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { migrateUp } from '../../lambdas/adapters/migrations';
-import { createDatabase, localDocumentClient, localSqsClient, provisionConnectionsTable, provisionIdempotencyKeysTable, provisionLoginAttemptsTable, provisionQueues } from '../../local/services';
+import {
+  createDatabase,
+  localDocumentClient,
+  localSqsClient,
+  provisionConnectionsTable,
+  provisionIdempotencyKeysTable,
+  provisionLoginAttemptsTable,
+  provisionPipelineStateTable,
+  provisionQueues,
+} from '../../local/services';
 
 const suffix = () => randomBytes(4).toString('hex');
 
@@ -48,6 +57,11 @@ export async function freshTable(): Promise<string> {
  */
 export async function freshLoginAttemptsTable(): Promise<string> {
   return provisionLoginAttemptsTable(inject('dynamoEndpoint'), `login-attempts-${suffix()}`);
+}
+
+/** A new pipeline-state table, made the way the local stack makes its own. */
+export async function freshPipelineStateTable(): Promise<string> {
+  return provisionPipelineStateTable(inject('dynamoEndpoint'), `pipeline-state-${suffix()}`);
 }
 
 /** A new Idempotency-Keys table, made the way the local stack makes its own. */

@@ -32,6 +32,35 @@ describe('swing analysis', () => {
     expect(result).toEqual({ signals: [], message: 'No signals found' });
   });
 
+  it('lists every batch for drawing: spans, averages, and kept ones that hold every signal', () => {
+    const analyzer = new SwingAnalyzer();
+    for (const r of [
+      { data: 0, date: '2001-01-01T00:00:00Z' },
+      { data: 100, date: '2001-01-01T00:04:59.999999Z' },
+      { data: 50, date: '2001-01-01T00:05:00Z' },
+      { data: 50, date: '2001-01-01T00:09:59Z' },
+      { data: 0, date: '2001-01-01T00:10:00Z' },
+      { data: 100, date: '2001-01-01T00:10:01Z' },
+    ]) analyzer.add(r);
+
+    const { result, batches } = analyzer.finishWithBatches();
+
+    expect(result).toEqual({ signals: [], message: 'No signals found' });
+    expect(batches).toEqual([
+      { start: '2001-01-01T00:00:00Z', end: '2001-01-01T00:04:59.999999Z', count: 2, average: 50, kept: true },
+      { start: '2001-01-01T00:05:00Z', end: '2001-01-01T00:09:59Z', count: 2, average: 50, kept: false },
+      { start: '2001-01-01T00:10:00Z', end: '2001-01-01T00:10:01Z', count: 2, average: 50, kept: true },
+    ]);
+    for (const set of sets.filter((g) => typeof g.expected !== 'string')) {
+      const streamed = new SwingAnalyzer();
+      for (const r of [...set.records].sort((a, b) => Date.parse(a.date) - Date.parse(b.date))) streamed.add(r);
+      const drawn = streamed.finishWithBatches();
+      const keptStarts = new Map(drawn.batches.filter((b) => b.kept).map((b) => [b.start, b.average]));
+      for (const signal of drawn.result.signals) expect(keptStarts.get(signal.time), set.file).toBe(signal.average);
+      expect(drawn.batches.reduce((n, b) => n + b.count, 0), set.file).toBe(set.records.length);
+    }
+  });
+
   it('refuses records out of date order when streamed', () => {
     const analyzer = new SwingAnalyzer();
     analyzer.add({ data: 1, date: '2001-01-01T00:01:00Z' });

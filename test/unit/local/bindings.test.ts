@@ -9,6 +9,9 @@ import { localEnvironment, type LocalResources } from '../../../local/bindings';
 const resources: LocalResources = {
   sqsEndpoint: 'http://127.0.0.1:4001',
   queueUrl: 'http://127.0.0.1:4001/000000000000/records',
+  deadLetterQueueUrl: 'http://127.0.0.1:4001/000000000000/records-dlq',
+  queueMaxReceiveCount: 5,
+  pipelineStateTable: 'pipeline-state',
   dynamoEndpoint: 'http://127.0.0.1:4002',
   connectionsTable: 'connections',
   managementEndpoint: 'http://127.0.0.1:3001/local',

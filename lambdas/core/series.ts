@@ -1,0 +1,86 @@
+/**
+ * The series query: a window's records summed up per time bucket (count, min, max, average of
+ * `data`), so that a chart of a day or a year needs a thousand points, not every record.
+ * Buckets are aligned to SERIES_ORIGIN + k × bucket, as PostgreSQL's date_bin aligns them.
+ */
+import { ValidationError } from './errors';
+import type { SeriesBucket, TimeWindow } from './ports';
+import { parseTimestamp } from './timestamp';
+
+/** Where buckets are aligned from: every bucket starts a whole number of buckets after it. */
+export const SERIES_ORIGIN = '2000-01-01T00:00:00Z';
+/** Buckets one answer may hold at most. */
+export const MAX_BUCKETS = 10_000;
+/** Buckets the automatic choice aims to stay within. */
+export const TARGET_BUCKETS = 1_000;
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+type Unit = keyof typeof UNIT_SECONDS;
+
+/** The sizes the automatic choice picks from: round ones a chart's axis reads well. */
+const BUCKET_STEPS: readonly number[] = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800,
+];
+
+/** A bucket's size in seconds, and its name (`15m`). */
+export interface Bucket {
+  readonly seconds: number;
+  readonly name: string;
+}
+
+/** `seconds` as its shortest name: `90s`, `15m`, `6h`, `7d`. */
+export function bucketName(seconds: number): string {
+  for (const unit of ['d', 'h', 'm'] as const) {
+    if (seconds % UNIT_SECONDS[unit] === 0) return `${seconds / UNIT_SECONDS[unit]}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+function spanSeconds(window: TimeWindow): number {
+  const start = parseTimestamp(window.start);
+  const end = parseTimestamp(window.end);
+  if (typeof start === 'string' || typeof end === 'string') throw new Error('series: the window is not canonical');
+  return Math.max(0, (end.epochMs - start.epochMs) / 1000);
+}
+
+/** How many buckets of `seconds` the window touches at most (its ends can fall in partial ones). */
+function bucketsIn(span: number, seconds: number): number {
+  return Math.floor(span / seconds) + 2;
+}
+
+/**
+ * `bucket`: `<n>s`, `<n>m`, `<n>h` or `<n>d`, at most MAX_BUCKETS of them in the window; absent,
+ * the smallest round size that keeps the window within TARGET_BUCKETS.
+ */
+export function parseBucket(params: Readonly<Record<string, string | undefined>>, window: TimeWindow): Bucket {
+  const span = spanSeconds(window);
+  const raw = params.bucket;
+  if (raw === undefined) {
+    // Windows are at most 366 days (parseWindow), which 12 h buckets already cover.
+    const seconds = BUCKET_STEPS.find((step) => bucketsIn(span, step) <= TARGET_BUCKETS) ?? BUCKET_STEPS.at(-1)!;
+    return { seconds, name: bucketName(seconds) };
+  }
+  const match = /^([1-9]\d{0,6})([smhd])$/.exec(raw);
+  const fail = (message: string): never => {
+    throw new ValidationError('The query parameters are not valid.', [{ path: 'bucket', message }]);
+  };
+  if (!match) return fail('must be a whole number and a unit, such as 10s, 1m, 1h or 1d');
+  const seconds = Number(match[1]) * UNIT_SECONDS[match[2] as Unit];
+  if (seconds > 366 * 86_400) return fail('must be at most 366d');
+  if (bucketsIn(span, seconds) > MAX_BUCKETS) {
+    return fail(`makes more than ${MAX_BUCKETS} buckets of this window; take at least ${bucketName(smallestFitting(span))}`);
+  }
+  return { seconds, name: bucketName(seconds) };
+}
+
+/** The smallest whole-second bucket that keeps `span` within MAX_BUCKETS. */
+function smallestFitting(span: number): number {
+  let seconds = Math.max(1, Math.floor(span / MAX_BUCKETS));
+  while (bucketsIn(span, seconds) > MAX_BUCKETS) seconds++;
+  return seconds;
+}
+
+/** The series answer. */
+export function seriesBody(window: TimeWindow, bucket: Bucket, buckets: readonly SeriesBucket[]) {
+  return { start_time: window.start, end_time: window.end, bucket: bucket.name, bucket_seconds: bucket.seconds, buckets };
+}

@@ -1,0 +1,25 @@
+/**
+ * GET /api/data/series?start_time&end_time[&bucket][&user_id]: the caller's records of a window
+ * (an admin's: everyone's, or one user's with `user_id`) by `date`, summed up per time bucket in
+ * PostgreSQL: count, min, max and average of `data` (lambdas/core/series.ts).
+ */
+import type { RecordReader } from '../core/ports';
+import { parseScope, parseWindow } from '../core/query';
+import { parseBucket, seriesBody } from '../core/series';
+import { deferred } from '../shared/env';
+import { httpHandler, json, principalOf } from '../shared/http';
+import { readerFromEnv } from '../shared/reader';
+
+export function makeRecordsSeriesHandler(deps: { readonly reader: RecordReader }) {
+  return httpHandler(async (event) => {
+    const caller = principalOf(event);
+    const params = event.queryStringParameters ?? {};
+    const window = parseWindow(params);
+    const scope = parseScope(params, caller);
+    const bucket = parseBucket(params, window);
+    return json(200, seriesBody(window, bucket, await deps.reader.series(window, scope, bucket.seconds)));
+  });
+}
+
+/** The Lambda entry point. */
+export const handler = deferred(async () => makeRecordsSeriesHandler({ reader: await readerFromEnv() }));
