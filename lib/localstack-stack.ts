@@ -4,6 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { QUEUE_MAX_RECEIVE_COUNT, WRITER_EVENT_SOURCE, WRITER_TIMEOUT_SECONDS } from '../lambdas/functions';
+import { PIPELINE_STATE_TABLE } from '../lambdas/core/pipeline';
 import { LOCAL_RESOURCE_NAMES } from '../local/resource-names';
 import { HandlerFunction } from './constructs/handler-function';
 import { RecordQueue } from './constructs/record-queue';
@@ -67,6 +68,14 @@ export class LocalStackStack extends Stack {
       timeToLiveAttribute: 'expiresAt',
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // The writer's notes for the local stack's GET /api/pipeline/status (npm start provisions the
+    // same name on LocalStack when this stack has not).
+    const pipelineState = new Table(this, 'PipelineState', {
+      tableName: LOCAL_RESOURCE_NAMES.pipelineStateTable,
+      partitionKey: { name: PIPELINE_STATE_TABLE.partitionKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const writer = new HandlerFunction(this, 'Writer', {
       name: 'batch-writer',
       timeout,
@@ -74,6 +83,8 @@ export class LocalStackStack extends Stack {
         DATABASE_URL: props.databaseUrl ?? COMPOSE_NETWORK_DATABASE_URL,
         CONNECTIONS_TABLE: connections.tableName,
         CONNECTIONS_ENDPOINT: props.connectionsEndpoint ?? dockerHostConnectionsEndpoint(3001),
+        QUEUE_MAX_RECEIVE_COUNT: String(queue.maxReceiveCount),
+        PIPELINE_STATE_TABLE: pipelineState.tableName,
       },
     });
     writer.addEventSource(
@@ -84,5 +95,6 @@ export class LocalStackStack extends Stack {
       }),
     );
     connections.grant(writer, 'dynamodb:Scan', 'dynamodb:DeleteItem');
+    pipelineState.grant(writer, 'dynamodb:PutItem');
   }
 }

@@ -9,11 +9,12 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PIPELINE_STATE_TABLE } from '../../lambdas/core/pipeline';
 import { FUNCTIONS } from '../../lambdas/functions';
 import { PROJECT_ROOT } from '../../lib/bundling';
 import { LocalStackStack } from '../../lib/localstack-stack';
 import { localConfigFromEnv, type LocalConfig } from '../../local/config';
-import { provisionConnectionsTable, provisionQueues, type QueueInfo } from '../../local/services';
+import { provisionConnectionsTable, provisionPipelineStateTable, provisionQueues, type QueueInfo } from '../../local/services';
 import { startWsGateway, type RunningWsGateway } from '../../local/ws-gateway';
 
 // `yaml` is not a dependency of the project; aws-cdk-lib bundles yaml 1.x, a full YAML 1.2
@@ -111,16 +112,19 @@ describe('the LocalStack path', () => {
     expect(isEnvTrue(localstackEnv.LAMBDA_IGNORE_ARCHITECTURE)).toBe(true);
   });
 
-  it('names the queue, its DLQ and the connections table exactly as `npm start` provisions them', async () => {
+  it('names the queue, its DLQ, the connections table and the pipeline-state table exactly as `npm start` provisions them', async () => {
     // Arrange: what the compose path of `npm start` creates (the same calls, on the embedded
     // SQS and DynamoDB instead of LocalStack's; idempotent with the test setup's).
     const settings = { visibilityTimeoutSeconds: config.QUEUE_VISIBILITY_TIMEOUT_S, maxReceiveCount: config.MAX_RECEIVE_COUNT };
     const provisioned: QueueInfo = await provisionQueues(inject('sqsEndpoint'), settings);
     const tableName = await provisionConnectionsTable(inject('dynamoEndpoint'));
+    const pipelineTable = await provisionPipelineStateTable(inject('dynamoEndpoint'));
 
     // Act
     const { main, dlq } = queuesByRole();
-    const table = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    const table = tables.filter((t) => t.Properties.TableName !== pipelineTable);
+    const pipeline = tables.filter((t) => t.Properties.TableName === pipelineTable);
 
     // Assert
     expect(main[1].Properties.QueueName).toBe(provisioned.queueName);
@@ -128,6 +132,7 @@ describe('the LocalStack path', () => {
     expect(main[1].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq[0], 'Arn'] }, maxReceiveCount: config.MAX_RECEIVE_COUNT });
     expect(table.map((t) => t.Properties.TableName)).toEqual([tableName]);
     expect(table[0]!.Properties.KeySchema).toEqual([{ AttributeName: 'connectionId', KeyType: 'HASH' }]);
+    expect(pipeline.map((t) => t.Properties.KeySchema)).toEqual([[{ AttributeName: PIPELINE_STATE_TABLE.partitionKey, KeyType: 'HASH' }]]);
     expect(deployed(writerEnv.CONNECTIONS_TABLE)).toBe(tableName);
   });
 
