@@ -3,7 +3,8 @@
  * dashboard and the demo use (web/monitor-client.js):
  * - a commit that outlives the writer's timeout is pushed by the retry that finds it stored;
  * - a connection owed a missed frame is told on its next ping, and fetches what it missed;
- * - a monitor that reconnects fetches what was stored while it had no connection.
+ * - a monitor that reconnects fetches what was stored while it had no connection;
+ * - history on open (the newest stored records) and the live stream pass each record on once.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +124,35 @@ describe('no silent push loss on the local stack', () => {
     expect(ids.every((id) => got.get(id)!.join() === 'missed')).toBe(true);
     expect(got.size).toBe(25);
     expect((await registry.list(0)).find((c) => c.userId === 'owed')!.missed).toBeUndefined();
+  });
+
+  it('loads the newest stored records as history, newest first up to its limit, and passes on a record in both history and live once', { timeout: 60_000 }, async () => {
+    // Arrange: 30 records stored by three uploads before the monitor opens.
+    const token = await tokenFor('historian');
+    const earlier: string[] = [];
+    for (const data of [10, 20, 30]) {
+      const ids = await upload(token, 10, data);
+      await waitFor(async () => (await storedRows(ids)).length === 10, 15_000);
+      earlier.push(...ids);
+    }
+    const { monitor, got } = await watch('historian');
+
+    // Act: history of the 25 newest, then a live upload.
+    const first = await monitor.history({ limit: 25 });
+    const fromFirst = [...got.keys()];
+    const live = await upload(token, 4, 40);
+    await waitFor(() => live.every((id) => got.has(id)), 15_000);
+    const again = await monitor.history({ limit: 1000 });
+
+    // Assert: the 25 newest by stored_at (the first upload's rows are the oldest), then every
+    // one; the live records, in the second history too, were passed on once, as live.
+    const newestFirst = (await owner.query("SELECT id FROM records WHERE user_id = 'historian' AND NOT (id = ANY($1::uuid[])) ORDER BY stored_at DESC, id DESC", [live])).rows.map((r) => r.id as string);
+    expect(first).toEqual({ fetched: 25, complete: false });
+    expect(fromFirst).toEqual(newestFirst.slice(0, 25));
+    expect(again).toEqual({ fetched: 34, complete: true });
+    expect(earlier.every((id) => got.has(id))).toBe(true);
+    expect(live.every((id) => got.get(id)!.join() === 'live')).toBe(true);
+    expect([...got.values()].every((how) => how.length === 1)).toBe(true);
   });
 
   it('catches up after a reconnect on what was stored while it had no connection', { timeout: 60_000 }, async () => {

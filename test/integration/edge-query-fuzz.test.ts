@@ -9,6 +9,7 @@ import { PgRecordReader } from '../../lambdas/adapters/pg-record-reader';
 import { createPool } from '../../lambdas/adapters/pg-record-store';
 import { encodeCursor } from '../../lambdas/core/query';
 import { makeRecordsQueryHandler } from '../../lambdas/handlers/records-query';
+import { makeRecordsSeriesHandler } from '../../lambdas/handlers/records-series';
 import { makeSwingAnalyzeHandler } from '../../lambdas/handlers/swing-analyze';
 import { httpEvent, lambdaContext } from '../fixtures/events';
 import { freshDatabase } from '../support/services';
@@ -23,6 +24,7 @@ type Handler = ReturnType<typeof makeRecordsQueryHandler>;
 let pool: pg.Pool;
 let records: Handler;
 let swing: Handler;
+let series: Handler;
 
 beforeAll(async () => {
   pool = createPool({ connection: await freshDatabase() });
@@ -32,6 +34,7 @@ beforeAll(async () => {
   const reader = new PgRecordReader(pool);
   records = makeRecordsQueryHandler({ reader });
   swing = makeSwingAnalyzeHandler({ reader });
+  series = makeRecordsSeriesHandler({ reader });
 });
 afterAll(() => pool?.end());
 
@@ -124,6 +127,9 @@ function fuzzer(seed: number) {
     ])();
   const limit = () => pick(['0', '1', '100', '1000', '1001', '-1', '1e3', ' 5', '5 ', '٣', '0x10', '9'.repeat(25), '1.5', '', noise()]);
   const userId = () => pick(['alice', 'bob', 'root', '', noise(), `bob${noise()}`, 'x'.repeat(int(300)), '\ud83d\ude00', '\udc00']);
+  const bucket = () => pick(['1s', '10s', '1m', '15m', '1h', '1d', '7d', '366d', '367d', '0s', '1', 's', '1w', '1.5m', '-1m', '9999999d', '1M', ' 1m', `${int(2 ** 31)}s`, noise()]);
+  const order = () => pick(['asc', 'desc', 'DESC', '', 'asc,desc', noise()]);
+  const include = () => pick(['batches', 'batch', '', 'batches,batches', noise()]);
   return () => {
     const params: Record<string, string> = {};
     const maybe = (name: string, make: () => string, chance = 0.5) => {
@@ -134,6 +140,9 @@ function fuzzer(seed: number) {
     maybe('limit', limit);
     maybe('cursor', cursor);
     maybe('user_id', userId);
+    maybe('bucket', bucket, 0.3);
+    maybe('order', order, 0.2);
+    maybe('include', include, 0.2);
     maybe(pick(['x', 'LIMIT', 'start_time ']), noise, 0.1);
     // Half the time a sane window, so that the other parameters reach the database.
     if (next() < 0.5) Object.assign(params, WINDOW);
@@ -145,9 +154,10 @@ describe('a fuzz of the query parameters', () => {
   it.each([
     ['records', 1, 600],
     ['swing-analyze', 2, 300],
+    ['series', 3, 300],
   ] as const)('never answers the %s route with a 5xx (seed %i, %i requests)', async (route, seed, count) => {
     // Arrange
-    const handler = route === 'records' ? records : swing;
+    const handler = { records, 'swing-analyze': swing, series }[route];
     const next = fuzzer(seed);
     const failures: unknown[] = [];
     const statuses = new Set<number>();
