@@ -7,8 +7,9 @@
 export function askHidden(prompt: string): Promise<string | undefined> {
   const input = process.stdin;
   if (!input.isTTY) return Promise.resolve(undefined);
-  process.stderr.write(prompt);
+  // Echo off before the prompt shows: what is typed the moment it appears is not echoed either.
   input.setRawMode(true);
+  process.stderr.write(prompt);
   input.setEncoding('utf8');
   input.resume();
   return new Promise((resolve) => {
