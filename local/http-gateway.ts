@@ -38,6 +38,11 @@ export interface HttpGatewayOptions {
   readonly staticJson?: Record<string, () => unknown>;
   /** Static files served at the root (the dashboard): file name to path. */
   readonly staticFiles?: Readonly<Record<string, string>>;
+  /**
+   * Where the static pages may connect besides the gateway itself (the WebSocket gateway's
+   * origins). @default [] (the gateway only)
+   */
+  readonly connectSources?: readonly string[];
   readonly integrationTimeoutMs?: number;
   /**
    * Answers the user pool API (`POST /` with an `X-Amz-Target` of Cognito's) from the local
@@ -76,13 +81,22 @@ const CONTENT_TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
-async function sendFile(res: ServerResponse, file: string) {
+/**
+ * The dashboard's policy: its own files only, and connections to its own API and `connectTo`
+ * (the WebSocket gateway). A page opened with ?api= pointing elsewhere cannot send the password
+ * typed into it there, as on AWS (lib/constructs/dashboard-site.ts).
+ */
+export function dashboardPolicy(connectTo: readonly string[]): string {
+  return `default-src 'self'; connect-src 'self' ${connectTo.join(' ')}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`;
+}
+
+async function sendFile(res: ServerResponse, file: string, policy: string) {
   const body = await readFile(file);
   res.writeHead(200, {
     'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss: http: https:; frame-ancestors 'none'",
+    'content-security-policy': policy,
   });
   res.end(body);
 }
@@ -156,6 +170,7 @@ function writeResult(res: ServerResponse, result: unknown) {
 /** Starts the gateway on 127.0.0.1. */
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<RunningGateway> {
   const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs;
+  const policy = dashboardPolicy(options.connectSources ?? []);
   let origins: OriginPolicy | undefined; // set once the port, and so the dashboard's origin, is known
   const inFlight = new Set<ServerResponse>();
   let stopping = false;
@@ -185,7 +200,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
       const staticRoute = req.method === 'GET' ? options.staticJson?.[url.pathname] : undefined;
       if (staticRoute) return send(res, 200, staticRoute());
       const file = req.method === 'GET' ? options.staticFiles?.[url.pathname === '/' ? 'index.html' : url.pathname.slice(1)] : undefined;
-      if (file) return sendFile(res, file);
+      if (file) return sendFile(res, file, policy);
       const target = req.headers['x-amz-target'];
       if (options.cognito && req.method === 'POST' && url.pathname === '/' && typeof target === 'string' && target.startsWith(COGNITO_TARGET_PREFIX)) {
         const answer = await answerCognito(target, (await readBody(req, res, 64 * 1024)).toString('utf8'), options.cognito.issuer, options.cognito.clientId);

@@ -260,6 +260,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
         '/config.json': () => ({ httpUrl: `${httpUrl}/`, wsUrl: ws.url }),
       },
       staticFiles: dashboardFiles(),
+      // The page reaches the WebSocket gateway under either name of this machine, as it does the API.
+      connectSources: [ws.url, ws.url.replace('//127.0.0.1:', '//localhost:')],
       handlers: functions.handlers(['http']),
       corsAllowOrigins,
       health,

@@ -75,6 +75,18 @@ describe('the local edge and browser origins', () => {
     }
   });
 
+  it("serves the dashboard under a policy that lets it connect to its own API and WebSocket gateway only", async () => {
+    // Act
+    const page = await fetch(`${stack.httpUrl}/`);
+    const config = (await (await fetch(`${stack.httpUrl}/config.json`)).json()) as { wsUrl: string };
+
+    // Assert: a link with ?api= pointing elsewhere cannot take the password typed into the page there.
+    const policy = page.headers.get('content-security-policy')!;
+    const connect = policy.split('; ').find((d) => d.startsWith('connect-src '))!.split(' ').slice(1);
+    expect(connect).toEqual(["'self'", config.wsUrl, config.wsUrl.replace('//127.0.0.1:', '//localhost:')]);
+    expect(policy).toContain("frame-ancestors 'none'");
+  });
+
   it('allows any origin only when CORS_ALLOW_ORIGINS says *, and refuses a setting that is not a list of origins', () => {
     expect(originPolicy('http://127.0.0.1:3000', ['*']).allowOriginHeader(FOREIGN)).toBe('*');
     expect(originPolicy('http://127.0.0.1:3000').allowOriginHeader(FOREIGN)).toBeUndefined();
