@@ -81,9 +81,11 @@ export async function logInThroughForm(page: Page, httpUrl: string, username = '
 
 /** Opens the page with a token kept in sessionStorage, as a reload after a log-in finds it. */
 export async function openWithToken(page: Page, httpUrl: string, token: string) {
-  await page.goto(`${httpUrl}/`);
+  // The session is kept on a page of the same origin that runs no dashboard code, then the
+  // dashboard opens: a dashboard still starting up would read (and clear) it before the reload.
+  await page.goto(`${httpUrl}/config.json`);
   await page.evaluate((t) => sessionStorage.setItem('data-handler.session', JSON.stringify({ token: t })), token);
-  await page.reload();
+  await page.goto(`${httpUrl}/`);
 }
 
 export interface UploadRecord {
