@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { APP_ROLES, type AppRole } from '../lambdas/adapters/pg-roles';
-import { writeStateFile } from './runtime-files';
+import { writeStateFile } from './state-file';
 
 /** The roles' passwords in DATA_DIR (0600, like every state file there). */
 export const ROLE_PASSWORDS_FILE = 'database-roles.json';

@@ -21,6 +21,7 @@ import type { TokenIssuer, TokenVerifier } from '../lambdas/core/ports';
 import { bearerToken } from '../lambdas/adapters/jwt-verifier';
 import { type FunctionName, HTTP_CORS, matchHttpRoute } from '../lambdas/routes';
 import type { HttpEvent } from '../lambdas/shared/http';
+import { dashboardPolicy } from '../web/files';
 import { answerCognito, COGNITO_TARGET_PREFIX } from './cognito';
 import { BodyTooLargeError, lingerOnClose, readBody } from './http-body';
 import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
@@ -80,15 +81,6 @@ const CONTENT_TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
 };
-
-/**
- * The dashboard's policy: its own files only, and connections to its own API and `connectTo`
- * (the WebSocket gateway). A page opened with ?api= pointing elsewhere cannot send the password
- * typed into it there, as on AWS (lib/constructs/dashboard-site.ts).
- */
-export function dashboardPolicy(connectTo: readonly string[]): string {
-  return `default-src 'self'; connect-src 'self' ${connectTo.join(' ')}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`;
-}
 
 async function sendFile(res: ServerResponse, file: string, policy: string) {
   const body = await readFile(file);

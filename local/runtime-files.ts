@@ -4,7 +4,6 @@
  * folder. Every such file is private (0600) and written whole.
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { rename, writeFile } from 'node:fs/promises';
 import type { QueueInfo } from './services';
 
 /** The embedded queue's folder in DATA_DIR (its SQLite database). */
@@ -31,12 +30,6 @@ export function localOutputs(p: { httpUrl: string; wsUrl: string; clientId: stri
 }
 
 
-/** Writes a JSON state file, private (0600), whole or not at all: a reader never sees half of it. */
-export async function writeStateFile(file: string, value: unknown): Promise<void> {
-  const scratch = `${file}.${process.pid}.tmp`;
-  await writeFile(scratch, JSON.stringify(value, null, 2), { mode: 0o600 });
-  await rename(scratch, file);
-}
 
 /** Messages visible, in flight or delayed. */
 export async function queuedCount(sqs: SQSClient, queueUrl: string): Promise<number> {

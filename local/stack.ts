@@ -40,7 +40,8 @@ import {
 import { LEGACY_SPOOL_FILE, restoreLegacySpool } from './legacy-spool';
 import { originPolicy, parseOriginList } from './origins';
 import type { PlatformHealth } from './restarter';
-import { localOutputs, OUTPUTS_FILE, QUEUE_DIR, queuedCount, RUNTIME_FILE, waitForEmptyQueue, writeStateFile } from './runtime-files';
+import { localOutputs, OUTPUTS_FILE, QUEUE_DIR, queuedCount, RUNTIME_FILE, waitForEmptyQueue } from './runtime-files';
+import { writeStateFile } from './state-file';
 import { SqsEventSource } from './sqs-poller';
 import { reachableHost, STAGE as WS_STAGE, startWsGateway, type RunningWsGateway } from './ws-gateway';
 

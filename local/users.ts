@@ -8,10 +8,11 @@
  * CLI runs at once both land; reads take no lock, since a rename replaces the file whole.
  */
 import { randomBytes, randomUUID, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import type { AuthenticatedUser, UserDirectory } from './identity';
+import { writeStateFile } from './state-file';
 
 /** The users' file in DATA_DIR. */
 export const USERS_FILE = 'users.json';
@@ -157,20 +158,6 @@ export function localUserStore(config: { DATA_DIR: string; LOCAL_USERNAME: strin
   });
 }
 
-/**
- * Writes the file whole (as runtime-files.ts writeStateFile does): a private scratch file of a
- * name no one else uses, then a rename, so a reader sees the old users or the new, never half.
- */
-async function writeWhole(file: string, value: unknown): Promise<void> {
-  const scratch = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(scratch, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    await rename(scratch, file);
-  } finally {
-    await rm(scratch, { force: true });
-  }
-}
-
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -297,7 +284,7 @@ export class UserStore implements UserDirectory {
       const before = text !== undefined ? this.parse(text) : seed ? [{ ...seed, created: new Date().toISOString(), password: await this.hash(seed.password) }] : [];
       const { users, result } = apply(before);
       if (users || text === undefined) {
-        await writeWhole(this.file, { version: 1, users: users ?? before });
+        await writeStateFile(this.file, { version: 1, users: users ?? before });
         this.cache = undefined;
       }
       return { result, seeded: text === undefined && seed !== undefined };

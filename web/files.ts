@@ -25,3 +25,22 @@ export function dashboardFiles(): Record<string, string> {
     ...Object.fromEntries(Object.entries(VENDOR_FILES).map(([name, file]) => [name, require.resolve(file)])),
   };
 }
+
+/**
+ * The dashboard's Content-Security-Policy, locally and on AWS: its own files only, no inline
+ * script or style (uPlot sets element styles through the DOM, which style-src does not govern),
+ * and connections to its own origin and `connectTo` (the stack's APIs) only, so a link with
+ * ?api= set elsewhere cannot take the password typed into the page there.
+ */
+export function dashboardPolicy(connectTo: readonly string[]): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `connect-src 'self' ${connectTo.join(' ')}`,
+    "img-src 'self' data:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ');
+}

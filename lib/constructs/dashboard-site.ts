@@ -22,7 +22,7 @@ import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deplo
 import { Construct, type IConstruct } from 'constructs';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { dashboardFiles } from '../../web/files';
+import { dashboardFiles, dashboardPolicy } from '../../web/files';
 import { acknowledgeFinding, BASIC_EXECUTION_POLICY, nagEnv, nagRef } from '../nag';
 
 /** Where the page finds the APIs (web/app.js `endpoints()`); written at deploy time. */
@@ -114,7 +114,7 @@ export class DashboardSite extends Construct {
     });
     this.followLogRetention(logRetention, logRemovalPolicy);
 
-    this.contentSecurityPolicy = contentSecurityPolicy([originOf(props.httpApiUrl), originOf(props.webSocketUrl)]);
+    this.contentSecurityPolicy = dashboardPolicy([originOf(props.httpApiUrl), originOf(props.webSocketUrl)]);
     this.headersPolicy = new ResponseHeadersPolicy(this, 'Headers', {
       responseHeadersPolicyName: globalName(this, 'Headers', 128),
       comment: 'data-handler dashboard: security headers (the CSP comes with each object)',
@@ -223,24 +223,6 @@ export class DashboardSite extends Construct {
       reason: 'The bucket-deployment function\'s runtime is chosen by the CDK version in use.',
     });
   }
-}
-
-/**
- * The page's Content-Security-Policy: its own files only, no inline script or style (uPlot sets
- * element styles through the DOM, which style-src does not govern), and connections to its own
- * origin and the two APIs.
- */
-export function contentSecurityPolicy(connectOrigins: readonly string[]): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    `connect-src 'self' ${connectOrigins.join(' ')}`,
-    "img-src 'self' data:",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-  ].join('; ');
 }
 
 /** `scheme://host` of a URL, also of a URL that is a token until deploy time. */
