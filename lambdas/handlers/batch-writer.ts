@@ -88,7 +88,8 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
       const byId = new Map(parsed.map((p) => [p.messageId, p]));
       const pick = (ids: readonly string[]) => ids.map((id) => byId.get(id)!);
       countStore(outcome, pick(outcome.stored), started);
-      if (outcome.stored.length > 0) await noteBatch(pick(outcome.stored), outcome.inserted, insertMs, deps.pipelineState);
+      // Noted beside the push rather than before it: the status panel must not delay monitors.
+      const noted = outcome.stored.length > 0 ? noteBatch(pick(outcome.stored), outcome.inserted, insertMs, deps.pipelineState) : undefined;
 
       if (outcome.error) {
         const returned = pick(outcome.unavailable);
@@ -162,6 +163,7 @@ export function makeBatchWriterHandler(deps: BatchWriterDeps) {
         const messages = problems.flatMap((p) => p.messages);
         await noteFailure({ at: new Date().toISOString(), reason: problems.map((p) => p.reason).join('; '), messages: messages.length, dead_lettered: lastTries(messages) }, deps.pipelineState);
       }
+      await noted;
       return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
     });
 }
