@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { RetryablePostError, ThrottledError } from '../core/errors';
+import { PostTimeoutError, RetryablePostError, ThrottledError } from '../core/errors';
 import type { Broadcaster, PostOutcome } from '../core/ports';
 
 /** The payload hash of each frame body this module encoded, by body. */
@@ -39,14 +39,20 @@ export class ApiGatewayBroadcaster implements Broadcaster {
     useFrameHashes(client);
   }
 
-  async post(connectionId: string, data: string): Promise<PostOutcome> {
+  async post(connectionId: string, data: string, timeoutMs?: number): Promise<PostOutcome> {
+    // The abort ends the request whatever its socket is doing; the client's own requestTimeout
+    // (MANAGEMENT_CLIENT_SETTINGS) is the bound when the caller sets none.
+    const abortSignal = timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
     try {
-      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: this.bytesOf(data) }));
+      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: this.bytesOf(data) }), abortSignal ? { abortSignal } : {});
       return 'delivered';
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       const name = (error as { name?: string }).name;
       if (status === 410 || name === 'GoneException') return 'gone';
+      if (abortSignal?.aborted || name === 'TimeoutError') {
+        throw new PostTimeoutError(`posting to ${connectionId} got no answer within ${timeoutMs ?? 'the client timeout of'} ms`, { cause: error });
+      }
       if (status === 429 || name === 'LimitExceededException' || name === 'TooManyRequestsException') {
         throw new ThrottledError(`throttled posting to ${connectionId}`, { cause: error });
       }

@@ -158,9 +158,18 @@ export class RetryablePostError extends Error {
   override readonly name: string = 'RetryablePostError';
 }
 
-/** The management API throttled a post (HTTP 429). */
+/**
+ * The management API throttled a post (HTTP 429 LimitExceededException). API Gateway answers so
+ * for the account's post rate and also when the connection's outgoing buffer is full: a client
+ * that does not read.
+ */
 export class ThrottledError extends RetryablePostError {
   override readonly name = 'ThrottledError';
+}
+
+/** A post that got no answer within its deadline: given up, so that no client can hold a fan-out. */
+export class PostTimeoutError extends RetryablePostError {
+  override readonly name = 'PostTimeoutError';
 }
 
 /** A public error that the client may retry after a pause: answered with `Retry-After`. */

@@ -28,6 +28,12 @@ export interface FanoutOptions {
   readonly maxAttempts: number;
   /** First back-off pause; it doubles each attempt, with full jitter. */
   readonly baseDelayMs: number;
+  /**
+   * The longest one post may take before it is given up (and, like any failed post, noted as
+   * missed). Also never past the deadline that `reserveMs` keeps: no client, however slow to
+   * answer or to read, holds the writer.
+   */
+  readonly postTimeoutMs: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly nowEpochSeconds?: () => number;
 }
@@ -37,6 +43,7 @@ export const DEFAULT_FANOUT: Omit<FanoutOptions, 'remainingMs'> = {
   reserveMs: 1_000,
   maxAttempts: 4,
   baseDelayMs: 50,
+  postTimeoutMs: 3_000,
 };
 
 /** What a fan-out did, for logs and metrics. */
@@ -67,6 +74,9 @@ interface Target {
   readonly connection: Connection;
   readonly frames: readonly Outgoing[];
 }
+
+/** The shortest deadline a post is given: one started at the reserve's edge still gets a chance. */
+const MIN_POST_TIMEOUT_MS = 100;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -128,11 +138,11 @@ export async function pushStatus(status: Omit<StatusFrame, 'type'>, deps: Fanout
  * Posts a missed frame for what the connection is owed, if anything (on a ping). When the post
  * fails, the miss is noted again and the error thrown: it stays owed.
  */
-export async function reportMissed(connectionId: string, deps: FanoutDeps): Promise<'none' | 'reported' | 'gone'> {
+export async function reportMissed(connectionId: string, deps: FanoutDeps, timeoutMs = DEFAULT_FANOUT.postTimeoutMs): Promise<'none' | 'reported' | 'gone'> {
   const owed = await deps.registry.takeMissed(connectionId);
   if (!owed) return 'none';
   try {
-    if ((await deps.broadcaster.post(connectionId, missedFrame(owed))) === 'gone') return 'gone';
+    if ((await deps.broadcaster.post(connectionId, missedFrame(owed), timeoutMs)) === 'gone') return 'gone';
     return 'reported';
   } catch (error) {
     await deps.registry.noteMissed(connectionId, owed);
@@ -150,12 +160,17 @@ async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options
   const lost = new Map<string, { connection: Connection; missed: Missed }>();
   let next = 0;
 
-  const postWithRetry = async (connectionId: string, data: string) => {
+  // A connection that already lost frames (it is owed a missed frame) has shown itself slow or
+  // unreachable: one attempt a frame, so it cannot spend the batch's time on back-offs.
+  const postWithRetry = async (connection: Connection, data: string) => {
+    const attempts = connection.missed ? 1 : options.maxAttempts;
     for (let attempt = 1; ; attempt++) {
+      // A post started at the reserve's edge may take a sliver of it; the rest is for noting.
+      const timeoutMs = Math.min(options.postTimeoutMs, Math.max(MIN_POST_TIMEOUT_MS, options.remainingMs() - options.reserveMs));
       try {
-        return await deps.broadcaster.post(connectionId, data);
+        return await deps.broadcaster.post(connection.connectionId, data, timeoutMs);
       } catch (error) {
-        if (!(error instanceof RetryablePostError) || attempt >= options.maxAttempts) throw error;
+        if (!(error instanceof RetryablePostError) || attempt >= attempts) throw error;
         const pause = Math.random() * options.baseDelayMs * 2 ** (attempt - 1);
         if (options.remainingMs() - pause < options.reserveMs) throw error;
         await sleep(pause);
@@ -184,7 +199,7 @@ async function pushTargets(targets: readonly Target[], deps: FanoutDeps, options
         return loseFrom(target, frames, i);
       }
       try {
-        if ((await postWithRetry(connectionId, frames[i]!.data)) === 'gone') {
+        if ((await postWithRetry(target.connection, frames[i]!.data)) === 'gone') {
           report.gone++;
           await deps.registry.remove(connectionId).catch(() => undefined);
           return;

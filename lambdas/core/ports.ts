@@ -6,6 +6,18 @@ import type { StoreRefusal } from './errors';
 import type { Missed } from './frames';
 import type { QueuedRecord, StoredRecord } from './record';
 
+/**
+ * Whether a dependency can take new work now. `reason` is public (GET /health answers it): it
+ * names the dependency and what failed, never a credential or a driver's own message; `cause`
+ * is the failure itself, for the log only.
+ */
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string; readonly cause?: unknown };
+
+export interface ReadinessProbe {
+  /** Checks within its own deadline; resolves not ready rather than rejecting. */
+  check(): Promise<Readiness>;
+}
+
 /** Takes queue message bodies; resolves once the queue has durably taken all of them. */
 export interface RecordQueue {
   send(bodies: readonly string[]): Promise<void>;
@@ -103,8 +115,12 @@ export interface ConnectionRegistry {
 export type PostOutcome = 'delivered' | 'gone';
 
 export interface Broadcaster {
-  /** Posts one frame. Resolves 'gone' on HTTP 410; throws a RetryablePostError on 429, 5xx or a timeout. */
-  post(connectionId: string, data: string): Promise<PostOutcome>;
+  /**
+   * Posts one frame, given up at `timeoutMs` at the latest (the post then fails, whatever its
+   * transport is doing). Resolves 'gone' on HTTP 410; throws a RetryablePostError on 429, 5xx
+   * or a timeout.
+   */
+  post(connectionId: string, data: string, timeoutMs?: number): Promise<PostOutcome>;
 }
 
 /** An access token granted for a username and password. */

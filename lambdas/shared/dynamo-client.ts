@@ -4,7 +4,8 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SERVICE_REQUEST_HANDLER } from './request-deadlines';
 
-export const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+export const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: SERVICE_REQUEST_HANDLER }), {
   marshallOptions: { removeUndefinedValues: true },
 });

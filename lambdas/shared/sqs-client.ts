@@ -5,7 +5,8 @@
  * never loads the SQS SDK.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SERVICE_REQUEST_HANDLER } from './request-deadlines';
 
 // Always send to the resolved endpoint: on AWS it is the queue's own; locally the queue URL's
 // host is only a label, and the endpoint variable is what points at the embedded queue.
-export const sqsClient = new SQSClient({ useQueueUrlAsEndpoint: false });
+export const sqsClient = new SQSClient({ useQueueUrlAsEndpoint: false, requestHandler: SERVICE_REQUEST_HANDLER });

@@ -157,6 +157,24 @@ describe('no silent loss: what a connection does not get is owed to it as a miss
     expect(registry.items[0]!.missed).toEqual({ count: 6, stored_from: at(1), stored_to: at(9) });
   });
 
+  it('gives a connection already owed a missed frame one attempt, no back-off, while a fresh one gets its retries', async () => {
+    // Arrange: both refuse every post (a full buffer: 429).
+    const registry = new MemoryRegistry([{ ...connection('owed', 'alice'), missed: { count: 1, stored_from: at(1), stored_to: at(1) } }, connection('fresh', 'alice')]);
+    const attempts = new Map<string, number>();
+    const broadcaster = new ScriptedBroadcaster((id, attempt) => {
+      attempts.set(id, attempt);
+      return 'throttle';
+    });
+
+    // Act
+    await pushRecords([storedRecord({ user_id: 'alice', stored_at: at(9) })], { registry, broadcaster }, options());
+
+    // Assert
+    expect(attempts.get('owed')).toBe(1);
+    expect(attempts.get('fresh')).toBe(DEFAULT_FANOUT.maxAttempts);
+    expect(registry.items.every((c) => c.missed !== undefined)).toBe(true);
+  });
+
   it('sends what was owed first, as a missed frame of its own, then the new records, and clears the debt', async () => {
     const owed = { count: 12, stored_from: at(1), stored_to: at(4) };
     const registry = new MemoryRegistry([{ ...connection('a', 'alice'), missed: owed }, { ...connection('b', 'bob'), missed: owed }]);
