@@ -13,6 +13,7 @@ import {
   AuthEnv,
   AuthTokenEnv,
   ConnectionsEnv,
+  HealthEnv,
   IngestEnv,
   MigrateEnv,
   NoEnv,
@@ -172,8 +173,16 @@ export const WRITER_EVENT_SOURCE = { kind: 'queue', batchSize: 1000, batchWindow
 /** The reader functions' timeout: just under the HTTP API's 30 s integration limit. */
 const READER_TIMEOUT_SECONDS = 29;
 
+/**
+ * The functions that read records as the reader role, each environment holding a pool of
+ * READER_POOL_SIZE: the readers of the connection budget (lib/constructs/batch-writer.ts
+ * maxConcurrencyFor). The health function connects as the reader role too, but holds no pool
+ * (see its entry below).
+ */
+export const RECORD_READERS = ['records-query', 'records-series', 'swing-analyze'] as const satisfies readonly FunctionName[];
+
 /** A read function of the HTTP API: in the VPC beside the database, with a small pool. */
-function reader(name: 'records-query' | 'records-series' | 'swing-analyze', description: string): FunctionSpec {
+function reader(name: (typeof RECORD_READERS)[number], description: string): FunctionSpec {
   return spec(name, http(name), {
     description,
     env: QueryEnv,
@@ -212,11 +221,19 @@ export const FUNCTIONS = {
     env: AuthTokenEnv,
     bindings: ['log-in-users', 'count-failed-logins'],
   }),
+  // Readiness: a new database session as the reader role (least privilege), from the VPC like
+  // the readers, with no reserved concurrency. Its connection budget: an environment holds no
+  // connection between probes, and one during a probe (connect, SELECT 1, close: 3 s at most,
+  // HEALTH_CONNECT_TIMEOUT_MS + HEALTH_QUERY_TIMEOUT_MS), which runs once per HEALTH_REUSE_MS
+  // (1 s) at most; it comes out of the connections kept free of all functions, not the writers'.
+  // 256 MB rather than 128: a cold probe makes two TLS handshakes (Secrets Manager, then the
+  // proxy) inside its 1.5 s connect timeout, and Lambda's CPU share grows with memory.
   health: spec('health', http('health'), {
-    description: 'Answers when the API can run a function',
-    env: NoEnv,
-    bindings: [],
-    memoryMb: 128,
+    description: 'Answers 200 when a new database session answers SELECT 1 in time, 503 when not',
+    env: HealthEnv,
+    bindings: ['database-reader'],
+    memoryMb: 256,
+    inVpc: true,
   }),
   'batch-writer': spec(
     'batch-writer',

@@ -2,7 +2,7 @@ import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { databaseRoleOf, FUNCTION_SPECS, QUEUE_MAX_RECEIVE_COUNT, READER_POOL_SIZE, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
+import { QUEUE_MAX_RECEIVE_COUNT, READER_POOL_SIZE, RECORD_READERS, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
 import { ApiGatewayAccount } from './constructs/api-gateway-account';
 import { checkProxyZones } from './constructs/availability-zones';
 import { BatchWriter, maxConcurrencyFor } from './constructs/batch-writer';
@@ -141,8 +141,10 @@ export class DataHandlerStack extends Stack {
     });
     const dbMaxConnections = props.dbMaxConnections ?? 80;
     const readerConcurrency = props.readerConcurrency ?? 5;
-    // Every function that reads as the reader role: records-query, records-series, swing-analyze.
-    const readers = FUNCTION_SPECS.filter((f) => databaseRoleOf(f) === 'reader').map((f) => f.name);
+    // The functions that read records with a pool each: records-query, records-series, swing-analyze.
+    // (The health function connects as the reader role too, but holds no pool: its probe's one
+    // short connection comes out of the connections kept free.)
+    const readers = RECORD_READERS;
     this.pipelineState = new PipelineState(this, 'PipelineState');
     this.writer = new BatchWriter(this, 'Writer', {
       ...defaults,
@@ -171,7 +173,16 @@ export class DataHandlerStack extends Stack {
       environment: { COGNITO_CLIENT_ID: this.identity.client.userPoolClientId, ...this.loginAttempts.environment() },
     });
     this.loginAttempts.grantCountAttempts(authToken);
-    const health = new HandlerFunction(this, 'HealthFunction', { ...defaults, name: 'health' });
+    // Readiness opens a new database session, so the health function runs in the VPC and
+    // connects as the reader role, like the readers; no reserved concurrency: a probe opens
+    // one connection per environment at most once a second (see its catalogue entry).
+    const health = new HandlerFunction(this, 'HealthFunction', {
+      ...defaults,
+      name: 'health',
+      vpc: network.vpc,
+      environment: this.database.connectionEnvironment(databaseRoleFor('health')),
+    });
+    this.database.grantConnect(health, databaseRoleFor('health'));
     // The read functions run in the VPC beside the writer and reach the database the same way.
     // Their reserved concurrency caps the connections they can take from the writer's budget.
     const reader = (id: string, name: FunctionName) => {
@@ -199,7 +210,7 @@ export class DataHandlerStack extends Stack {
     // They connect as roles the migrate function creates: switched to them only once it has run
     // (on the deploy that introduces the roles, they would otherwise be refused until then).
     // Only the functions themselves wait: their security groups are what the database admits.
-    for (const fn of [this.writer.function, recordsQuery, recordsSeries, swingAnalyze]) {
+    for (const fn of [this.writer.function, recordsQuery, recordsSeries, swingAnalyze, health]) {
       (fn.node.defaultChild as CfnResource).addDependency(migration.resource.node.defaultChild as CfnResource);
     }
     // The site is built after the API (its config.json names the API), so the API names the

@@ -51,9 +51,10 @@ export const TokenGrant = z.object({
   expires_in: described(z.int().check(z.positive()), 'Seconds the token is valid for.'),
 });
 
+/** GET /health's answer: readiness (core/readiness.ts), and the local gateway's while a service restarts. */
 export const Health = z.object({
-  status: z.enum(['ok', 'degraded']),
-  reason: z.optional(z.string()),
+  status: described(z.enum(['ok', 'degraded']), 'ok: a new database session answered in time; degraded: not ready.'),
+  reason: z.optional(described(z.string(), 'Why not ready (degraded only), e.g. "PostgreSQL did not accept a new connection within 1500 ms".')),
 });
 
 export const StoredRecord = z.object({

@@ -97,8 +97,17 @@ const OPERATIONS: Record<string, Json> = {
   },
   'GET /health': {
     operationId: 'health',
-    summary: 'Whether the API can run a function',
-    responses: { 200: answer('Up.', ref('Health')), 503: answer('Degraded (the local stack: a service restarting).', ref('Health')) },
+    summary: 'Readiness: whether a new database session answers now',
+    description:
+      'A probe opens a new PostgreSQL connection and runs SELECT 1 within its deadline (1.5 s to connect, 1.5 s to answer). ' +
+      'Concurrent calls share one probe, and a verdict is reused for about a second.',
+    responses: {
+      200: answer('Ready.', ref('Health')),
+      503: {
+        ...answer('Not ready: the database did not take a new session in time (or, on the local stack, a service is restarting). The reason says which; retry after Retry-After seconds.', ref('Health')),
+        headers: { 'Retry-After': { description: 'Seconds to wait before asking again.', schema: { type: 'integer', minimum: 1 } } },
+      },
+    },
   },
   'GET /openapi.json': {
     operationId: 'openApi',

@@ -70,14 +70,20 @@ export function secretFollowingClient(credentials: SecretReader): typeof pg.Clie
   };
 }
 
-/** Connection settings from the environment; fails with the variables to set. */
-export async function databaseConfig(source: NodeJS.ProcessEnv = process.env): Promise<{ config: pg.ClientConfig; ssl: DatabaseEnv['DATABASE_SSL'] }> {
+/** The database variables; fails with the variables to set when neither way to connect is given. */
+export function databaseEnv(source: NodeJS.ProcessEnv = process.env): DatabaseEnv {
   const env = readEnv(DatabaseEnv, source);
-  if (env.DATABASE_URL) return { config: { connectionString: env.DATABASE_URL }, ssl: env.DATABASE_SSL };
-  if (!env.DATABASE_HOST || !env.DATABASE_SECRET_ARN) {
+  if (!env.DATABASE_URL && (!env.DATABASE_HOST || !env.DATABASE_SECRET_ARN)) {
     throw new Error('Invalid configuration: set DATABASE_URL, or DATABASE_HOST with DATABASE_SECRET_ARN');
   }
-  const credentials = secretReader(env.DATABASE_SECRET_ARN);
+  return env;
+}
+
+/** Connection settings from the environment; fails with the variables to set. */
+export async function databaseConfig(source: NodeJS.ProcessEnv = process.env): Promise<{ config: pg.ClientConfig; ssl: DatabaseEnv['DATABASE_SSL'] }> {
+  const env = databaseEnv(source);
+  if (env.DATABASE_URL) return { config: { connectionString: env.DATABASE_URL }, ssl: env.DATABASE_SSL };
+  const credentials = secretReader(env.DATABASE_SECRET_ARN!);
   const { username } = await credentials();
   // `user` and `password` serve a single client (the migrations'); a pool built from this
   // config (createPool passes `Client` on to pg.Pool) takes both from the secret at each connect.

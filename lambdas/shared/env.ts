@@ -85,6 +85,25 @@ export const QueryEnv = z.object({
   DATABASE_POOL_MAX: positiveInt(1),
 });
 
+const milliseconds = (fallback: number, max: number) =>
+  z._default(z.coerce.number().check(z.int(), z.positive(), z.lte(max)), fallback);
+
+/**
+ * The health function: the database (as the reader role), and its readiness probe. A probe
+ * opens one new connection, runs `SELECT 1` and closes it; its verdict is reused for
+ * HEALTH_REUSE_MS, so an environment opens one connection that often at most. The two timeouts
+ * together (8 s at most) stay inside the function's 10 s timeout.
+ */
+export const HealthEnv = z.object({
+  ...DatabaseEnv.shape,
+  /** How long a new connection may take to be ready for a query: TCP, TLS and the login. */
+  HEALTH_CONNECT_TIMEOUT_MS: milliseconds(1500, 4000),
+  /** How long `SELECT 1` may take to answer on it. */
+  HEALTH_QUERY_TIMEOUT_MS: milliseconds(1500, 4000),
+  /** How long a verdict is reused (and concurrent calls share the probe in flight). */
+  HEALTH_REUSE_MS: milliseconds(1000, 60_000),
+});
+
 /**
  * The deploy-time migration: the database (as its owner), where the SQL files are, and the
  * passwords of the application's roles, which it creates when they are missing

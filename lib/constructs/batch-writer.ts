@@ -29,8 +29,9 @@ export interface BatchWriterProps extends FunctionDefaults {
  * up to FUNCTION_POOL_SIZE connections (DATABASE_POOL_MAX). The readers (records-query,
  * records-series, swing-analyze) draw on the same connections, READER_POOL_SIZE an environment
  * at most, their concurrency capped by reserved concurrency: they come off the budget first;
- * `reserved` connections stay free for migrations, rotation, the proxy's own checks and people.
- * What is left is the writers'. Clamped to what the event source accepts (2–1000).
+ * `reserved` connections stay free for migrations, rotation, the proxy's own checks, the health
+ * function's probes (one short connection per environment at most once a second, none held in
+ * between) and people. What is left is the writers'. Clamped to what the event source accepts (2–1000).
  *
  * @param maxConnections the database's max_connections
  * @param readerConnections the connections all reader environments together may hold

@@ -27,8 +27,10 @@ export interface IngestApiProps {
   /**
    * Tighter limits on the routes of some functions, on top of the API's. The login route is
    * public and calls Cognito's InitiateAuth: a low limit slows password guessing and keeps a
-   * flood from using up the account's Cognito quota.
-   * @default { 'auth-token': { rateLimit: 10, burstLimit: 20 } }
+   * flood from using up the account's Cognito quota. `GET /health` opens a database connection
+   * per check and environment (see lambdas/core/readiness.ts): its limit keeps a flood from
+   * starting environments that each hold one.
+   * @default { 'auth-token': { rateLimit: 10, burstLimit: 20 }, health: { rateLimit: 20, burstLimit: 40 } }
    */
   readonly routeThrottles?: Partial<Record<FunctionName, RouteThrottle>>;
   /** @default RetentionDays.ONE_MONTH */
@@ -82,7 +84,7 @@ export class IngestApi extends Construct {
       throttle: { rateLimit: props.throttleRateLimit ?? 1000, burstLimit: props.throttleBurstLimit ?? 2000 },
       accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogs), format: HTTP_ACCESS_LOG_FORMAT },
     });
-    const routeThrottles = props.routeThrottles ?? { 'auth-token': { rateLimit: 10, burstLimit: 20 } };
+    const routeThrottles = props.routeThrottles ?? { 'auth-token': { rateLimit: 10, burstLimit: 20 }, health: { rateLimit: 20, burstLimit: 40 } };
     const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
     const authorizer = new HttpJwtAuthorizer('Jwt', props.issuerUrl, { jwtAudience: props.audiences, identitySource: ['$request.header.Authorization'] });
     const integrations = new Map<FunctionName, HttpLambdaIntegration>();

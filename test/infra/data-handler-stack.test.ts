@@ -158,6 +158,24 @@ describe('the DataHandler stack', () => {
     expect(statements.some((s) => s.Resource === '*' && [s.Action].flat().some((a) => !a.startsWith('ec2:') && !a.startsWith('xray:')))).toBe(false);
   });
 
+  it('runs the health function in the VPC as the reader role: its secret only, the database port, no reserved concurrency', () => {
+    const resources = built.template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+    const [, health] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties.Tags ?? []).some((t: { Key: string; Value: string }) => t.Key === FUNCTION_NAME_TAG && t.Value === 'health'))!;
+    const statements = statementsOf(built.template, 'HealthFunctionRole');
+
+    expect(health.Properties.VpcConfig?.SubnetIds).toBeDefined();
+    expect(health.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(health.Properties.MemorySize).toBe(256);
+    expect(Object.keys(health.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['DATABASE_HOST', 'DATABASE_SECRET_ARN', 'DATABASE_SSL']));
+    expect(actions(statements).filter((a) => !a.startsWith('ec2:'))).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    const secrets = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:'))).flatMap((s) => [s.Resource].flat());
+    expect(secrets).toEqual([{ Ref: expect.stringMatching(/^DatabaseReaderSecret/) }]);
+    // Its security group may reach the proxy on the database port, as the readers' do.
+    const group = health.Properties.VpcConfig.SecurityGroupIds[0]['Fn::GetAtt'][0] as string;
+    const egress = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === group);
+    expect(egress.map((r) => r.Properties.GroupId['Fn::GetAtt'][0])).toEqual([expect.stringMatching(/^DatabaseProxySecurityGroup/)]);
+  });
+
   it('runs every function on Node.js 22, arm64, with a log group that has a retention', () => {
     const functions = Object.values(built.template.findResources('AWS::Lambda::Function')).filter((f) =>
       (f.Properties.Tags ?? []).some((t: { Key: string }) => t.Key === FUNCTION_NAME_TAG),

@@ -89,14 +89,14 @@ describe.each([
     }
   });
 
-  it('deploys the writer and the readers after the migration, which creates their roles', () => {
+  it('deploys the writer, the readers and the health function after the migration, which creates their roles', () => {
     const [schema] = Object.keys(resources).filter((id) => resources[id]!.Type === 'Custom::DataHandlerSchema');
     const dependsOn = (name: FunctionName) => {
       const [id] = Object.entries(resources).find(([, r]) => r.Properties === deployed[name])!;
       return (template.toJSON().Resources[id].DependsOn ?? []) as string[];
     };
 
-    for (const name of ['batch-writer', 'records-query', 'swing-analyze'] as const) expect(dependsOn(name), name).toContain(schema);
+    for (const name of ['batch-writer', 'records-query', 'records-series', 'swing-analyze', 'health'] as const) expect(dependsOn(name), name).toContain(schema);
   });
 
   it("generates the roles' secrets with the master user's ARN, for multi-user rotation", () => {

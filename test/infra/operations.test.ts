@@ -30,6 +30,10 @@ describe('operations', () => {
     const writers = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency as number;
     expect(writers).toBe(27);
     expect(writers * FUNCTION_POOL_SIZE + readers.reduce((a, b) => a + b, 0) * READER_POOL_SIZE + 10).toBeLessThanOrEqual(80);
+    // The health function connects as the reader role too, but holds no pool and reserves
+    // nothing: its probes (one short connection per environment a second) come out of the 10 kept free.
+    expect(fn(template, 'health').Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fn(template, 'health').Properties.Environment.Variables.DATABASE_POOL_MAX).toBeUndefined();
     const { template: bigger } = synth({ dbMaxConnections: 200, readerConcurrency: 10 });
     expect(fn(bigger, 'records-query').Properties.ReservedConcurrentExecutions).toBe(10);
     expect(Object.values(bigger.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency).toBe(maxConcurrencyFor(200, 30));
@@ -110,10 +114,15 @@ describe('operations', () => {
     expect(client.Properties.ExplicitAuthFlows).toEqual(['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']);
   });
 
-  it('throttles POST /auth/token to 10 requests a second (burst 20), once that route exists', () => {
+  it('throttles POST /auth/token to 10 requests a second (burst 20) and GET /health to 20 (burst 40), once those routes exist', () => {
     const [, stage] = all(template, 'AWS::ApiGatewayV2::Stage').find(([, s]) => s.Properties.StageName === '$default')!;
-    expect(stage.Properties.RouteSettings).toEqual({ 'POST /auth/token': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 } });
-    const [routeId] = all(template, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === 'POST /auth/token')!;
-    expect(stage.DependsOn).toContain(routeId);
+    expect(stage.Properties.RouteSettings).toEqual({
+      'POST /auth/token': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+      'GET /health': { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+    });
+    for (const key of ['POST /auth/token', 'GET /health']) {
+      const [routeId] = all(template, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key)!;
+      expect(stage.DependsOn).toContain(routeId);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { deferred, IngestEnv, readEnv } from '../../../lambdas/shared/env';
+import { deferred, HealthEnv, IngestEnv, readEnv } from '../../../lambdas/shared/env';
 
 describe('configuration', () => {
   it('names every missing or bad variable', () => {
@@ -8,6 +8,11 @@ describe('configuration', () => {
 
   it('applies defaults and coerces numbers', () => {
     expect(readEnv(IngestEnv, { QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/q' })).toMatchObject({ MAX_BODY_BYTES: 1048576, AWS_REGION: 'us-east-1' });
+  });
+
+  it("gives the health probe short deadlines by default, and refuses ones the function's 10 s timeout could not hold", () => {
+    expect(readEnv(HealthEnv, { DATABASE_URL: 'postgres://127.0.0.1/db' })).toMatchObject({ HEALTH_CONNECT_TIMEOUT_MS: 1500, HEALTH_QUERY_TIMEOUT_MS: 1500, HEALTH_REUSE_MS: 1000 });
+    expect(() => readEnv(HealthEnv, { DATABASE_URL: 'postgres://127.0.0.1/db', HEALTH_CONNECT_TIMEOUT_MS: '9000' })).toThrow(/HEALTH_CONNECT_TIMEOUT_MS is invalid/);
   });
 
   it('builds a handler once, and builds again after a failed build', async () => {
