@@ -5,16 +5,27 @@ import path from 'node:path';
 import * as z from 'zod/mini';
 import { FUNCTIONS, QUEUE_MAX_RECEIVE_COUNT, WRITER_EVENT_SOURCE as WRITER_TRIGGER } from '../lambdas/functions';
 import { readEnv } from '../lambdas/shared/env';
+import { RECEIVE_TIMEOUTS } from './http-connections';
 import { parseOriginList } from './origins';
 
 const port = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), fallback);
 const positive = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+const receiveTimeout = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.gte(100), z.lte(600_000)), fallback);
 
 export const LocalConfig = z.object({
   /** The HTTP API. */
   PORT: port(3000),
   /** The WebSocket API and its @connections management API. */
   WS_PORT: port(3001),
+  /**
+   * How long a client may take to send a request's headers, and its whole request (headers and
+   * body), before the HTTP API answers 408 and closes the connection. They bound a client that
+   * stalls, never a slow function: a request received whole runs up to the 30 s integration
+   * timeout. The first may not exceed the second, which times the headers too. Defaults: 10 s
+   * and 20 s (RECEIVE_TIMEOUTS, which says why).
+   */
+  HTTP_HEADERS_TIMEOUT_MS: receiveTimeout(RECEIVE_TIMEOUTS.headersMs),
+  HTTP_REQUEST_TIMEOUT_MS: receiveTimeout(RECEIVE_TIMEOUTS.requestMs),
   /**
    * 'embedded' starts PostgreSQL, SQS and DynamoDB in-process; 'compose' uses the services of
    * docker-compose.localstack.yml instead (LocalStack's SQS and DynamoDB, its PostgreSQL).
@@ -97,6 +108,9 @@ export function localConfigFromEnv(source: NodeJS.ProcessEnv = process.env): Loc
   const config = readEnv(LocalConfig, source);
   if (config.QUEUE_VISIBILITY_TIMEOUT_S * 1000 < config.WRITER_TIMEOUT_MS) {
     throw new Error('Invalid configuration: QUEUE_VISIBILITY_TIMEOUT_S must cover WRITER_TIMEOUT_MS, or batches would be redelivered while still running');
+  }
+  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new Error('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS, which times the headers too');
   }
   const databaseUrl = config.DATABASE_URL ?? (config.LOCAL_SERVICES === 'compose' ? COMPOSE_DATABASE_URL : undefined);
   return { ...config, DATA_DIR: path.resolve(config.DATA_DIR), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };

@@ -1,31 +1,20 @@
 /**
  * Request bodies at the local HTTP gateway: read within a limit, after `100 Continue` only
- * when wanted, and, when a connection is closed with a body still unread, discarded rather
- * than buffered.
+ * when wanted, and never past an answer that went out first. A connection closed with a body
+ * still unread discards it rather than buffering it (see closeLingering in http-connections.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/**
- * How long a connection closed with a body still unread keeps discarding what arrives. Closing
- * at once would answer the client's next bytes with a reset, which makes many clients (Node's
- * own http among them) drop the answer they had not read yet; so, as nginx's lingering close:
- * end our side after the answer, discard the rest, destroy after this at the latest.
- */
-const LINGER_MS = 5_000;
-
-/** Makes the server's close after this answer a lingering one (see LINGER_MS); the unread body is discarded, never buffered. */
-export function lingerOnClose(req: IncomingMessage): void {
-  const socket = req.socket;
-  // Node's server calls destroySoon() once an answer with `connection: close` is out.
-  socket.destroySoon = () => {
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    socket.once('close', () => clearTimeout(timer));
-  };
-}
-
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
+}
+
+/**
+ * The answer went out before the body arrived whole (the 408 for a body that stalled): the
+ * request goes no further, even when the rest of its body arrives afterwards.
+ */
+export class AnsweredBeforeBodyError extends Error {
+  override readonly name = 'AnsweredBeforeBodyError';
 }
 
 /** Reads the body, after `100 Continue` when the client waits for one (the gateway routes `checkContinue` to its request handler). */
@@ -36,16 +25,22 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limit: numbe
     if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLargeError());
-        req.resume();
-        return;
-      }
+      if (size > limit) return settle(() => reject(new BodyTooLargeError()));
       chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    };
+    const onEnd = () => settle(() => resolve(Buffer.concat(chunks)));
+    const onError = (error: Error) => settle(() => reject(error));
+    const onAnswered = () => settle(() => reject(new AnsweredBeforeBodyError()));
+    // Once settled, whatever still arrives is discarded (the stream keeps flowing), never kept.
+    const settle = (outcome: () => void) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      res.off('finish', onAnswered);
+      req.resume();
+      outcome();
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+    res.once('finish', onAnswered);
   });
 }

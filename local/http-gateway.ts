@@ -8,14 +8,20 @@
  *   answer is 401 and the connection is closed, so an unauthenticated body is never buffered;
  * - GET /health answers 503 `{status: 'degraded', reason}` while the platform itself is
  *   degraded (PostgreSQL restarting), before any function runs;
+ * - a client that stalls while sending a request (its headers, or its body) is answered 408
+ *   within a few seconds (headersTimeoutMs, requestTimeoutMs), not held for a minute: only
+ *   receiving is timed, a function's run is bounded by the integration timeout alone;
  * - a stop takes no new connections, lets every request in flight finish and its answer
- *   reach the client, answers 503 to requests that arrive meanwhile, and ends at a deadline.
+ *   reach the client with `connection: close`, answers 503 to requests that arrive meanwhile
+ *   on kept-alive connections, then ends those gracefully, and ends at a deadline;
+ * - no connection is destroyed while its client may still be reading an answer, save what is
+ *   left at a stop's deadline: each close is a lingering one (see http-connections.ts).
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { TokenIssuer, TokenVerifier } from '../lambdas/core/ports';
 import { bearerToken } from '../lambdas/adapters/jwt-verifier';
@@ -23,7 +29,8 @@ import { type FunctionName, HTTP_CORS, matchHttpRoute } from '../lambdas/routes'
 import type { HttpEvent } from '../lambdas/shared/http';
 import { dashboardPolicy } from '../web/files';
 import { answerCognito, COGNITO_TARGET_PREFIX } from './cognito';
-import { BodyTooLargeError, lingerOnClose, readBody } from './http-body';
+import { AnsweredBeforeBodyError, BodyTooLargeError, readBody } from './http-body';
+import { checkingIntervalMs, GatewayConnections, RECEIVE_TIMEOUTS, STOP_IDLE_GRACE_MS } from './http-connections';
 import { invoke, InvocationTimeoutError, type LambdaHandler } from './invoke';
 import { originPolicy, type OriginList, type OriginPolicy } from './origins';
 import type { PlatformHealth } from './restarter';
@@ -45,6 +52,17 @@ export interface HttpGatewayOptions {
    */
   readonly connectSources?: readonly string[];
   readonly integrationTimeoutMs?: number;
+  /**
+   * How long a client may take to send a request's headers before it is answered 408 and its
+   * connection closed; at most requestTimeoutMs. @default 10 s (RECEIVE_TIMEOUTS)
+   */
+  readonly headersTimeoutMs?: number;
+  /**
+   * How long a client may take to send its whole request, headers and body, before it is
+   * answered 408 and its connection closed. A request received whole is not timed by it any
+   * more: its function runs up to the integration timeout. @default 20 s (RECEIVE_TIMEOUTS)
+   */
+  readonly requestTimeoutMs?: number;
   /**
    * Answers the user pool API (`POST /` with an `X-Amz-Target` of Cognito's) from the local
    * identity, so the login function's Cognito client works unchanged. @default - not served
@@ -164,9 +182,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
   const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs;
   const policy = dashboardPolicy(options.connectSources ?? []);
   let origins: OriginPolicy | undefined; // set once the port, and so the dashboard's origin, is known
-  const inFlight = new Set<ServerResponse>();
   let stopping = false;
-  let onIdle: (() => void) | undefined;
 
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -212,8 +228,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
           claims = flattenClaims((await options.verifier.verify(bearerToken(req.headers.authorization))).claims);
         } catch {
           // API Gateway's own answer, plus this API's error shape; the unread body is not
-          // taken: the connection closes once the answer is out.
-          lingerOnClose(req);
+          // taken: the connection closes (lingering) once the answer is out.
           return send(res, 401, UNAUTHORIZED, { 'www-authenticate': 'Bearer', connection: 'close' });
         }
       }
@@ -222,7 +237,6 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
         body = await readBody(req, res, HTTP_API_LIMITS.maxPayloadBytes);
       } catch (error) {
         if (error instanceof BodyTooLargeError) {
-          lingerOnClose(req);
           return send(res, 413, { message: 'Request Entity Too Large' }, { connection: 'close' });
         }
         throw error;
@@ -234,28 +248,27 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
       writeResult(res, result);
     } catch (error) {
       if (error instanceof InvocationTimeoutError) return send(res, 503, { message: 'Service Unavailable' });
+      if (error instanceof AnsweredBeforeBodyError) return; // answered 408 already (the body stalled)
       options.log?.(`http gateway: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
       if (!res.headersSent) send(res, 500, { message: 'Internal Server Error' });
     }
   };
 
-  const server = createServer((req, res) => {
+  const headersTimeout = options.headersTimeoutMs ?? RECEIVE_TIMEOUTS.headersMs;
+  const requestTimeout = options.requestTimeoutMs ?? RECEIVE_TIMEOUTS.requestMs;
+  const connectionsCheckingInterval = checkingIntervalMs(headersTimeout, requestTimeout);
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, (req, res) => {
+    if (!connections.admit(req, res)) return;
     if (stopping) {
       // Arrived on a kept-alive connection after the stop began: not taken, safe to retry.
-      lingerOnClose(req);
       return send(res, 503, { message: 'Service Unavailable' }, { connection: 'close', 'retry-after': '1' });
     }
-    inFlight.add(res);
-    res.once('close', () => {
-      inFlight.delete(res);
-      if (stopping && inFlight.size === 0) onIdle?.();
-    });
     void serve(req, res);
   });
+  const connections = new GatewayConnections(server);
   // A client that sends `Expect: 100-continue` gets it only once the body is wanted: one
   // without a valid token is answered 401 before it sends any.
   server.on('checkContinue', (req, res) => server.emit('request', req, res));
-  server.requestTimeout = timeoutMs + 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', () => resolve());
@@ -266,22 +279,24 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
   let stopped: Promise<void> | undefined;
   const stop = async () => {
     stopping = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    const deadline = Date.now() + drainTimeoutMs;
+    // No new connections. Not server.close(), which destroys the kept-alive connections at
+    // once: a request already on its way on one would meet a reset. They stay open while the
+    // requests in flight finish (a request on one is answered 503), and Node keeps timing
+    // the requests still being received.
+    NetServer.prototype.close.call(server);
     // Each answer still to come closes its connection once it is out, rather than keeping it alive.
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-    if (inFlight.size > 0) {
-      await new Promise<void>((resolve) => {
-        const deadline = setTimeout(resolve, drainTimeoutMs);
-        onIdle = () => {
-          clearTimeout(deadline);
-          resolve();
-        };
-      });
-      if (inFlight.size > 0) options.log?.(`http gateway: ${inFlight.size} request(s) still running after ${drainTimeoutMs} ms; closing their connections`);
-    }
-    server.closeAllConnections();
-    await closed;
+    connections.closeAfterAnswers();
+    const drained = await connections.until(() => connections.owed === 0, deadline);
+    if (!drained) options.log?.(`http gateway: ${connections.owed} request(s) still running after ${drainTimeoutMs} ms; closing their connections`);
+    // The idle connections end now, gracefully: after a turn of the event loop, so that a
+    // request the kernel holds already is read first (and answered 503), and those that have
+    // just had their answer after a grace for their client's next request.
+    await new Promise((resolve) => setImmediate(resolve));
+    connections.closeIdle(STOP_IDLE_GRACE_MS);
+    if (!(await connections.until(() => connections.size === 0, deadline))) connections.destroyAll();
+    // Stops Node's timeout checker (the listener is closed already; this emits 'close' again).
+    server.close();
   };
   return { url, server, stop: () => (stopped ??= stop()) };
 }
