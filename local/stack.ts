@@ -89,6 +89,8 @@ export interface StartOptions {
   readonly httpDrainTimeoutMs?: number;
   /** The WebSocket idle timeout (API Gateway: 10 minutes). */
   readonly wsIdleTimeoutMs?: number;
+  /** What a monitor may hold unread before posts to it are refused. @default WEBSOCKET_LIMITS.sendBufferBytes */
+  readonly wsSendBufferBytes?: number;
   /** Where the functions' log lines go, each prefixed with its function's name. @default stdout */
   readonly functionOutput?: (line: string) => void;
 }
@@ -217,6 +219,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       log,
       allowOrigin: originPolicy(httpUrl, corsAllowOrigins).allows,
       ...(options.wsIdleTimeoutMs ? { idleTimeoutMs: options.wsIdleTimeoutMs } : {}),
+      ...(options.wsSendBufferBytes ? { sendBufferBytes: options.wsSendBufferBytes } : {}),
       handlers: functions.handlers(['websocket-authorizer', 'websocket-route']),
     });
     stoppers.push({ name: 'WebSocket gateway', stop: ws.stop });
@@ -266,6 +269,8 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       handlers: functions.handlers(['http']),
       corsAllowOrigins,
       health,
+      headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
       ...(options.httpDrainTimeoutMs !== undefined ? { drainTimeoutMs: options.httpDrainTimeoutMs } : {}),
     });
     stoppers.push({ name: 'HTTP gateway', stop: http.stop });

@@ -22,6 +22,7 @@ import { type FunctionName, WEBSOCKET_API } from '../lambdas/routes';
 import type { WsEvent, WsResult } from '../lambdas/shared/websocket';
 import { invoke, type LambdaHandler } from './invoke';
 import type { RunningGateway } from './http-gateway';
+import { ConnectionInbox, type InboxLimits } from './ws-inbox';
 import { managementApi, sendJson, WEBSOCKET_LIMITS, type ManagedConnection } from './ws-management';
 
 export { WEBSOCKET_LIMITS } from './ws-management';
@@ -43,11 +44,16 @@ export interface WsGatewayOptions {
    * @default - no page of any origin
    */
   readonly allowOrigin?: (origin: string) => boolean;
+  /** Each connection's message limits (see ws-inbox.ts). @default WEBSOCKET_LIMITS.messages */
+  readonly messageLimits?: InboxLimits;
+  /** What a connection may hold unread before posts to it are refused. @default WEBSOCKET_LIMITS.sendBufferBytes */
+  readonly sendBufferBytes?: number;
   readonly log?: (line: string) => void;
 }
 
 interface LiveConnection extends ManagedConnection {
   readonly id: string;
+  readonly inbox: ConnectionInbox<Buffer>;
   idleTimer?: NodeJS.Timeout;
   maxTimer?: NodeJS.Timeout;
 }
@@ -104,6 +110,8 @@ export function reachableHost(host: string): string {
 export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
   const idleMs = options.idleTimeoutMs ?? WEBSOCKET_LIMITS.idleTimeoutMs;
   const maxMs = options.maxConnectionMs ?? WEBSOCKET_LIMITS.maxConnectionMs;
+  const messageLimits = options.messageLimits ?? WEBSOCKET_LIMITS.messages;
+  const sendBufferBytes = options.sendBufferBytes ?? WEBSOCKET_LIMITS.sendBufferBytes;
   const connections = new Map<string, LiveConnection>();
   const pending = new Set<Promise<void>>();
   const refusedOrigins = new Set<string>();
@@ -122,6 +130,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   };
 
   const disconnect = async (c: LiveConnection, code: number, reason: string, domainName: string) => {
+    c.inbox.close();
     clearTimeout(c.idleTimer);
     clearTimeout(c.maxTimer);
     connections.delete(c.id);
@@ -133,7 +142,6 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   };
 
   const onMessage = async (c: LiveConnection, data: Buffer, domainName: string) => {
-    touch(c);
     const body = data.toString('utf8');
     let routeKey = '$default';
     try {
@@ -153,6 +161,13 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
         c.socket.send(JSON.stringify({ message: 'Internal server error', connectionId: c.id, requestId: event.requestContext.requestId }));
       }
     }
+  };
+
+  // API Gateway's answer to a throttled message. Sent only while the connection reads what it
+  // is sent: a flood from a client that does not read is dropped without an answer each.
+  const throttled = (c: LiveConnection) => {
+    if (c.socket.readyState !== WebSocket.OPEN || c.socket.bufferedAmount > sendBufferBytes / 2) return;
+    c.socket.send(JSON.stringify({ message: 'Too Many Requests', connectionId: c.id, requestId: randomUUID() }));
   };
 
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -202,11 +217,19 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
       const status = result?.statusCode ?? 200;
       if (status < 200 || status > 299) return refuse(socket, status, 'Forbidden');
       wss.handleUpgrade(req, socket, head, (ws) => {
-        const c: LiveConnection = { ...base, socket: ws, lastActiveAt: Date.now() };
+        const c: LiveConnection = {
+          ...base,
+          socket: ws,
+          lastActiveAt: Date.now(),
+          inbox: new ConnectionInbox<Buffer>(messageLimits, (data) => onMessage(c, data, domainName), () => throttled(c)),
+        };
         connections.set(c.id, c);
         touch(c);
         c.maxTimer = setTimeout(() => ws.close(1001, 'Going away'), maxMs);
-        ws.on('message', (data: Buffer) => void onMessage(c, data, domainName));
+        ws.on('message', (data: Buffer) => {
+          touch(c);
+          c.inbox.push(data);
+        });
         ws.on('close', (code, reason) => {
           const done = disconnect(c, code, reason.toString(), domainName);
           pending.add(done);
@@ -220,7 +243,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
     }
   };
 
-  const onManagement = managementApi(connections, touch);
+  const onManagement = managementApi(connections, touch, sendBufferBytes);
 
   const server = createServer((req, res) => {
     onManagement(req, res).catch((error) => {

@@ -3,6 +3,12 @@
  * it: POST a message to a connection, GET its details, DELETE it. An unknown or closed
  * connection is 410 GoneException, a message over 128 KB is 413, as on API Gateway. It checks
  * no SigV4 signature: the gateway listens on 127.0.0.1 unless told otherwise.
+ *
+ * A post is answered once its frame is handed to the connection, never after the client has
+ * read it: API Gateway does not make the caller wait on the client either. What a connection has
+ * not read yet is bounded (`sendBufferBytes`): past the bound a post is refused with 429
+ * LimitExceededException, API Gateway's answer when a connection's buffer is full, so the
+ * fan-out notes the frame as missed and the monitor is told once it reads again.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +17,13 @@ import { WebSocket } from 'ws';
 /** API Gateway's WebSocket limits, as the local gateway and its management API enforce them. */
 export const WEBSOCKET_LIMITS = {
   maxMessageBytes: 128 * 1024,
+  /** What one connection may hold unread in the gateway before posts to it are refused (429). */
+  sendBufferBytes: 1024 * 1024,
+  /**
+   * Each connection's messages to the API (see local/ws-inbox.ts): 10 a second after a burst of
+   * 20, 10 waiting at most. A monitor pings once a minute.
+   */
+  messages: { ratePerSecond: 10, burst: 20, maxQueued: 10 },
   idleTimeoutMs: 10 * 60_000,
   maxConnectionMs: 2 * 60 * 60_000,
   integrationTimeoutMs: 29_000,
@@ -40,7 +53,11 @@ export function sendJson(res: ServerResponse, status: number, body?: unknown, er
 }
 
 /** The request handler of the management API over the gateway's live connections. */
-export function managementApi<C extends ManagedConnection>(connections: ReadonlyMap<string, C>, touch: (c: C) => void) {
+export function managementApi<C extends ManagedConnection>(
+  connections: ReadonlyMap<string, C>,
+  touch: (c: C) => void,
+  sendBufferBytes: number = WEBSOCKET_LIMITS.sendBufferBytes,
+) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     const match = /^(?:\/[^/?#]+)?\/@connections\/([^/?#]+)(?:[?#]|$)/.exec(req.url ?? '/');
     if (!match) return sendJson(res, 404, { message: 'Not Found' });
@@ -62,9 +79,14 @@ export function managementApi<C extends ManagedConnection>(connections: Readonly
         if (size > WEBSOCKET_LIMITS.maxMessageBytes) {
           return sendJson(res, 413, { message: `Message too long: ${size} bytes, the limit is 131072` }, 'PayloadTooLargeException');
         }
+        // Unread bytes: in ws's queue and the socket's, beyond what the kernel took.
+        if (c.socket.bufferedAmount > 0 && c.socket.bufferedAmount + size > sendBufferBytes) {
+          return sendJson(res, 429, { message: 'Limit Exceeded: the connection is not reading what was sent to it' }, 'LimitExceededException');
+        }
         // The body's bytes go out as the text frame as they came: decoding them to a string for
-        // ws to encode again was most of this gateway's time in a fan-out (bench fanout).
-        await new Promise<void>((resolve, reject) => c.socket.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), { binary: false }, (e) => (e ? reject(e) : resolve())));
+        // ws to encode again was most of this gateway's time in a fan-out (bench fanout). A
+        // failed write ends the connection, which its close handler sees.
+        c.socket.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), { binary: false }, () => undefined);
         touch(c);
         return sendJson(res, 200);
       case 'GET':
