@@ -39,7 +39,8 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
     return runIngestLoopBench({ databaseUrl: await pg.freshDatabase('bench_ingest_loop'), ...(ctx.quick ? { records: 500 } : {}) });
   },
   bundles: async (ctx) => (await import('./bundles')).runBundlesBench(ctx.quick ? { runs: 3 } : {}),
-  fanout: async (ctx) => (await import('./fanout')).runFanoutBench(ctx.quick ? { monitorCounts: [1, 20], runs: 1 } : {}),
+  fanout: async (ctx) => (await import('./fanout')).runFanoutBench(ctx.quick ? { monitorCounts: [1, 20], runs: 1, pausedAt: 20 } : {}),
+  memory: async (ctx) => (await import('./memory')).runMemoryBench(ctx.quick ? { records: 20_000, reading: 1, paused: 4 } : {}),
   sustained: async (ctx) => (await import('./sustained')).runSustainedBench(ctx.quick ? { records: 20_000 } : {}),
 };
 

@@ -106,6 +106,26 @@ export function reachableHost(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }
 
+/** A message's route: its `action` where a route has that name, else $default (non-JSON included), as API Gateway routes on `$request.body.action`. */
+function routeOf(body: string): string {
+  try {
+    const action = (JSON.parse(body) as { action?: unknown })?.action;
+    if (typeof action === 'string' && action in WEBSOCKET_API.routes && !action.startsWith('$')) return action;
+  } catch {
+    // Not JSON: $default takes it.
+  }
+  return '$default';
+}
+
+/**
+ * API Gateway's answer to a throttled message. Sent only while the connection reads what it is
+ * sent: a flood from a client that does not read is dropped without an answer each.
+ */
+function answerThrottled(c: LiveConnection, sendBufferBytes: number): void {
+  if (c.socket.readyState !== WebSocket.OPEN || c.socket.bufferedAmount > sendBufferBytes / 2) return;
+  c.socket.send(JSON.stringify({ message: 'Too Many Requests', connectionId: c.id, requestId: randomUUID() }));
+}
+
 /** Starts the WebSocket gateway and its management API, on 127.0.0.1 unless told otherwise. */
 export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
   const idleMs = options.idleTimeoutMs ?? WEBSOCKET_LIMITS.idleTimeoutMs;
@@ -143,13 +163,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
 
   const onMessage = async (c: LiveConnection, data: Buffer, domainName: string) => {
     const body = data.toString('utf8');
-    let routeKey = '$default';
-    try {
-      const action = (JSON.parse(body) as { action?: unknown })?.action;
-      if (typeof action === 'string' && action in WEBSOCKET_API.routes && !action.startsWith('$')) routeKey = action;
-    } catch {
-      // Not JSON: $default takes it, as API Gateway does.
-    }
+    const routeKey = routeOf(body);
     const fn = (WEBSOCKET_API.routes as Record<string, FunctionName>)[routeKey]!;
     const event = { requestContext: { ...requestContext(routeKey, 'MESSAGE', c, domainName), messageId: randomUUID() }, body, isBase64Encoded: false } as unknown as WsEvent;
     try {
@@ -161,13 +175,6 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
         c.socket.send(JSON.stringify({ message: 'Internal server error', connectionId: c.id, requestId: event.requestContext.requestId }));
       }
     }
-  };
-
-  // API Gateway's answer to a throttled message. Sent only while the connection reads what it
-  // is sent: a flood from a client that does not read is dropped without an answer each.
-  const throttled = (c: LiveConnection) => {
-    if (c.socket.readyState !== WebSocket.OPEN || c.socket.bufferedAmount > sendBufferBytes / 2) return;
-    c.socket.send(JSON.stringify({ message: 'Too Many Requests', connectionId: c.id, requestId: randomUUID() }));
   };
 
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -221,7 +228,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
           ...base,
           socket: ws,
           lastActiveAt: Date.now(),
-          inbox: new ConnectionInbox<Buffer>(messageLimits, (data) => onMessage(c, data, domainName), () => throttled(c)),
+          inbox: new ConnectionInbox<Buffer>(messageLimits, (data) => onMessage(c, data, domainName), () => answerThrottled(c, sendBufferBytes)),
         };
         connections.set(c.id, c);
         touch(c);
