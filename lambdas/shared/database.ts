@@ -2,7 +2,7 @@
  * How a function reaches PostgreSQL: a DATABASE_URL (locally), or on AWS the RDS Proxy
  * endpoint plus the Secrets Manager secret that holds the credentials of the function's role.
  * The credentials are read from the secret for each new connection (cached for a few minutes),
- * so a rotation is picked up without a redeploy.
+ * and read again when a login is refused, so a rotation is picked up without a redeploy.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
@@ -26,6 +26,15 @@ const SECRET_TTL_MS = 5 * 60_000;
 
 /** The server refused the user name or password (invalid_password, invalid_authorization_specification). */
 const REFUSED_LOGIN = new Set(['28P01', '28000']);
+/** RDS Proxy's refusal of a user it holds no credentials for, matched whatever code it comes with. */
+const PROXY_UNKNOWN_ROLE = /has no credentials for the role/i;
+
+function isRefusedLogin(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return REFUSED_LOGIN.has(String(code)) || PROXY_UNKNOWN_ROLE.test(String(message));
+}
+
+const sameCredentials = (a: SecretCredentials, b: SecretCredentials) => a.username === b.username && a.password === b.password;
 
 /** Reads an RDS credentials secret, keeping it for a few minutes. */
 export function secretReader(secretArn: string, client = new SecretsManagerClient({})): SecretReader {
@@ -42,30 +51,95 @@ export function secretReader(secretArn: string, client = new SecretsManagerClien
 }
 
 /**
- * A client class that logs in as the user the secret names now, with that user's password.
- * The roles' secrets rotate between two users (`data_handler_writer` and its `_clone`), and RDS
- * Proxy admits only the pair a secret holds now: a user name fixed at cold start would be
- * refused after the next rotation. A refused login forgets the cached secret, so the next
- * connection reads the rotated one instead of waiting out the cache.
+ * The parts of pg 8's Client that a second connect on the same client has to reset: pg offers
+ * no public way, and the pool holds this very client, so the retry cannot use another one.
+ */
+interface ClientInternals {
+  user: string;
+  password: string;
+  connectionParameters: { user: string; password: string };
+  connection: pg.Connection & { stream: { destroy(): void } };
+  _connecting: boolean;
+  _connectionError: boolean;
+  _ended: boolean;
+  _connectionTimeoutMillis: number;
+}
+
+/**
+ * A client class that logs in with the user and password the secret holds now.
+ *
+ * The roles' secrets rotate single-user: the rotation sets a new password on the role itself,
+ * so the user name never changes, and RDS Proxy, which knows only the user name in the secret's
+ * current version (aws-cdk#25568), always has credentials for it. What goes stale is the
+ * password this process cached. So a refused login (28P01, 28000, or RDS Proxy's "has no
+ * credentials for the role" whatever its code) forgets the cache, reads the secret again and,
+ * when it changed, logs in once more within the same connect. That covers a rotation finished
+ * while the cache still held the replaced password, and stacks whose secrets still name a
+ * `_clone` user from the earlier multi-user rotation. An unchanged secret, or a second refusal,
+ * fails with the database's own error.
+ *
+ * A pg Client connects once, and the pool holds this client, so a refused attempt at once
+ * drops its connection (before that connection's end reaches this client) and takes the unused
+ * connection of a new Client built from the same config, as if this client were new. The retry
+ * gets only what is left of the connect's deadline (connectionTimeoutMillis).
  */
 export function secretFollowingClient(credentials: SecretReader): typeof pg.Client {
   return class SecretFollowingClient extends pg.Client {
+    readonly #config: string | pg.ClientConfig | undefined;
+
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      this.#config = config;
+    }
+
     override connect(): Promise<pg.Client>;
     override connect(callback: (err: Error | null, client?: pg.Client) => void): void;
     override connect(callback?: (err: Error | null, client?: pg.Client) => void): Promise<pg.Client> | void {
-      const connected = credentials()
-        .then(({ username, password }) => {
-          const self = this as unknown as { user: string; password: string; connectionParameters: { user: string; password: string } };
-          self.user = self.connectionParameters.user = username;
-          self.password = self.connectionParameters.password = password;
-          return super.connect();
-        })
-        .catch((error: unknown) => {
-          if (REFUSED_LOGIN.has((error as { code?: string }).code ?? '')) credentials.forget();
-          throw error;
-        });
+      const connected = this.#connectFollowingSecret();
       if (!callback) return connected;
       connected.then((client) => callback(null, client), callback);
+    }
+
+    async #connectFollowingSecret(): Promise<pg.Client> {
+      const internals = this as unknown as ClientInternals;
+      const timeout = internals._connectionTimeoutMillis;
+      const deadline = Date.now() + timeout;
+      const tried = await credentials();
+      try {
+        return await this.#attempt(tried);
+      } catch (error) {
+        if (!isRefusedLogin(error)) throw error;
+        credentials.forget();
+        const current = await credentials();
+        const left = deadline - Date.now();
+        if (sameCredentials(current, tried) || (timeout > 0 && left <= 0)) throw error;
+        if (timeout > 0) internals._connectionTimeoutMillis = Math.ceil(left);
+        return await this.#attempt(current);
+      }
+    }
+
+    #attempt({ username, password }: SecretCredentials): Promise<pg.Client> {
+      const internals = this as unknown as ClientInternals;
+      internals.user = internals.connectionParameters.user = username;
+      internals.password = internals.connectionParameters.password = password;
+      return new Promise((resolve, reject) => {
+        super.connect((error: Error | null) => {
+          if (!error) return resolve(this);
+          // Synchronously, while the refused connection's end is still to come.
+          if (isRefusedLogin(error)) this.#renewConnection();
+          reject(error);
+        });
+      });
+    }
+
+    #renewConnection(): void {
+      const internals = this as unknown as ClientInternals;
+      const refused = internals.connection;
+      refused.removeAllListeners();
+      refused.on('error', () => {}); // the server is closing it; nobody is left to tell
+      refused.stream.destroy();
+      internals.connection = (new pg.Client(this.#config) as unknown as ClientInternals).connection;
+      internals._connecting = internals._connectionError = internals._ended = false;
     }
   };
 }
