@@ -50,6 +50,8 @@ new DataHandlerStack(app, context('stackName') ?? 'DataHandler', {
   availabilityZones: list('availabilityZones'),
   apiGatewayAccountRole: bool('apiGatewayAccountRole'),
   readerConcurrency: number('readerConcurrency'),
+  readerConnections: number('readerConnections'),
+  dbEngineVersion: context('dbEngineVersion'),
   alarmEmail: context('alarmEmail'),
 });
 

@@ -2,12 +2,13 @@ import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { QUEUE_MAX_RECEIVE_COUNT, READER_POOL_SIZE, RECORD_READERS, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
+import { QUEUE_MAX_RECEIVE_COUNT, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
 import { ApiGatewayAccount } from './constructs/api-gateway-account';
 import { checkProxyZones } from './constructs/availability-zones';
-import { BatchWriter, maxConcurrencyFor } from './constructs/batch-writer';
+import { BatchWriter, maxConcurrencyFor, proxyMaxConnectionsPercent } from './constructs/batch-writer';
 import { DashboardSite } from './constructs/dashboard-site';
 import { Database, databaseRoleFor } from './constructs/database';
+import { DeletionProtection } from './constructs/deletion-protection';
 import { HandlerFunction, type FunctionDefaults } from './constructs/handler-function';
 import { Identity } from './constructs/identity';
 import { IngestApi } from './constructs/ingest-api';
@@ -26,8 +27,8 @@ export interface DataHandlerStackProps extends StackProps {
   /** How long the event source gathers a batch. @default - the catalogue's: 1 s */
   readonly batchWindow?: Duration;
   /**
-   * Batch-writer invocations at once. @default - derived from `dbMaxConnections` and the
-   * readers' concurrency, see `maxConcurrencyFor`
+   * Batch-writer invocations at once. @default - derived from `dbMaxConnections` and
+   * `readerConnections`, see `maxConcurrencyFor`
    */
   readonly maxConcurrency?: number;
   /**
@@ -41,8 +42,13 @@ export interface DataHandlerStackProps extends StackProps {
   readonly useRdsProxy?: boolean;
   /** @default false */
   readonly dbMultiAz?: boolean;
-  /** @default true */
+  /**
+   * RDS deletion protection, switched on once everything else in the stack exists (never while
+   * a first create can still roll back). @default true
+   */
   readonly deletionProtection?: boolean;
+  /** The PostgreSQL version, a 17.x minor version; raise it to upgrade. @default DEFAULT_ENGINE_VERSION (17.9) */
+  readonly dbEngineVersion?: string;
   /** What happens to stored data (database, user pool) when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /** Log retention of every log group: functions, APIs, flow logs, PostgreSQL, rotation. @default RetentionDays.ONE_MONTH */
@@ -63,11 +69,16 @@ export interface DataHandlerStackProps extends StackProps {
    */
   readonly apiGatewayAccountRole?: boolean;
   /**
-   * Concurrent executions reserved for each reader function (records-query, swing-analyze). They
-   * cap the readers' share of the database connections, which the writer's concurrency is
-   * derived around. 0 reserves nothing: for accounts whose concurrency quota is too small to
-   * reserve any (new accounts may start at 10), at the price of readers that can crowd out the
-   * writers' connections. @default 5
+   * Connections the reader role may hold at once: its PostgreSQL CONNECTION LIMIT, shared by the
+   * reader functions (records-query, records-series, swing-analyze) and the health probe. The
+   * writer's concurrency is derived around it. @default 15
+   */
+  readonly readerConnections?: number;
+  /**
+   * Concurrent executions reserved for each reader function. Opt-in: Lambda keeps 100 of the
+   * account's concurrency unreserved, so any reservation needs a quota of at least 100 plus the
+   * reservations (new accounts may start at 10), and `npm run deploy` checks it first. The
+   * connection budget does not depend on it (see `readerConnections`). @default - none reserved
    */
   readonly readerConcurrency?: number;
   /** Where alarms are sent by email. @default - no subscription: subscribe to the AlarmTopicArn output */
@@ -120,12 +131,17 @@ export class DataHandlerStack extends Stack {
     if (useProxy && props.availabilityZoneIds) checkProxyZones(this, props.availabilityZoneIds);
     this.identity = new Identity(this, 'Identity', { removalPolicy: dataRemoval });
     this.queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
+    const dbMaxConnections = props.dbMaxConnections ?? 80;
+    const readerConnections = props.readerConnections ?? 15;
     this.database = new Database(this, 'Database', {
       vpc: network.vpc,
       ...(props.dbInstanceType ? { instanceType: props.dbInstanceType } : {}),
       useProxy,
       multiAz: props.dbMultiAz ?? false,
-      deletionProtection: props.deletionProtection ?? true,
+      ...(props.dbEngineVersion ? { engineVersion: props.dbEngineVersion } : {}),
+      connectionLimits: { reader: readerConnections },
+      // The proxy may use all but the connections kept free (DATABASE_RESERVED_CONNECTIONS).
+      proxyMaxConnectionsPercent: proxyMaxConnectionsPercent(dbMaxConnections),
       removalPolicy: dataRemoval === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
       logRetention,
     });
@@ -139,12 +155,6 @@ export class DataHandlerStack extends Stack {
       audience: this.identity.client.userPoolClientId,
       ...(account ? { accountLogging: account.account } : {}),
     });
-    const dbMaxConnections = props.dbMaxConnections ?? 80;
-    const readerConcurrency = props.readerConcurrency ?? 5;
-    // The functions that read records with a pool each: records-query, records-series, swing-analyze.
-    // (The health function connects as the reader role too, but holds no pool: its probe's one
-    // short connection comes out of the connections kept free.)
-    const readers = RECORD_READERS;
     this.pipelineState = new PipelineState(this, 'PipelineState');
     this.writer = new BatchWriter(this, 'Writer', {
       ...defaults,
@@ -155,7 +165,7 @@ export class DataHandlerStack extends Stack {
       pipelineState: this.pipelineState,
       ...(props.batchSize !== undefined ? { batchSize: props.batchSize } : {}),
       ...(props.batchWindow ? { maxBatchingWindow: props.batchWindow } : {}),
-      maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(dbMaxConnections, readers.length * readerConcurrency * READER_POOL_SIZE),
+      maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(dbMaxConnections, readerConnections),
     });
 
     this.idempotencyKeys = new IdempotencyKeys(this, 'IdempotencyKeys');
@@ -184,13 +194,14 @@ export class DataHandlerStack extends Stack {
     });
     this.database.grantConnect(health, databaseRoleFor('health'));
     // The read functions run in the VPC beside the writer and reach the database the same way.
-    // Their reserved concurrency caps the connections they can take from the writer's budget.
+    // The reader role's connection limit caps what they take from the writer's budget; reserved
+    // concurrency is opt-in (readerConcurrency).
     const reader = (id: string, name: FunctionName) => {
       const fn = new HandlerFunction(this, id, {
         ...defaults,
         name,
         vpc: network.vpc,
-        ...(readerConcurrency > 0 ? { reservedConcurrentExecutions: readerConcurrency } : {}),
+        ...(props.readerConcurrency ? { reservedConcurrentExecutions: props.readerConcurrency } : {}),
         environment: this.database.connectionEnvironment(databaseRoleFor(name)),
       });
       this.database.grantConnect(fn, databaseRoleFor(name));
@@ -250,6 +261,13 @@ export class DataHandlerStack extends Stack {
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
 
+    // Last, so that a first create that fails anywhere can still delete the database.
+    new DeletionProtection(this, 'DatabaseProtection', {
+      instance: this.database.instance,
+      enabled: props.deletionProtection ?? true,
+      logRetention,
+    }).afterEverythingIn(this);
+
     new CfnOutput(this, 'HttpApiUrl', { value: this.api.url, description: 'POST /api/data/upload, POST /auth/token' });
     new CfnOutput(this, 'WebSocketUrl', { value: this.socket.url, description: 'Connect with ?token=<access_token>' });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
@@ -257,7 +275,7 @@ export class DataHandlerStack extends Stack {
     new CfnOutput(this, 'DashboardName', { value: observability.dashboard.dashboardName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'AlarmTopicArn', { value: observability.alarmTopic.topicArn, description: 'Every alarm is published here' });
-    new CfnOutput(this, 'SchemaMigrations', { value: migration.applied, description: 'What the last migration run applied, or FAILED: why' });
+    new CfnOutput(this, 'SchemaMigrations', { value: migration.applied, description: 'The migrations the last run applied, or none' });
     if (this.dashboardSite) new CfnOutput(this, 'DashboardUrl', { value: this.dashboardSite.url, description: 'The monitoring dashboard' });
     new CfnOutput(this, 'MigrateFunctionName', { value: migration.function.functionName, description: 'Invoke it to run the migrations again' });
   }

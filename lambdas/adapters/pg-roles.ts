@@ -4,8 +4,9 @@
  * migrate function creates each role that is missing, with its password, before the migrations
  * run; what each may do is granted by a migration (migrations/1765065600000_app-roles.sql).
  *
- * A role that exists is never altered: its password belongs to whoever set it (on AWS, the
- * Secrets Manager rotation, which swaps between the role and its `_clone`).
+ * A role that exists keeps its password: it belongs to whoever set it (on AWS, the Secrets
+ * Manager single-user rotation, which sets a new password on the role itself; the user name
+ * never changes). Only its connection limit is set again, on every deploy (applyConnectionLimits).
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -70,6 +71,58 @@ export async function ensureLoginRoles(connection: string | pg.ClientConfig, rol
       }
     }
     return outcomes;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The connections a role may hold at once, by role name; -1 for no limit. */
+export type ConnectionLimits = Readonly<Record<string, number>>;
+
+/** PostgreSQL keeps a role's connection limit in an int4. */
+const MAX_CONNECTION_LIMIT = 2_147_483_647;
+
+/**
+ * Throws, naming the role, unless `limit` is a connection limit this module sets: a positive
+ * integer, or -1 for none. Zero is refused too: it would lock the role out altogether.
+ */
+export function checkConnectionLimit(role: string, limit: unknown): asserts limit is number {
+  if (!role) throw new Error('A connection limit needs a role name; got an empty one');
+  const valid = typeof limit === 'number' && Number.isInteger(limit) && (limit === -1 || (limit >= 1 && limit <= MAX_CONNECTION_LIMIT));
+  if (!valid) throw new Error(`The connection limit of role "${role}" must be a positive integer, or -1 for none; got ${JSON.stringify(limit)}`);
+}
+
+/**
+ * Sets each role's CONNECTION LIMIT, so that PostgreSQL itself holds each role to its share of
+ * the server's connections: functions that scale out (the readers, which have no reserved
+ * concurrency) are refused (53300, too many connections for role) before they can take the
+ * connections the batch writer needs. The limit holds only for plain roles, as the application's
+ * are: superusers, and on RDS the members of rds_superuser, are never limited by it. It counts
+ * every session of the role, RDS Proxy's own connections to the database as that role too, so
+ * it holds behind the proxy as well. It applies to new sessions; sessions already open stay.
+ *
+ * Safe to repeat. All or none: each role must exist (a missing one is an error naming it), and
+ * the statements run in one transaction, on one client that is always ended.
+ */
+export async function applyConnectionLimits(connection: string | pg.ClientConfig, limits: ConnectionLimits): Promise<void> {
+  const roles = Object.keys(limits);
+  for (const role of roles) checkConnectionLimit(role, limits[role]);
+  if (!roles.length) return;
+  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  await client.connect();
+  try {
+    const found = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [roles]);
+    const existing = new Set(found.rows.map((r) => r.rolname));
+    const missing = roles.filter((role) => !existing.has(role));
+    if (missing.length) throw new Error(`Cannot set the connection limit of ${missing.map((r) => `"${r}"`).join(', ')}: no such role`);
+    await client.query('BEGIN');
+    try {
+      for (const role of roles) await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} CONNECTION LIMIT ${limits[role]}`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   } finally {
     await client.end();
   }

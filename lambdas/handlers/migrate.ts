@@ -6,18 +6,19 @@
  * - Right after the database and its proxy are created they may not accept connections yet:
  *   each connection attempt has a timeout, and transient failures are retried with backoff
  *   until shortly before the function's own timeout.
- * - On the stack's first deploy (Create), a failure is reported, not raised, when the resource
- *   asks for it (`OnCreateFailure: report`, set when the database has deletion protection).
- *   Raised, it would roll the new stack back into a database that refuses to be deleted, and the
- *   stack would end in ROLLBACK_FAILED. Reported, the deploy completes and says so in the
- *   resource's `Applied` attribute (`FAILED: …`, a stack output), the function's error log and
- *   its MigrationFailed metric (an alarm).
- * - On Update a failure is raised: the deploy rolls back, and nothing is deleted. The rollback
- *   calls this function again with the previous properties; migrations only go forward, so when
- *   the MigrationsHash asked for is not that of the migrations bundled here, it does nothing.
+ * - A failure is always raised (and logged, and counted in the MigrationFailed metric, an
+ *   alarm), so the deploy fails and rolls back. On the stack's first deploy (Create) that is
+ *   clean: the database has no deletion protection until a later resource turns it on, once
+ *   everything exists. On an Update nothing is deleted. The rollback calls this function again
+ *   with the previous properties; migrations only go forward, so when the MigrationsHash asked
+ *   for is not that of the migrations bundled here, it does nothing at all.
  * - Before the migrations it creates the application's roles that are missing, with the
  *   passwords of their secrets (or, locally, of its environment); a migration grants them their
- *   privileges. An existing role is left alone: its password is the rotation's.
+ *   privileges. An existing role keeps its password: that is the rotation's.
+ * - After the migrations it sets each role's CONNECTION LIMIT from the ConnectionLimits property
+ *   (JSON, `{"data_handler_writer":54,"data_handler_reader":15}`), on Create and on every Update,
+ *   so PostgreSQL itself keeps the database's connection budget (see applyConnectionLimits).
+ *   A malformed value fails the request before anything runs.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
@@ -25,7 +26,7 @@ import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import type { ClientConfig } from 'pg';
 import { migrateUp, migrationsHash, MIGRATIONS_DIR, retryTransient } from '../adapters/migrations';
 import { sslOptions } from '../adapters/pg-record-store';
-import { ensureLoginRoles } from '../adapters/pg-roles';
+import { applyConnectionLimits, checkConnectionLimit, ensureLoginRoles, type ConnectionLimits } from '../adapters/pg-roles';
 import { appRoleSources, databaseConfig, type AppRoleSources } from '../shared/database';
 import { deferred, MigrateEnv, readEnv } from '../shared/env';
 import { describeError, logger, metrics, observability } from '../shared/observability';
@@ -47,7 +48,7 @@ export interface MigrateDeps {
 
 /**
  * The provider framework's onEvent result. `Applied` lists the migrations run (or `none`), or
- * says why none were: `FAILED: …` or `skipped: …`.
+ * says why none were: `skipped: …`.
  */
 export interface MigrateResult {
   readonly PhysicalResourceId: string;
@@ -57,7 +58,8 @@ export interface MigrateResult {
 /** The custom resource's properties, as the stack sets them (CloudFormation passes strings). */
 interface SchemaProperties {
   readonly MigrationsHash?: string;
-  readonly OnCreateFailure?: 'report' | 'fail';
+  /** JSON of `{ "<role name>": <limit> }`, each limit a positive integer or -1. @default - no limits set */
+  readonly ConnectionLimits?: string;
 }
 
 const RESOURCE_ID = 'data-handler-schema';
@@ -76,6 +78,30 @@ async function provisionRoles(connection: ClientConfig, sources: AppRoleSources)
     // Only the local stack makes the roles optional, and it says so itself, in one line.
     logger.debug('The database user may not create roles; the functions connect as that user', describeError(error));
   }
+}
+
+const LIMITS_EXAMPLE = '{"data_handler_writer":54,"data_handler_reader":15}';
+
+/** The ConnectionLimits property, checked whole before anything runs; none when it is absent. */
+export function parseConnectionLimits(value: unknown): ConnectionLimits {
+  if (value === undefined) return {};
+  const invalid = (why: string) => new Error(`Invalid ConnectionLimits property: ${why}. Expected a JSON object of role names to limits, such as ${LIMITS_EXAMPLE}`);
+  if (typeof value !== 'string') throw invalid(`a JSON string was expected, got ${typeof value}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw invalid(`not JSON (${(error as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid(`not an object: ${value.slice(0, 200)}`);
+  for (const [role, limit] of Object.entries(parsed)) {
+    try {
+      checkConnectionLimit(role, limit);
+    } catch (error) {
+      throw invalid((error as Error).message);
+    }
+  }
+  return parsed as ConnectionLimits;
 }
 
 function withConnectTimeout(connection: string | ClientConfig, ms: number): ClientConfig {
@@ -98,11 +124,15 @@ export function makeMigrateHandler(deps: MigrateDeps) {
       }
       const deadline = Date.now() + context.getRemainingTimeInMillis() - (deps.reserveMs ?? 60_000);
       try {
-        const applied = await retryTransient(
+        const limits = parseConnectionLimits(properties.ConnectionLimits);
+        // Kept across attempts: a retry after the migrations ran only sets the limits again.
+        let applied: string[] | undefined;
+        await retryTransient(
           async () => {
             const connection = withConnectTimeout(await deps.connection(), deps.connectTimeoutMs ?? 10_000);
             if (deps.roles) await provisionRoles(connection, deps.roles);
-            return migrateUp(connection, dir);
+            applied ??= await migrateUp(connection, dir);
+            await applyConnectionLimits(connection, limits);
           },
           {
             deadline,
@@ -110,14 +140,12 @@ export function makeMigrateHandler(deps: MigrateDeps) {
             onRetry: (error, attempt, delayMs) => logger.warn('The database is not reachable yet; retrying', { attempt, delayMs, ...describeError(error) }),
           },
         );
-        return { PhysicalResourceId: RESOURCE_ID, Data: { Applied: applied.join(',') || 'none' } };
+        const ran = applied ?? [];
+        logger.info('The schema is up to date', { applied: ran, connectionLimits: limits });
+        return { PhysicalResourceId: RESOURCE_ID, Data: { Applied: ran.join(',') || 'none' } };
       } catch (error) {
         logger.error('The migrations failed', describeError(error));
         metrics.addMetric('MigrationFailed', MetricUnit.Count, 1);
-        if (event.RequestType === 'Create' && properties.OnCreateFailure === 'report') {
-          const reason = error instanceof Error ? error.message : String(error);
-          return { PhysicalResourceId: RESOURCE_ID, Data: { Applied: `FAILED: ${reason}`.slice(0, 1000) } };
-        }
         throw error;
       }
     });

@@ -25,21 +25,36 @@ export interface BatchWriterProps extends FunctionDefaults {
 }
 
 /**
+ * Connections kept free of all functions: for migrations, rotation, the proxy's own checks and
+ * people.
+ */
+export const DATABASE_RESERVED_CONNECTIONS = 10;
+
+/**
  * The largest event-source concurrency the database can carry. Every writer environment holds
- * up to FUNCTION_POOL_SIZE connections (DATABASE_POOL_MAX). The readers (records-query,
- * records-series, swing-analyze) draw on the same connections, READER_POOL_SIZE an environment
- * at most, their concurrency capped by reserved concurrency: they come off the budget first;
- * `reserved` connections stay free for migrations, rotation, the proxy's own checks, the health
- * function's probes (one short connection per environment at most once a second, none held in
- * between) and people. What is left is the writers'. Clamped to what the event source accepts (2–1000).
+ * up to FUNCTION_POOL_SIZE connections (DATABASE_POOL_MAX). The reader role (records-query,
+ * records-series, swing-analyze and the health probe) may hold `readerConnections` at most: its
+ * PostgreSQL CONNECTION LIMIT, which the migrate function sets, so the cap holds however many
+ * reader environments Lambda runs (none is reserved by default). They come off the budget first;
+ * `reserved` connections stay free. What is left is the writers'. Clamped to what the event
+ * source accepts (2–1000).
  *
  * @param maxConnections the database's max_connections
- * @param readerConnections the connections all reader environments together may hold
+ * @param readerConnections the reader role's connection limit
  * @param reserved connections kept free of all functions
  */
-export function maxConcurrencyFor(maxConnections: number, readerConnections = 0, reserved = 10): number {
+export function maxConcurrencyFor(maxConnections: number, readerConnections = 0, reserved = DATABASE_RESERVED_CONNECTIONS): number {
   const forWriters = maxConnections - reserved - readerConnections;
   return Math.max(2, Math.min(1000, Math.floor(forWriters / FUNCTION_POOL_SIZE)));
+}
+
+/**
+ * RDS Proxy's MaxConnectionsPercent for a database of `maxConnections`: all but the reserved
+ * connections, so that a burst through the proxy leaves them free (it queues clients for a
+ * connection instead, up to its borrow timeout). Between 1 and 100.
+ */
+export function proxyMaxConnectionsPercent(maxConnections: number, reserved = DATABASE_RESERVED_CONNECTIONS): number {
+  return Math.max(1, Math.min(100, Math.floor((100 * (maxConnections - reserved)) / maxConnections)));
 }
 
 /**

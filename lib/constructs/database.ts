@@ -1,4 +1,5 @@
 import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
 import { InstanceClass, InstanceSize, InstanceType, Port, SecurityGroup, SubnetType, type IConnectable, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import {
@@ -14,11 +15,10 @@ import {
 } from 'aws-cdk-lib/aws-rds';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CfnApplication } from 'aws-cdk-lib/aws-sam';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { SecretRotation, SecretRotationApplication, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { APP_ROLES, type AppRole } from '../../lambdas/adapters/pg-roles';
 import { databaseRoleOf, functionSpec, type DatabaseRole, type FunctionName } from '../../lambdas/functions';
-import { acknowledgeFinding, BASIC_EXECUTION_POLICY } from '../nag';
 
 export interface DatabaseProps {
   readonly vpc: IVpc;
@@ -30,8 +30,21 @@ export interface DatabaseProps {
   readonly multiAz?: boolean;
   /** Days of automated backups. @default 7 */
   readonly backupRetentionDays?: number;
-  /** @default true */
-  readonly deletionProtection?: boolean;
+  /**
+   * The PostgreSQL version, pinned to a minor version so that the template says what runs; RDS
+   * does not upgrade it on its own (automatic minor upgrades are off). Raise it to upgrade.
+   * @default DEFAULT_ENGINE_VERSION
+   */
+  readonly engineVersion?: string;
+  /**
+   * Connections each application role may hold at once (PostgreSQL's per-role CONNECTION LIMIT,
+   * set by the migrate function). @default - no limit
+   */
+  readonly connectionLimits?: Partial<Record<AppRole, number>>;
+  /** RDS Proxy: the share of max_connections it may open. @default 100 */
+  readonly proxyMaxConnectionsPercent?: number;
+  /** RDS Proxy: how long a client waits for a free database connection before it is refused. @default Duration.seconds(10) */
+  readonly proxyBorrowTimeout?: Duration;
   /** What happens to the instance when the stack is deleted. @default RemovalPolicy.SNAPSHOT */
   readonly removalPolicy?: RemovalPolicy;
   /** Days between automatic password rotations, of the master user and of the roles. @default 30 */
@@ -59,6 +72,35 @@ export function databaseRoleFor(name: FunctionName): DatabaseRole {
   return role;
 }
 
+/** The PostgreSQL major version the stack runs, and the minor version it pins by default. */
+export const ENGINE_MAJOR = '17';
+export const DEFAULT_ENGINE_VERSION = '17.9';
+
+/** A full 17.x version (the parameter group's family is that of the major version). */
+function checkEngineVersion(version: string): string {
+  if (!new RegExp(`^${ENGINE_MAJOR}\\.\\d+$`).test(version)) {
+    throw new Error(`dbEngineVersion must be a PostgreSQL ${ENGINE_MAJOR} minor version such as ${DEFAULT_ENGINE_VERSION}, got ${JSON.stringify(version)}`);
+  }
+  return version;
+}
+
+function checkLimit(role: string, limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`the ${role} role's connection limit must be a whole number of at least 1, got ${limit}`);
+  return limit;
+}
+
+/**
+ * The instance's identifier, from the stack's name: lower case, at most 63 characters, a letter
+ * first, no double or trailing hyphen. Two stacks of a region have different names, so
+ * different instances; a long name is shortened with a digest of it.
+ */
+export function instanceIdentifierFor(stackName: string): string {
+  let base = `${stackName}-postgres`.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-');
+  if (!/^[a-z]/.test(base)) base = `db-${base}`;
+  if (base.length > 63) base = `${base.slice(0, 54).replace(/-+$/, '')}-${createHash('sha256').update(stackName).digest('hex').slice(0, 8)}`;
+  return base.replace(/-+$/, '');
+}
+
 /**
  * PostgreSQL 17 on RDS: encrypted, in isolated subnets, TLS enforced (`rds.force_ssl`), its
  * credentials generated into Secrets Manager and rotated, backed up, and by default behind an
@@ -72,25 +114,43 @@ export class Database extends Construct {
   public readonly instance: DatabaseInstance;
   /** The master user's secret: the owner's, for the migrations. */
   public readonly secret: ISecret;
-  /** The application roles' secrets, rotated between each role and its `_clone`. */
+  /** The application roles' secrets, each rotated single-user (the role's own password changes). */
   public readonly roleSecrets: Readonly<Record<AppRole, ISecret>>;
   public readonly proxy?: DatabaseProxy;
   /** The host functions connect to: the proxy's endpoint, or the instance's. */
   public readonly endpoint: string;
   public readonly port = 5432;
   public readonly databaseName: string;
-  /** Whether the instance refuses to be deleted (RDS deletion protection). */
-  public readonly deletionProtection: boolean;
+  /** The instance's name: fixed, so that its PostgreSQL log group can exist before it does. */
+  public readonly instanceIdentifier: string;
+  /** The full engine version the template pins. */
+  public readonly engineVersion: string;
+  /** Per-role connection limits, by role name, for the migrate function to set. */
+  public readonly connectionLimits: Readonly<Record<string, number>>;
+  /** The log group RDS exports the PostgreSQL log to, made (and deleted) by the stack. */
+  public readonly postgresLogs: LogGroup;
   /** What clients reach over the network (the proxy, or the instance). */
   private readonly target: IConnectable;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
     this.databaseName = props.databaseName ?? 'data_handler';
-    this.deletionProtection = props.deletionProtection ?? true;
-    const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_17 });
+    this.engineVersion = checkEngineVersion(props.engineVersion ?? DEFAULT_ENGINE_VERSION);
+    this.connectionLimits = Object.fromEntries(
+      Object.entries(props.connectionLimits ?? {}).map(([role, limit]) => [APP_ROLES[role as AppRole], checkLimit(role, limit!)]),
+    );
+    const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.of(this.engineVersion, ENGINE_MAJOR) });
+    this.instanceIdentifier = instanceIdentifierFor(Stack.of(this).stackName);
+    // RDS would create the exported log group itself, with no expiry, and keep it after the
+    // stack; made first, it has the stack's retention and goes when the instance has gone.
+    this.postgresLogs = new LogGroup(this, 'PostgresLogs', {
+      logGroupName: `/aws/rds/instance/${this.instanceIdentifier}/postgresql`,
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.instance = new DatabaseInstance(this, 'Instance', {
       engine,
+      instanceIdentifier: this.instanceIdentifier,
       instanceType: props.instanceType ?? InstanceType.of(InstanceClass.T4G, InstanceSize.MICRO),
       vpc: props.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
@@ -103,19 +163,21 @@ export class Database extends Construct {
       maxAllocatedStorage: 200,
       multiAz: props.multiAz ?? false,
       backupRetention: Duration.days(props.backupRetentionDays ?? 7),
-      deletionProtection: this.deletionProtection,
+      // Never at creation: a first deploy that fails after the instance exists must be able to
+      // delete it, or the stack ends in ROLLBACK_FAILED. DeletionProtection (its own construct)
+      // turns it on once everything else in the stack has been created.
+      deletionProtection: false,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.SNAPSHOT,
       parameterGroup: new ParameterGroup(this, 'Parameters', {
         engine,
         parameters: { 'rds.force_ssl': '1', 'log_min_duration_statement': '1000' },
       }),
       cloudwatchLogsExports: ['postgresql'],
-      // RDS creates the exported log group itself, with no expiry; CDK sets its retention.
-      cloudwatchLogsRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
       enablePerformanceInsights: false,
-      autoMinorVersionUpgrade: true,
+      // The pinned version is what runs; upgrades are a change of `engineVersion`.
+      autoMinorVersionUpgrade: false,
     });
-    this.acknowledgeLogRetention();
+    this.instance.node.addDependency(this.postgresLogs);
     this.secret = this.instance.secret!;
     this.addRotation(props);
     this.roleSecrets = { writer: this.addRoleSecret('writer', props), reader: this.addRoleSecret('reader', props) };
@@ -130,6 +192,10 @@ export class Database extends Construct {
         securityGroups: [new SecurityGroup(this, 'ProxySecurityGroup', { vpc: props.vpc, allowAllOutbound: false, description: 'RDS Proxy for data-handler' })],
         requireTLS: true,
         idleClientTimeout: Duration.minutes(15),
+        maxConnectionsPercent: props.proxyMaxConnectionsPercent ?? 100,
+        // A client waits this long for a database connection, then is refused: well within
+        // every function's timeout, so the function answers rather than times out.
+        borrowTimeout: props.proxyBorrowTimeout ?? Duration.seconds(10),
       });
       this.proxy.connections.allowTo(this.instance, Port.tcp(this.port), 'the proxy reaches the database');
       this.endpoint = this.proxy.endpoint;
@@ -153,18 +219,6 @@ export class Database extends Construct {
     });
   }
 
-  /** CDK sets the exported log's retention with its own singleton function, one per stack. */
-  private acknowledgeLogRetention(): void {
-    const singleton = Stack.of(this).node.children.find((c) => c.node.id.startsWith('LogRetention'));
-    if (!singleton) return;
-    acknowledgeFinding(singleton, 'AwsSolutions-IAM4', BASIC_EXECUTION_POLICY,
-      'CDK\'s log-retention function (it sets the retention of the PostgreSQL log group that RDS creates) logs with the AWS Lambda basic execution policy.');
-    Validations.of(singleton).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'CDK\'s log-retention function may set the retention of log groups it is told of at deploy time (logs:PutRetentionPolicy, logs:DeleteRetentionPolicy); it runs only as a custom resource of this stack.',
-    });
-  }
-
   /**
    * Rotation by the Secrets Manager rotation function (from the Serverless Application
    * Repository). It must reach both the database and Secrets Manager's API. By default CDK puts
@@ -182,22 +236,24 @@ export class Database extends Construct {
   }
 
   /**
-   * A generated secret for an application role, attached to the instance, with the master
-   * secret as `masterarn`: multi-user rotation logs in as the master user to set the password
-   * of the role or of its `_clone` (which it creates, a member of the role, so it has the same
-   * grants), and swaps the secret between the two, so the credentials in use stay valid while
-   * the other user's password changes. Rotation waits for its first schedule rather than running at
-   * deploy: the role exists only once the migrate function has run, and the clone is made from it.
+   * A generated secret for an application role, attached to the instance and rotated
+   * single-user: the rotation function logs in as the role and changes its own password. The
+   * user name never changes, and it must not: RDS Proxy admits only the user named in a
+   * secret's current version (aws-cdk#25568), so alternating users (multi-user rotation) would
+   * leave functions holding the other name refused until their next cold start. New
+   * connections in the moment between the password change and the secret's new version are
+   * refused once and retried with the new secret (lambdas/shared/database.ts). Rotation waits
+   * for its first schedule rather than running at deploy: the role exists only once the
+   * migrate function has run.
    */
   private addRoleSecret(role: AppRole, props: DatabaseProps): ISecret {
     const id = role === 'writer' ? 'Writer' : 'Reader';
-    const secret = new DatabaseSecret(this, `${id}Secret`, {
-      username: APP_ROLES[role],
-      dbname: this.databaseName,
-      masterSecret: this.secret,
-    }).attach(this.instance);
-    const rotation = this.instance.addRotationMultiUser(`${id}Rotation`, {
+    const secret = new DatabaseSecret(this, `${id}Secret`, { username: APP_ROLES[role], dbname: this.databaseName }).attach(this.instance);
+    const rotation = new SecretRotation(this, `${id}Rotation`, {
+      application: SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
       secret,
+      target: this.instance,
+      vpc: this.instance.vpc,
       automaticallyAfter: Duration.days(props.rotationDays ?? 30),
       rotateImmediatelyOnUpdate: false,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },

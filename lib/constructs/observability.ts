@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -10,6 +10,7 @@ import {
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { DatabaseInstance } from 'aws-cdk-lib/aws-rds';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -114,8 +115,34 @@ export class Observability extends Construct {
       alarm.addOkAction(action);
       return alarm;
     });
+    this.allowAlarmsToPublish();
 
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    this.addWidgets(props, custom);
+  }
+
+  /**
+   * The topic's policy replaces SNS's default one, and with `enforceSSL` it would hold only the
+   * TLS Deny: nothing would allow CloudWatch to publish, and every alarm's notification would
+   * fail ("…is not authorized to perform: SNS:Publish… because no resource-based policy
+   * allows…"). This allows the CloudWatch service to publish for these alarms of this account
+   * only (aws:SourceAccount, and aws:SourceArn naming each alarm, against the confused deputy).
+   */
+  private allowAlarmsToPublish(): void {
+    this.alarmTopic.addToResourcePolicy(new PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.alarmTopic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        ArnLike: { 'aws:SourceArn': this.alarms.map((alarm) => alarm.alarmArn) },
+      },
+    }));
+  }
+
+  private addWidgets(props: ObservabilityProps, custom: (metricName: string, statistic?: string) => Metric): void {
+    const { queue, deadLetterQueue } = props.queue;
     this.dashboard.addWidgets(
       new GraphWidget({ title: 'Records', left: [custom('RecordsAccepted'), custom('RecordsStored'), custom('DuplicateRecords')], width: 12 }),
       new GraphWidget({

@@ -23,14 +23,14 @@ export interface SchemaMigrationProps extends FunctionDefaults {
  *
  * The resource's properties are a digest of the migration files and the database endpoint, so
  * it runs when a migration is added or changed (or the database is replaced), and `cdk diff`
- * is empty when nothing changed. A deletion-protected database makes its first run's failure
- * a reported one (see lambdas/handlers/migrate.ts): the stack completes, and the `Applied`
- * attribute says `FAILED: …` instead of rolling back into a database that cannot be deleted.
+ * is empty when nothing changed. It also carries the roles' connection limits, which it sets on
+ * each run, so a change of them runs it too. A failure fails the deploy: on the first create the
+ * database has no deletion protection yet (see DeletionProtection), so the rollback is clean.
  */
 export class SchemaMigration extends Construct {
   public readonly function: HandlerFunction;
   public readonly resource: CustomResource;
-  /** What the last run applied: migration names, `none`, or `FAILED: …` (see the handler). */
+  /** What the last run applied: migration names, `none`, or `skipped: …` (see the handler). */
   public readonly applied: string;
 
   constructor(scope: Construct, id: string, props: SchemaMigrationProps) {
@@ -71,7 +71,7 @@ export class SchemaMigration extends Construct {
         MigrationsHash: migrationsHash(dir),
         // A replaced database (or a switch to or from the proxy) is migrated too.
         Endpoint: props.database.endpoint,
-        OnCreateFailure: props.database.deletionProtection ? 'report' : 'fail',
+        ConnectionLimits: JSON.stringify(props.database.connectionLimits),
       },
     });
     // Migrations need the instance, not only its endpoint.

@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxConcurrencyFor } from '../../lib/constructs/batch-writer';
+import { DEFAULT_ENGINE_VERSION } from '../../lib/constructs/database';
 import { FUNCTION_NAME_TAG } from '../../lib/constructs/handler-function';
 import { HTTP_ROUTES } from '../../lambdas/routes';
 import { actions, statementsOf, synth } from './stack';
@@ -87,11 +88,13 @@ describe('the DataHandler stack', () => {
   it('runs PostgreSQL 17 encrypted, private, with TLS forced, rotated credentials and a TLS-only proxy', () => {
     built.template.hasResourceProperties('AWS::RDS::DBInstance', {
       Engine: 'postgres',
-      EngineVersion: Match.stringLikeRegexp('^17'),
+      EngineVersion: DEFAULT_ENGINE_VERSION,
+      AutoMinorVersionUpgrade: false,
       StorageEncrypted: true,
       PubliclyAccessible: false,
       BackupRetentionPeriod: 7,
-      DeletionProtection: true,
+      // Switched on after the first create (see deploy-blockers.test.ts).
+      DeletionProtection: false,
     });
     built.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: Match.objectLike({ 'rds.force_ssl': '1' }) });
     built.template.hasResourceProperties('AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL', RequireTLS: true });

@@ -6,7 +6,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_POOL_SIZE, READER_POOL_SIZE } from '../../lambdas/functions';
-import { maxConcurrencyFor } from '../../lib/constructs/batch-writer';
+import { DATABASE_RESERVED_CONNECTIONS, maxConcurrencyFor, proxyMaxConnectionsPercent } from '../../lib/constructs/batch-writer';
 import { FUNCTION_NAME_TAG } from '../../lib/constructs/handler-function';
 import { synth } from './stack';
 
@@ -19,86 +19,61 @@ describe('operations', () => {
   let template: Template;
   beforeAll(() => ({ template } = synth({ alarmEmail: 'ops@example.org' })));
 
-  it('reserves concurrency for the readers and leaves the writer only the connections they cannot take', () => {
+  it('reserves no concurrency by default, so a fresh account with a quota of 10 can deploy', () => {
+    const reserved = all(template, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.ReservedConcurrentExecutions !== undefined);
+    expect(reserved.map(([id]) => id)).toEqual([]);
+  });
+
+  it('keeps the connection budget with the reader role\'s connection limit, the proxy\'s cap and the writer\'s concurrency', () => {
     const names = ['records-query', 'records-series', 'swing-analyze'];
-    const readers = names.map((name) => fn(template, name).Properties.ReservedConcurrentExecutions as number);
-    expect(readers).toEqual([5, 5, 5]);
     // Each reader environment holds one connection (it runs one statement at a time), a writer two.
     for (const name of names) expect(fn(template, name).Properties.Environment.Variables.DATABASE_POOL_MAX).toBe(String(READER_POOL_SIZE));
     expect(fn(template, 'batch-writer').Properties.Environment.Variables.DATABASE_POOL_MAX).toBe(String(FUNCTION_POOL_SIZE));
-    // 80 connections − 10 kept free − 3 readers × 5 × 1 = 55, i.e. 27 writers of 2 connections.
+    // PostgreSQL refuses the reader role's 16th connection, however many reader environments run:
+    // the migrate resource sets the limit (test/integration/pg-connection-limits.test.ts).
+    const [, schema] = all(template, 'Custom::DataHandlerSchema')[0]!;
+    const limits = JSON.parse(schema.Properties.ConnectionLimits) as Record<string, number>;
+    expect(limits).toEqual({ data_handler_reader: 15 });
+    // 80 connections − 10 kept free − 15 for the reader role = 55, i.e. 27 writers of 2 connections.
     const writers = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency as number;
     expect(writers).toBe(27);
-    expect(writers * FUNCTION_POOL_SIZE + readers.reduce((a, b) => a + b, 0) * READER_POOL_SIZE + 10).toBeLessThanOrEqual(80);
-    // The health function connects as the reader role too, but holds no pool and reserves
-    // nothing: its probes (one short connection per environment a second) come out of the 10 kept free.
-    expect(fn(template, 'health').Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(writers * FUNCTION_POOL_SIZE + limits.data_handler_reader! + DATABASE_RESERVED_CONNECTIONS).toBeLessThanOrEqual(80);
+    // The proxy opens at most 87 % of max_connections (70 of 80) and makes a client wait 10 s at
+    // most for one, so a burst through it leaves the kept-free connections alone.
+    template.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', { ConnectionPoolConfigurationInfo: { MaxConnectionsPercent: 87, ConnectionBorrowTimeout: 10 } });
+    expect(proxyMaxConnectionsPercent(80)).toBe(87);
+    // The health function connects as the reader role too, but holds no pool: its probes count
+    // against the reader role's limit.
     expect(fn(template, 'health').Properties.Environment.Variables.DATABASE_POOL_MAX).toBeUndefined();
-    const { template: bigger } = synth({ dbMaxConnections: 200, readerConcurrency: 10 });
-    expect(fn(bigger, 'records-query').Properties.ReservedConcurrentExecutions).toBe(10);
+
+    const { template: bigger } = synth({ dbMaxConnections: 200, readerConnections: 30 });
+    expect(JSON.parse(all(bigger, 'Custom::DataHandlerSchema')[0]![1].Properties.ConnectionLimits)).toEqual({ data_handler_reader: 30 });
     expect(Object.values(bigger.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency).toBe(maxConcurrencyFor(200, 30));
     expect(maxConcurrencyFor(200, 30)).toBe(80);
+    bigger.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', { ConnectionPoolConfigurationInfo: { MaxConnectionsPercent: 95 } });
   });
 
-  it('reserves nothing with readerConcurrency=0, for accounts too small to reserve, and then budgets no connections for readers', () => {
-    const { template: unreserved } = synth({ readerConcurrency: 0 });
-    expect(fn(unreserved, 'records-query').Properties.ReservedConcurrentExecutions).toBeUndefined();
-    expect(Object.values(unreserved.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency).toBe(35);
+  it('reserves concurrency for each reader only when asked (readerConcurrency), leaving the budget as it is', () => {
+    const { template: reserving } = synth({ readerConcurrency: 5 });
+    for (const name of ['records-query', 'records-series', 'swing-analyze']) expect(fn(reserving, name).Properties.ReservedConcurrentExecutions).toBe(5);
+    expect(fn(reserving, 'health').Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(Object.values(reserving.findResources('AWS::Lambda::EventSourceMapping'))[0]!.Properties.ScalingConfig.MaximumConcurrency).toBe(27);
   });
 
-  it('sends every alarm, and its return to OK, to one SNS topic that the context\'s email is subscribed to', () => {
-    const [topicId] = all(template, 'AWS::SNS::Topic')[0]!;
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.org', TopicArn: { Ref: topicId } });
-    const alarms = all(template, 'AWS::CloudWatch::Alarm');
-    expect(alarms.length).toBeGreaterThanOrEqual(9);
-    for (const [, alarm] of alarms) {
-      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
-      expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
-    }
-    expect(template.findOutputs('AlarmTopicArn')).toBeDefined();
-  });
-
-  it('subscribes nobody when no alarm email is given', () => {
-    synth().template.resourceCountIs('AWS::SNS::Subscription', 0);
-  });
-
-  it('alarms on HTTP API 5xx, SQS refusing sends, a failed migration, and the database\'s CPU, storage and connections', () => {
-    const metrics = all(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-    const find = (namespace: string, name: string) => metrics.find((m) => m.Namespace === namespace && m.MetricName === name);
-    expect(find('AWS/ApiGateway', '5xx')?.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: expect.stringMatching(/^IngestApi/) } }]);
-    for (const name of ['QueueUnavailable', 'MigrationFailed']) {
-      expect(find('DataHandler', name)).toMatchObject({ Statistic: 'Sum', Threshold: 0, Dimensions: [{ Name: 'service', Value: 'data-handler' }] });
-    }
-    expect(find('AWS/RDS', 'CPUUtilization')?.Threshold).toBe(80);
-    expect(find('AWS/RDS', 'FreeStorageSpace')).toMatchObject({ ComparisonOperator: 'LessThanThreshold', Threshold: 2 * 1024 ** 3 });
-    expect(find('AWS/RDS', 'DatabaseConnections')?.Threshold).toBe(72);
-  });
-
-  it('writes JSON access logs on both APIs', () => {
-    const stages = all(template, 'AWS::ApiGatewayV2::Stage');
-    expect(stages).toHaveLength(2);
-    for (const [, stage] of stages) {
-      const line = JSON.parse(stage.Properties.AccessLogSettings.Format) as Record<string, string>;
-      expect(line).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey' });
-    }
-  });
-
-  it('stores the database on gp3', () => {
-    template.hasResourceProperties('AWS::RDS::DBInstance', { StorageType: 'gp3' });
-  });
-
-  it('expires every log: functions, APIs, flow logs, the provider framework, the rotation function and PostgreSQL', () => {
+  it('expires every log and deletes it with the stack: functions, APIs, flow logs, the provider framework, the rotation functions and PostgreSQL', () => {
     const groups = all(template, 'AWS::Logs::LogGroup');
     for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(30);
-    // Every function of ours and the provider framework's logs to a group of the stack.
-    for (const [, f] of all(template, 'AWS::Lambda::Function').filter(([id]) => !id.startsWith('LogRetention'))) {
-      expect(f.Properties.LoggingConfig?.LogGroup).toEqual({ Ref: expect.any(String) });
-    }
-    // The PostgreSQL log group is created by RDS: CDK's log-retention resource sets its retention.
-    template.hasResourceProperties('Custom::LogRetention', {
-      LogGroupName: { 'Fn::Join': ['', ['/aws/rds/instance/', { Ref: Match.stringLikeRegexp('^DatabaseInstance') }, '/postgresql']] },
-      RetentionInDays: 30,
-    });
+    for (const [id] of groups) expect(template.toJSON().Resources[id].DeletionPolicy, id).toBe('Delete');
+    // Every function, CDK's own included, logs to a group of the stack: none to a group that
+    // Lambda would create on first use, with no expiry, and leave behind.
+    for (const [id, f] of all(template, 'AWS::Lambda::Function')) expect(f.Properties.LoggingConfig?.LogGroup, id).toEqual({ Ref: expect.any(String) });
+    template.resourceCountIs('Custom::LogRetention', 0);
+    // RDS exports to /aws/rds/instance/<identifier>/postgresql: the stack makes that group before
+    // the instance (named, so the group's name is known), and deletes it after the instance.
+    const [instanceId, instance] = all(template, 'AWS::RDS::DBInstance')[0]!;
+    const postgres = groups.find(([, g]) => g.Properties.LogGroupName === `/aws/rds/instance/${instance.Properties.DBInstanceIdentifier}/postgresql`);
+    expect(postgres, instanceId).toBeDefined();
+    expect(instance.DependsOn).toContain(postgres![0]);
     // The rotation function's group exists before AWS's nested stack creates the function.
     const [appId, app] = all(template, 'AWS::Serverless::Application')[0]!;
     const rotationGroup = groups.find(([, g]) => g.Properties.LogGroupName === `/aws/lambda/${app.Properties.Parameters.functionName}`);

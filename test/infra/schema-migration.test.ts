@@ -1,12 +1,14 @@
 /**
  * The migration custom resource as deployed: when it runs (a digest of the migrations, not a
- * timestamp), what it waits for, and how its first run fails when the database is protected.
+ * timestamp), what it waits for, and the connection limits it sets on every run.
  */
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrationsHash, MIGRATIONS_DIR } from '../../lambdas/adapters/migrations';
+import { APP_ROLES } from '../../lambdas/adapters/pg-roles';
+import { parseConnectionLimits } from '../../lambdas/handlers/migrate';
 import { synth } from './stack';
 
 type Resource = { Properties: Record<string, any>; DependsOn?: string[] };
@@ -26,7 +28,7 @@ describe('the schema migration resource', () => {
     expect(first.MigrationsHash).toMatch(/^[0-9a-f]{64}$/);
     expect(second.MigrationsHash).toBe(first.MigrationsHash);
     expect(first.MigrationsHash).toBe(migrationsHash(MIGRATIONS_DIR));
-    expect(Object.keys(first).sort()).toEqual(['Endpoint', 'MigrationsHash', 'OnCreateFailure', 'ServiceToken']);
+    expect(Object.keys(first).sort()).toEqual(['ConnectionLimits', 'Endpoint', 'MigrationsHash', 'ServiceToken']);
   });
 
   it('changes its digest when a migration file changes or is added, and only then', () => {
@@ -56,13 +58,13 @@ describe('the schema migration resource', () => {
     expect(schema.DependsOn).toEqual(expect.arrayContaining([...proxyParts, ...Object.keys(built.template.findResources('AWS::RDS::DBInstance'))]));
   });
 
-  it('reports a failed first run instead of rolling back into a deletion-protected database (no ROLLBACK_FAILED)', () => {
-    expect(schemaOf(synth()).Properties.OnCreateFailure).toBe('report');
-    expect(synth().template.findResources('AWS::RDS::DBInstance')).toSatisfy((r: Record<string, Resource>) =>
-      Object.values(r).every((i) => i.Properties.DeletionProtection === true),
-    );
-    // Without deletion protection a rollback can delete the new database: failing is safe then.
-    expect(schemaOf(synth({ deletionProtection: false })).Properties.OnCreateFailure).toBe('fail');
+  it('passes connection limits the function accepts, for application roles only, the readers limited', () => {
+    const text = schemaOf(synth()).Properties.ConnectionLimits;
+
+    const limits = parseConnectionLimits(text);
+
+    expect(Object.keys(limits).every((role) => (Object.values(APP_ROLES) as string[]).includes(role))).toBe(true);
+    expect(limits[APP_ROLES.reader]).toBeGreaterThan(0);
   });
 
   it('shows what the last run applied as a stack output, and names the function that re-runs it', () => {

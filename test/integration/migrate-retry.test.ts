@@ -75,14 +75,12 @@ describe('the migration resource, when the database is not ready', () => {
     await expect(migrate(event('Update'), lambdaContext(1_000))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
-  it('reports a failed first run of a protected stack instead of failing it, and fails it when asked to', async () => {
+  it('fails a first run (Create) as well, so the new stack rolls back rather than completing without a schema', async () => {
     const migrate = makeMigrateHandler({ ...fast, connection: async () => refused });
 
-    const reported = await migrate(event('Create', { OnCreateFailure: 'report' }), lambdaContext(1_000));
+    const created = migrate(event('Create', { MigrationsHash: migrationsHash(MIGRATIONS_DIR) }), lambdaContext(1_000));
 
-    expect(reported.PhysicalResourceId).toBe('data-handler-schema');
-    expect(reported.Data?.Applied).toMatch(/^FAILED: .*ECONNREFUSED/);
-    await expect(migrate(event('Create', { OnCreateFailure: 'fail' }), lambdaContext(1_000))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(created).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   it('does not retry a broken migration: retrying cannot fix SQL', async () => {
@@ -98,11 +96,11 @@ describe('the migration resource, when the database is not ready', () => {
     expect(source.calls).toBe(1);
   });
 
-  it('runs nothing when the deploy asks for other migrations than it carries, as a rollback does', async () => {
+  it('runs nothing, sets no connection limit either, when the deploy asks for other migrations than it carries, as a rollback does', async () => {
     const source = flaky(refused, 99, refused);
     const migrate = makeMigrateHandler({ ...fast, connection: source.connection });
 
-    const result = await migrate(event('Update', { MigrationsHash: 'the-previous-deploy' }), lambdaContext());
+    const result = await migrate(event('Update', { MigrationsHash: 'the-previous-deploy', ConnectionLimits: '{"no_such_role":1}' }), lambdaContext());
 
     expect(result.Data?.Applied).toMatch(/^skipped: /);
     expect(source.calls).toBe(0);
