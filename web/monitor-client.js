@@ -1,4 +1,4 @@
-// The monitoring protocol, client side (README, "Monitoring protocol"). Plain JavaScript with no
+// The monitoring protocol, client side (docs/monitoring-protocol.md). Plain JavaScript with no
 // imports, so the dashboard loads it as it is and Node (the demo, the tests) imports the same file.
 //
 // - `records` frames may repeat a record: every record is passed on once, by id.

@@ -132,7 +132,7 @@ export function openApiDocument(serverUrl?: string): Json {
     info: {
       title: 'data-handler HTTP API',
       version: '1',
-      description: 'Accepts records over HTTPS, stores them in PostgreSQL in bulk, and answers queries over them. Monitoring is a WebSocket API of its own (see the README).',
+      description: 'Accepts records over HTTPS, stores them in PostgreSQL in bulk, and answers queries over them. Monitoring is a WebSocket API of its own (see docs/monitoring-protocol.md).',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),

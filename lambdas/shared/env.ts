@@ -149,7 +149,7 @@ export const AuthEnv = z.object({
 
 const nonEmpty = z.string().check(z.minLength(1, { error: 'must not be empty' }));
 
-/** Powertools' log levels, accepted in any case (the README documents `LOG_LEVEL=debug`). */
+/** Powertools' log levels, accepted in any case (docs/local-stack.md documents `LOG_LEVEL=debug`). */
 const logLevel = z.optional(
   z.pipe(
     z.transform((value: unknown) => (typeof value === 'string' ? value.trim().toLowerCase() : value)),

@@ -4,7 +4,7 @@
  * demo-like data drawn and screenshotted at laptop and phone size, the analysis's signals marked
  * on the chart for a window typed in local time, and dead letters shown in the health panel and
  * the status banner. With DASHBOARD_DOCS=1 the laptop screenshot is also written to
- * docs/dashboard.png (the README's picture).
+ * docs/dashboard.png (the picture in docs/dashboard.md).
  */
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { copyFile, mkdir } from 'node:fs/promises';

@@ -37,7 +37,7 @@ describe('timestamps in the first century', () => {
     expect(early.epochMs).toBe(-60_589_296_000_000);
   });
 
-  it('accepts a record dated in year 0050, as the README promises', () => {
+  it('accepts a record dated in year 0050, as docs/api.md promises', () => {
     expect(parseUploadBody({ data: 1, date: '0050-01-01T00:00:00Z' })).toEqual([{ data: 1, date: '0050-01-01T00:00:00Z' }]);
   });
 });
