@@ -1,21 +1,22 @@
-import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { QUEUE_MAX_RECEIVE_COUNT, WRITER_TIMEOUT_SECONDS, type FunctionName } from '../lambdas/functions';
+import { QUEUE_MAX_RECEIVE_COUNT, RECORD_READERS, WRITER_TIMEOUT_SECONDS, type FunctionSpec } from '../lambdas/functions';
 import { ApiGatewayAccount } from './constructs/api-gateway-account';
 import { checkProxyZones } from './constructs/availability-zones';
 import { BatchWriter, maxConcurrencyFor, proxyMaxConnectionsPercent } from './constructs/batch-writer';
 import { DashboardSite } from './constructs/dashboard-site';
-import { Database, databaseRoleFor } from './constructs/database';
+import { Database } from './constructs/database';
 import { DeletionProtection } from './constructs/deletion-protection';
-import { HandlerFunction, type FunctionDefaults } from './constructs/handler-function';
+import { FunctionWiring, type FunctionOptions } from './constructs/function-wiring';
+import type { HandlerFunction } from './constructs/handler-function';
 import { Identity } from './constructs/identity';
 import { IngestApi } from './constructs/ingest-api';
 import { IdempotencyKeys } from './constructs/idempotency-keys';
 import { LoginAttempts } from './constructs/login-attempts';
 import { MonitoringSocket } from './constructs/monitoring-socket';
-import { Network } from './constructs/network';
+import { Network, type NetworkProps } from './constructs/network';
 import { Observability } from './constructs/observability';
 import { PipelineState } from './constructs/pipeline-state';
 import { RecordQueue } from './constructs/record-queue';
@@ -75,10 +76,11 @@ export interface DataHandlerStackProps extends StackProps {
    */
   readonly readerConnections?: number;
   /**
-   * Concurrent executions reserved for each reader function. Opt-in: Lambda keeps 100 of the
-   * account's concurrency unreserved, so any reservation needs a quota of at least 100 plus the
-   * reservations (new accounts may start at 10), and `npm run deploy` checks it first. The
-   * connection budget does not depend on it (see `readerConnections`). @default - none reserved
+   * Concurrent executions reserved for each record reader (RECORD_READERS in the catalogue, not
+   * the health probe). Opt-in: Lambda keeps 100 of the account's concurrency unreserved, so any
+   * reservation needs a quota of at least 100 plus the reservations (new accounts may start at
+   * 10), and `npm run deploy` checks it first. The connection budget does not depend on it (see
+   * `readerConnections`). @default - none reserved
    */
   readonly readerConcurrency?: number;
   /** Where alarms are sent by email. @default - no subscription: subscribe to the AlarmTopicArn output */
@@ -97,7 +99,9 @@ export interface DataHandlerStackProps extends StackProps {
 
 /**
  * data-handler on AWS: HTTPS ingest into SQS, a batch writer into RDS PostgreSQL, and live
- * pushes over a WebSocket API, with Cognito identity, alarms and a dashboard.
+ * pushes over a WebSocket API, with Cognito identity, alarms and a dashboard. Every function is
+ * built from its catalogue entry (lambdas/functions.ts) by one FunctionWiring, which turns its
+ * bindings into variables, grants and network access.
  */
 export class DataHandlerStack extends Stack {
   public readonly identity: Identity;
@@ -117,140 +121,61 @@ export class DataHandlerStack extends Stack {
 
   constructor(scope: Construct, id: string, props: DataHandlerStackProps = {}) {
     super(scope, id, props);
-    const dataRemoval = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
-    const defaults: FunctionDefaults = { logRetention };
-
-    const network = new Network(this, 'Network', {
-      natGateways: props.natGateways ?? 1,
-      flowLogRetention: logRetention,
-      ...(props.availabilityZoneIds ? { availabilityZoneIds: props.availabilityZoneIds } : {}),
-      ...(props.availabilityZones ? { availabilityZones: props.availabilityZones } : {}),
-    });
-    const useProxy = props.useRdsProxy ?? true;
-    if (useProxy && props.availabilityZoneIds) checkProxyZones(this, props.availabilityZoneIds);
-    this.identity = new Identity(this, 'Identity', { removalPolicy: dataRemoval });
-    this.queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
     const dbMaxConnections = props.dbMaxConnections ?? 80;
     const readerConnections = props.readerConnections ?? 15;
-    this.database = new Database(this, 'Database', {
-      vpc: network.vpc,
-      ...(props.dbInstanceType ? { instanceType: props.dbInstanceType } : {}),
-      useProxy,
-      multiAz: props.dbMultiAz ?? false,
-      ...(props.dbEngineVersion ? { engineVersion: props.dbEngineVersion } : {}),
-      connectionLimits: { reader: readerConnections },
-      // The proxy may use all but the connections kept free (DATABASE_RESERVED_CONNECTIONS).
-      proxyMaxConnectionsPercent: proxyMaxConnectionsPercent(dbMaxConnections),
-      removalPolicy: dataRemoval === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
-      logRetention,
-    });
-    const migration = new SchemaMigration(this, 'Migration', { ...defaults, vpc: network.vpc, database: this.database });
 
+    // What the functions' bindings point at.
+    const network = new Network(this, 'Network', networkProps(props, logRetention));
+    this.identity = new Identity(this, 'Identity', { removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN });
+    this.queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
+    this.database = this.addDatabase(network, props, dbMaxConnections, readerConnections, logRetention);
+    this.idempotencyKeys = new IdempotencyKeys(this, 'IdempotencyKeys');
+    this.loginAttempts = new LoginAttempts(this, 'LoginAttempts');
+    this.pipelineState = new PipelineState(this, 'PipelineState');
+
+    // The functions, each from its catalogue entry, in the order their resources come to exist:
+    // the migration creates the roles the writer and the readers connect as, and the socket
+    // brings the connections the writer pushes to.
+    let wiring = new FunctionWiring(
+      {
+        vpc: network.vpc,
+        queue: this.queue,
+        database: this.database,
+        identity: this.identity,
+        idempotencyKeys: this.idempotencyKeys,
+        loginAttempts: this.loginAttempts,
+        pipelineState: this.pipelineState,
+      },
+      { logRetention },
+    );
+    const migration = new SchemaMigration(this, 'Migration', { wiring, database: this.database, logRetention });
+    wiring = wiring.with({ migration });
     // See ApiGatewayAccount: without the account's logging role the WebSocket stage cannot be created.
     const account = props.apiGatewayAccountRole ?? true ? new ApiGatewayAccount(this, 'ApiGatewayAccount') : undefined;
-    this.socket = new MonitoringSocket(this, 'Monitoring', {
-      ...defaults,
-      issuerUrl: this.identity.issuerUrl,
-      audience: this.identity.client.userPoolClientId,
-      ...(account ? { accountLogging: account.account } : {}),
-    });
-    this.pipelineState = new PipelineState(this, 'PipelineState');
+    this.socket = new MonitoringSocket(this, 'Monitoring', { wiring, accessLogRetention: logRetention, ...(account ? { accountLogging: account.account } : {}) });
+    wiring = wiring.with({ connections: this.socket });
     this.writer = new BatchWriter(this, 'Writer', {
-      ...defaults,
-      vpc: network.vpc,
+      wiring,
       queue: this.queue,
-      database: this.database,
-      socket: this.socket,
-      pipelineState: this.pipelineState,
       ...(props.batchSize !== undefined ? { batchSize: props.batchSize } : {}),
       ...(props.batchWindow ? { maxBatchingWindow: props.batchWindow } : {}),
       maxConcurrency: props.maxConcurrency ?? maxConcurrencyFor(dbMaxConnections, readerConnections),
     });
+    const httpFunctions = wiring.functions(this, 'http', (spec) => readerOptions(spec, props));
+    this.ingestFunction = httpFunctions.ingest!;
 
-    this.idempotencyKeys = new IdempotencyKeys(this, 'IdempotencyKeys');
-    this.ingestFunction = new HandlerFunction(this, 'IngestFunction', {
-      ...defaults,
-      name: 'ingest',
-      environment: { QUEUE_URL: this.queue.queue.queueUrl, ...this.idempotencyKeys.environment() },
-    });
-    this.queue.grantEnqueue(this.ingestFunction);
-    this.idempotencyKeys.grantClaimKeys(this.ingestFunction);
-    this.loginAttempts = new LoginAttempts(this, 'LoginAttempts');
-    const authToken = new HandlerFunction(this, 'AuthTokenFunction', {
-      ...defaults,
-      name: 'auth-token',
-      environment: { COGNITO_CLIENT_ID: this.identity.client.userPoolClientId, ...this.loginAttempts.environment() },
-    });
-    this.loginAttempts.grantCountAttempts(authToken);
-    // Readiness opens a new database session, so the health function runs in the VPC and
-    // connects as the reader role, like the readers; no reserved concurrency: a probe opens
-    // one connection per environment at most once a second (see its catalogue entry).
-    const health = new HandlerFunction(this, 'HealthFunction', {
-      ...defaults,
-      name: 'health',
-      vpc: network.vpc,
-      environment: this.database.connectionEnvironment(databaseRoleFor('health')),
-    });
-    this.database.grantConnect(health, databaseRoleFor('health'));
-    // The read functions run in the VPC beside the writer and reach the database the same way.
-    // The reader role's connection limit caps what they take from the writer's budget; reserved
-    // concurrency is opt-in (readerConcurrency).
-    const reader = (id: string, name: FunctionName) => {
-      const fn = new HandlerFunction(this, id, {
-        ...defaults,
-        name,
-        vpc: network.vpc,
-        ...(props.readerConcurrency ? { reservedConcurrentExecutions: props.readerConcurrency } : {}),
-        environment: this.database.connectionEnvironment(databaseRoleFor(name)),
-      });
-      this.database.grantConnect(fn, databaseRoleFor(name));
-      return fn;
-    };
-    const recordsQuery = reader('RecordsQueryFunction', 'records-query');
-    const recordsSeries = reader('RecordsSeriesFunction', 'records-series');
-    const swingAnalyze = reader('SwingAnalyzeFunction', 'swing-analyze');
-    const pipelineStatus = new HandlerFunction(this, 'PipelineStatusFunction', {
-      ...defaults,
-      name: 'pipeline-status',
-      environment: { ...this.queue.countsEnvironment(), ...this.pipelineState.environment() },
-    });
-    this.queue.grantReadCounts(pipelineStatus);
-    this.pipelineState.grantRead(pipelineStatus);
-    const openApi = new HandlerFunction(this, 'OpenApiFunction', { ...defaults, name: 'openapi' });
-    // They connect as roles the migrate function creates: switched to them only once it has run
-    // (on the deploy that introduces the roles, they would otherwise be refused until then).
-    // Only the functions themselves wait: their security groups are what the database admits.
-    for (const fn of [this.writer.function, recordsQuery, recordsSeries, swingAnalyze, health]) {
-      (fn.node.defaultChild as CfnResource).addDependency(migration.resource.node.defaultChild as CfnResource);
-    }
-    // The site is built after the API (its config.json names the API), so the API names the
-    // site's origin lazily: resolved at synth, when the site exists.
     const hostDashboard = props.dashboard ?? true;
-    const extraOrigins = props.corsAllowOrigins ?? [];
-    const corsAllowOrigins = extraOrigins.includes('*')
-      ? ['*']
-      : [...(hostDashboard ? [Lazy.string({ produce: () => this.dashboardSite!.origin })] : []), ...extraOrigins];
     this.api = new IngestApi(this, 'Ingest', {
-      functions: {
-        ingest: this.ingestFunction,
-        'auth-token': authToken,
-        health,
-        openapi: openApi,
-        'records-query': recordsQuery,
-        'records-series': recordsSeries,
-        'swing-analyze': swingAnalyze,
-        'pipeline-status': pipelineStatus,
-      },
+      functions: httpFunctions,
       issuerUrl: this.identity.issuerUrl,
       audiences: [this.identity.client.userPoolClientId],
-      corsAllowOrigins,
-      accessLogRetention: defaults.logRetention!,
+      corsAllowOrigins: this.corsAllowOrigins(hostDashboard, props.corsAllowOrigins ?? []),
+      accessLogRetention: logRetention,
     });
     if (hostDashboard) {
       this.dashboardSite = new DashboardSite(this, 'Dashboard', { httpApiUrl: this.api.url, webSocketUrl: this.socket.url, logRetention });
     }
-
     const observability = new Observability(this, 'Observability', {
       queue: this.queue,
       writer: this.writer.function,
@@ -260,6 +185,7 @@ export class DataHandlerStack extends Stack {
       dbMaxConnections,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
+    this.addOutputs(migration, observability);
 
     // Last, so that a first create that fails anywhere can still delete the database.
     new DeletionProtection(this, 'DatabaseProtection', {
@@ -267,7 +193,40 @@ export class DataHandlerStack extends Stack {
       enabled: props.deletionProtection ?? true,
       logRetention,
     }).afterEverythingIn(this);
+  }
 
+  /**
+   * PostgreSQL (behind RDS Proxy unless `useRdsProxy` is false), with the reader role's
+   * connection limit, and the proxy's share of the connections sized to keep
+   * DATABASE_RESERVED_CONNECTIONS free.
+   */
+  private addDatabase(network: Network, props: DataHandlerStackProps, dbMaxConnections: number, readerConnections: number, logRetention: RetentionDays): Database {
+    const useProxy = props.useRdsProxy ?? true;
+    if (useProxy && props.availabilityZoneIds) checkProxyZones(this, props.availabilityZoneIds);
+    return new Database(this, 'Database', {
+      vpc: network.vpc,
+      ...(props.dbInstanceType ? { instanceType: props.dbInstanceType } : {}),
+      useProxy,
+      multiAz: props.dbMultiAz ?? false,
+      ...(props.dbEngineVersion ? { engineVersion: props.dbEngineVersion } : {}),
+      connectionLimits: { reader: readerConnections },
+      proxyMaxConnectionsPercent: proxyMaxConnectionsPercent(dbMaxConnections),
+      removalPolicy: (props.removalPolicy ?? RemovalPolicy.RETAIN) === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
+      logRetention,
+    });
+  }
+
+  /**
+   * The origins the HTTP API allows: the hosted dashboard's and `extra`, or any when `extra`
+   * holds `*`. The site is built after the API (its config.json names the API), so its origin
+   * is named lazily: resolved at synth, when the site exists.
+   */
+  private corsAllowOrigins(hostDashboard: boolean, extra: readonly string[]): string[] {
+    if (extra.includes('*')) return ['*'];
+    return [...(hostDashboard ? [Lazy.string({ produce: () => this.dashboardSite!.origin })] : []), ...extra];
+  }
+
+  private addOutputs(migration: SchemaMigration, observability: Observability): void {
     new CfnOutput(this, 'HttpApiUrl', { value: this.api.url, description: 'POST /api/data/upload, POST /auth/token' });
     new CfnOutput(this, 'WebSocketUrl', { value: this.socket.url, description: 'Connect with ?token=<access_token>' });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
@@ -279,4 +238,23 @@ export class DataHandlerStack extends Stack {
     if (this.dashboardSite) new CfnOutput(this, 'DashboardUrl', { value: this.dashboardSite.url, description: 'The monitoring dashboard' });
     new CfnOutput(this, 'MigrateFunctionName', { value: migration.function.functionName, description: 'Invoke it to run the migrations again' });
   }
+}
+
+function networkProps(props: DataHandlerStackProps, flowLogRetention: RetentionDays): NetworkProps {
+  return {
+    natGateways: props.natGateways ?? 1,
+    flowLogRetention,
+    ...(props.availabilityZoneIds ? { availabilityZoneIds: props.availabilityZoneIds } : {}),
+    ...(props.availabilityZones ? { availabilityZones: props.availabilityZones } : {}),
+  };
+}
+
+/**
+ * Reserved concurrency for the record readers, when `readerConcurrency` asks for it. Their
+ * connections are capped by the reader role's limit either way (`readerConnections`); the
+ * health probe, which connects as that role too, is never reserved.
+ */
+function readerOptions(spec: FunctionSpec, props: DataHandlerStackProps): FunctionOptions {
+  const isReader = (RECORD_READERS as readonly string[]).includes(spec.name);
+  return isReader && props.readerConcurrency ? { reservedConcurrentExecutions: props.readerConcurrency } : {};
 }

@@ -1,21 +1,20 @@
 import { Duration } from 'aws-cdk-lib';
-import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { FUNCTION_POOL_SIZE, functionSpec } from '../../lambdas/functions';
-import { databaseRoleFor, type Database } from './database';
-import { HandlerFunction, type FunctionDefaults } from './handler-function';
-import type { MonitoringSocket } from './monitoring-socket';
-import type { PipelineState } from './pipeline-state';
+import type { FunctionWiring } from './function-wiring';
+import type { HandlerFunction } from './handler-function';
 import type { RecordQueue } from './record-queue';
 
-export interface BatchWriterProps extends FunctionDefaults {
-  readonly vpc: IVpc;
+export interface BatchWriterProps {
+  /**
+   * Builds the writer from the catalogue; it needs what the writer's bindings name: the VPC,
+   * the database (and the migration that creates its role), the record queue, the socket's
+   * connections and the pipeline state.
+   */
+  readonly wiring: FunctionWiring;
+  /** The queue the event source reads. */
   readonly queue: RecordQueue;
-  readonly database: Database;
-  readonly socket: MonitoringSocket;
-  /** Where the writer notes its last batch and failure for the pipeline status. */
-  readonly pipelineState: PipelineState;
   /** Messages per invocation (1–10000). @default - the catalogue's batch size (lambdas/functions.ts) */
   readonly batchSize?: number;
   /** How long the event source gathers a batch (0–300 s). @default - the catalogue's batching window */
@@ -60,7 +59,8 @@ export function proxyMaxConnectionsPercent(maxConnections: number, reserved = DA
 /**
  * The batch writer: an SQS event source (batch size, batching window, partial batch failures,
  * maximum concurrency) into a function in the VPC that stores each batch in PostgreSQL and
- * pushes the new rows to monitors. Its sizes, timeout and settings come from the catalogue.
+ * pushes the new rows to monitors. Its sizes, timeout, settings and bindings come from the
+ * catalogue, through the wiring.
  */
 export class BatchWriter extends Construct {
   public readonly function: HandlerFunction;
@@ -70,18 +70,7 @@ export class BatchWriter extends Construct {
     super(scope, id);
     const { trigger } = functionSpec('batch-writer');
     if (trigger.kind !== 'queue') throw new Error('BatchWriter: the catalogue gives the batch writer no queue trigger');
-    this.function = new HandlerFunction(this, 'Function', {
-      ...props,
-      name: 'batch-writer',
-      vpc: props.vpc,
-      environment: {
-        ...props.database.connectionEnvironment(databaseRoleFor('batch-writer')),
-        CONNECTIONS_TABLE: props.socket.connections.tableName,
-        CONNECTIONS_ENDPOINT: props.socket.managementEndpoint,
-        QUEUE_MAX_RECEIVE_COUNT: String(props.queue.maxReceiveCount),
-        ...props.pipelineState.environment(),
-      },
-    });
+    this.function = props.wiring.function(this, 'batch-writer');
     this.eventSource = new SqsEventSource(props.queue.queue, {
       batchSize: props.batchSize ?? trigger.batchSize,
       maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(trigger.batchWindowSeconds),
@@ -89,11 +78,5 @@ export class BatchWriter extends Construct {
       maxConcurrency: props.maxConcurrency,
     });
     this.function.addEventSource(this.eventSource);
-    props.database.grantConnect(this.function, databaseRoleFor('batch-writer'));
-    props.socket.grantManageConnections(this.function);
-    // The catalogue's 'delay-redelivery' binding. The event source's own grant to consume
-    // includes this action too, but the writer calls it itself and must not depend on that.
-    props.queue.grantDelayRedelivery(this.function);
-    props.pipelineState.grantNote(this.function);
   }
 }

@@ -18,7 +18,7 @@ import type { CfnApplication } from 'aws-cdk-lib/aws-sam';
 import { SecretRotation, SecretRotationApplication, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { APP_ROLES, type AppRole } from '../../lambdas/adapters/pg-roles';
-import { databaseRoleOf, functionSpec, type DatabaseRole, type FunctionName } from '../../lambdas/functions';
+import type { DatabaseRole } from '../../lambdas/functions';
 
 export interface DatabaseProps {
   readonly vpc: IVpc;
@@ -64,13 +64,6 @@ export interface DatabaseProps {
  * with Node.js"). NODE_EXTRA_CA_CERTS adds it to Node's root store at start-up.
  */
 export const LAMBDA_AMAZON_CA_BUNDLE = '/var/runtime/ca-cert.pem';
-
-/** The database role the catalogue gives function `name` (its database binding); fails when it has none. */
-export function databaseRoleFor(name: FunctionName): DatabaseRole {
-  const role = databaseRoleOf(functionSpec(name));
-  if (!role) throw new Error(`${name} has no database binding in lambdas/functions.ts`);
-  return role;
-}
 
 /** The PostgreSQL major version the stack runs, and the minor version it pins by default. */
 export const ENGINE_MAJOR = '17';

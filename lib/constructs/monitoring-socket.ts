@@ -9,19 +9,25 @@ import { Construct, type IDependable } from 'constructs';
 import { WEBSOCKET_API } from '../../lambdas/routes';
 import { acknowledgeFinding, nagEnv, nagRef } from '../nag';
 import { WEBSOCKET_ACCESS_LOG_FORMAT } from './access-logs';
-import { HandlerFunction, type FunctionDefaults } from './handler-function';
+import type { FunctionWiring } from './function-wiring';
+import type { HandlerFunction } from './handler-function';
 
-export interface MonitoringSocketProps extends FunctionDefaults {
-  /** The JWT issuer the authorizer trusts (the Cognito user pool). */
-  readonly issuerUrl: string;
-  /** The audience (Cognito app client id) the authorizer requires. */
-  readonly audience: string;
+export interface MonitoringSocketProps {
+  /**
+   * Builds the four route functions from the catalogue; it needs the identity (the authorizer's
+   * issuer and audience). The socket adds its own connections.
+   */
+  readonly wiring: FunctionWiring;
   /** @default 'live' */
   readonly stageName?: string;
   /** Messages per second across the stage. @default 500 */
   readonly throttleRateLimit?: number;
   /** @default 1000 */
   readonly throttleBurstLimit?: number;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly accessLogRetention?: RetentionDays;
+  /** What happens to the access logs when the stack is deleted. @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /**
    * What the stage must wait for: the account's API Gateway CloudWatch Logs role (see
    * ApiGatewayAccount), without which a stage with access logs cannot be created.
@@ -34,7 +40,8 @@ export interface MonitoringSocketProps extends FunctionDefaults {
  * The monitoring WebSocket API: a REQUEST authorizer on $connect that reads the token from the
  * `token` query parameter, the $connect, $disconnect and $default routes, and the DynamoDB
  * table of open connections (on demand, TTL on `expiresAt`, point-in-time recovery). It owns
- * the four route functions, each granted only what its route needs. Access logs are JSON.
+ * the four route functions, each granted only what its route needs (their catalogue bindings,
+ * through the wiring). Access logs are JSON.
  */
 export class MonitoringSocket extends Construct {
   public readonly api: WebSocketApi;
@@ -61,32 +68,11 @@ export class MonitoringSocket extends Construct {
       // Connections are ephemeral: nothing to keep when the stack goes.
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const tableEnv = { CONNECTIONS_TABLE: this.connections.tableName };
-    this.authorizerFunction = new HandlerFunction(this, 'AuthorizerFunction', {
-      ...props,
-      name: 'ws-authorizer',
-      environment: { JWT_ISSUER: props.issuerUrl, JWT_AUDIENCE: props.audience },
-    });
-    this.connectFunction = new HandlerFunction(this, 'ConnectFunction', { ...props, name: 'ws-connect', environment: tableEnv });
-    this.disconnectFunction = new HandlerFunction(this, 'DisconnectFunction', { ...props, name: 'ws-disconnect', environment: tableEnv });
-    this.defaultFunction = new HandlerFunction(this, 'DefaultFunction', { ...props, name: 'ws-default', environment: tableEnv });
-    this.grantRegister(this.connectFunction);
-    this.grantUnregister(this.disconnectFunction);
-
-    this.api = new WebSocketApi(this, 'Api', {
-      description: 'data-handler: live monitoring',
-      routeSelectionExpression: WEBSOCKET_API.routeSelectionExpression,
-      connectRouteOptions: {
-        integration: new WebSocketLambdaIntegration('ConnectIntegration', this.connectFunction),
-        authorizer: new WebSocketLambdaAuthorizer('Authorizer', this.authorizerFunction, {
-          identitySource: [`route.request.querystring.${WEBSOCKET_API.tokenQueryParameter}`],
-        }),
-      },
-      disconnectRouteOptions: { integration: new WebSocketLambdaIntegration('DisconnectIntegration', this.disconnectFunction) },
-      defaultRouteOptions: { integration: new WebSocketLambdaIntegration('DefaultIntegration', this.defaultFunction), returnResponse: true },
-    });
+    // The API and its stage come before the functions: $default's binding names the stage's
+    // management endpoint, and posting is granted on that stage. The routes follow the functions.
+    this.api = new WebSocketApi(this, 'Api', { description: 'data-handler: live monitoring', routeSelectionExpression: WEBSOCKET_API.routeSelectionExpression });
     this.accessLogs = new LogGroup(this, 'AccessLogs', {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
     this.stage = new WebSocketStage(this, 'Stage', {
@@ -99,15 +85,40 @@ export class MonitoringSocket extends Construct {
     if (props.accountLogging) this.stage.node.addDependency(props.accountLogging);
     this.url = this.stage.url;
     this.managementEndpoint = this.stage.callbackUrl;
-    // $default reports missed frames: it takes what a connection is owed and posts it.
-    this.defaultFunction.addEnvironment('CONNECTIONS_ENDPOINT', this.managementEndpoint);
-    this.grantReportMissed(this.defaultFunction);
+
+    const wiring = props.wiring.with({ connections: this });
+    this.authorizerFunction = wiring.function(this, 'ws-authorizer');
+    this.connectFunction = wiring.function(this, 'ws-connect');
+    this.disconnectFunction = wiring.function(this, 'ws-disconnect');
+    this.defaultFunction = wiring.function(this, 'ws-default');
+    this.addRoutes();
+  }
+
+  private addRoutes(): void {
+    this.api.addRoute('$connect', {
+      integration: new WebSocketLambdaIntegration('ConnectIntegration', this.connectFunction),
+      authorizer: new WebSocketLambdaAuthorizer('Authorizer', this.authorizerFunction, {
+        identitySource: [`route.request.querystring.${WEBSOCKET_API.tokenQueryParameter}`],
+      }),
+    });
+    this.api.addRoute('$disconnect', { integration: new WebSocketLambdaIntegration('DisconnectIntegration', this.disconnectFunction) });
+    this.api.addRoute('$default', { integration: new WebSocketLambdaIntegration('DefaultIntegration', this.defaultFunction), returnResponse: true });
     for (const route of ['$disconnect-Route', '$default-Route']) {
       Validations.of(this.api.node.findChild(route)).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason: 'A WebSocket API authorizes once, on $connect (Lambda authorizer); later routes run only on a connection that was authorized.',
       });
     }
+  }
+
+  /** The variables of the `register-connections` and `unregister-connections` bindings. */
+  tableEnvironment(): Record<string, string> {
+    return { CONNECTIONS_TABLE: this.connections.tableName };
+  }
+
+  /** The variables of the `push-to-connections` and `report-missed` bindings. */
+  pushEnvironment(): Record<string, string> {
+    return { ...this.tableEnvironment(), CONNECTIONS_ENDPOINT: this.managementEndpoint };
   }
 
   /** $connect: store a connection. */

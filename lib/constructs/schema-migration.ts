@@ -1,16 +1,21 @@
 import { CustomResource, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { migrationsHash, MIGRATIONS_DIR } from '../../lambdas/adapters/migrations';
 import { acknowledgeFinding, BASIC_EXECUTION_POLICY, nagRef } from '../nag';
-import { databaseRoleFor, type Database } from './database';
-import { HandlerFunction, type FunctionDefaults } from './handler-function';
+import type { Database } from './database';
+import type { FunctionWiring } from './function-wiring';
+import type { HandlerFunction } from './handler-function';
 
-export interface SchemaMigrationProps extends FunctionDefaults {
-  readonly vpc: IVpc;
+export interface SchemaMigrationProps {
+  /** Builds the migrate function from the catalogue; it needs the VPC and the database. */
+  readonly wiring: FunctionWiring;
   readonly database: Database;
+  /** Retention of the provider framework's log. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** The SQL migrations, bundled beside the function. @default the repository's `migrations/` */
   readonly migrationsDir?: string;
 }
@@ -36,11 +41,7 @@ export class SchemaMigration extends Construct {
   constructor(scope: Construct, id: string, props: SchemaMigrationProps) {
     super(scope, id);
     const dir = props.migrationsDir ?? MIGRATIONS_DIR;
-    this.function = new HandlerFunction(this, 'Function', {
-      ...props,
-      name: 'migrate',
-      vpc: props.vpc,
-      environment: props.database.connectionEnvironment(databaseRoleFor('migrate')),
+    this.function = props.wiring.function(this, 'migrate', {
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
@@ -48,7 +49,6 @@ export class SchemaMigration extends Construct {
         afterBundling: (_inputDir: string, outputDir: string) => [`cp -r "${dir}" "${outputDir}/migrations"`],
       },
     });
-    props.database.grantConnect(this.function, databaseRoleFor('migrate'));
     const provider = new Provider(this, 'Provider', {
       onEventHandler: this.function,
       logGroup: new LogGroup(this, 'ProviderLogs', {

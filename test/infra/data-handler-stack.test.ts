@@ -18,7 +18,7 @@ describe('the DataHandler stack', () => {
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      // 80 connections, 10 kept free, three readers of 5 environments with 1 each: 27 writers of 2.
+      // 80 connections, 10 kept free, 15 for the reader role (its connection limit): 27 writers of 2.
       ScalingConfig: { MaximumConcurrency: maxConcurrencyFor(80, 15) },
     });
     expect(maxConcurrencyFor(80, 15)).toBe(27);
