@@ -1,82 +1,52 @@
 /**
- * Monitoring frames pushed over the WebSocket API.
+ * Monitoring frames pushed over the WebSocket API. Their shapes are frame-schemas.ts's zod
+ * schemas (which the AsyncAPI document is built from); this module builds the text.
  */
+import type * as z from 'zod/mini';
 import { byteLength } from './chunking';
+import type * as S from './frame-schemas';
 import type { StoredRecord } from './record';
 import { compareInstants, instantOf } from './timestamp';
 
 /** API Gateway's WebSocket message limit: 128 KB. */
 export const MAX_FRAME_BYTES = 128 * 1024;
 
-/** One record in a records frame: what was uploaded, with its id; `accepted_at` only where it is not its group's. */
-export interface FramedRecord {
-  readonly id: string;
-  readonly data: number;
-  readonly date: string;
-  readonly accepted_at?: string;
-}
-
 /**
- * Consecutive records with one owner stored by one statement (the same `stored_at`). A stored
- * record is its group's fields with its own: `accepted_at` is the group's unless the record
- * carries its own (records of other uploads do).
+ * The protocol version every frame carries (`protocol_version`), so that a client can tell a
+ * shape it does not know. Raise it with any change to a frame's shape (frame-schemas.ts).
  */
-export interface RecordsGroup {
-  readonly user_id: string;
-  readonly accepted_at: string;
-  readonly stored_at: string;
-  readonly records: readonly FramedRecord[];
-}
+export const PROTOCOL_VERSION = 1;
 
+/** A JSON shape as this module hands it out: read-only all the way down. */
+type Frozen<T> = T extends readonly (infer E)[] ? readonly Frozen<E>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+/** A frame as its builder gives it: `frame()` adds the protocol version. */
+type Built<S extends z.ZodMiniType> = Frozen<Omit<z.output<S>, 'protocol_version'>>;
+
+/** One record in a records frame (S.FramedRecord). */
+export type FramedRecord = Frozen<z.output<typeof S.FramedRecord>>;
+/** Consecutive records of one owner and one statement (S.RecordsGroup). */
+export type RecordsGroup = Frozen<z.output<typeof S.RecordsGroup>>;
 /**
- * Newly stored records, in the batch's order. Grouped, a record costs about 100 bytes of a frame
- * (about 135 when it came in an upload of its own) rather than 200 with the shared fields repeated
- * in each: a batch of 1000 from one upload fits one frame, which halves a fan-out's posts and its
- * bytes (API Gateway bills a message per 32 KB).
+ * Newly stored records, in the batch's order (S.RecordsFrame). Grouped, a record costs about 100
+ * bytes of a frame (about 135 when it came in an upload of its own) rather than 200 with the
+ * shared fields repeated in each: a batch of 1000 from one upload fits one frame, which halves a
+ * fan-out's posts and its bytes (API Gateway bills a message per 32 KB).
  */
-export interface RecordsFrame {
-  readonly type: 'records';
-  readonly groups: readonly RecordsGroup[];
-}
+export type RecordsFrame = Built<typeof S.RecordsFrame>;
+/** The pipeline's state, for admins (S.StatusFrame). */
+export type StatusFrame = Built<typeof S.StatusFrame>;
+/** The answer to a ping (S.PongFrame). */
+export type PongFrame = Built<typeof S.PongFrame>;
+/** Records this connection should have received but did not (S.MissedFrame). */
+export type MissedFrame = Built<typeof S.MissedFrame>;
+/** The answer to a message that is not a ping (S.ErrorFrame). */
+export type ErrorFrame = Built<typeof S.ErrorFrame>;
 
-export interface StatusFrame {
-  readonly type: 'status';
-  readonly level: 'error' | 'warning' | 'info';
-  readonly stage: 'store' | 'push';
-  readonly message: string;
-  /** Records waiting to be stored when this was sent. */
-  readonly pending: number;
-  /** Messages of this failure that were on their last receive: they are in the dead-letter queue, not retried. */
-  readonly dead_lettered?: number;
-}
-
-export interface PongFrame {
-  readonly type: 'pong';
-  /** The server's time (ISO-8601 UTC): where a monitor that has seen no record yet catches up from. */
-  readonly time: string;
-}
-
-/**
- * Records this connection should have received but did not: frames that failed after retries
- * or were not sent before the writer's deadline. They were all stored between `stored_from`
- * and `stored_to` (inclusive); GET /api/data/records?time_field=stored_at with that window
- * returns them (and possibly others already seen: dedupe by id).
- */
-export interface MissedFrame {
-  readonly type: 'missed';
-  /** Records not delivered to this connection (repeats counted). */
-  readonly count: number;
-  readonly stored_from: string;
-  readonly stored_to: string;
-}
-
-export interface ErrorFrame {
-  readonly type: 'error';
-  readonly code: string;
-  readonly message: string;
-}
-
+/** A frame as it is built, without its protocol version. */
 export type Frame = RecordsFrame | StatusFrame | PongFrame | MissedFrame | ErrorFrame;
+
+/** A frame as it is sent and received: with its protocol version. */
+export type SentFrame = Frozen<z.output<(typeof S.SERVER_FRAMES)[keyof typeof S.SERVER_FRAMES]>>;
 
 /** What a missed frame reports, before it is sent: merged over every miss of a connection. */
 export type Missed = Omit<MissedFrame, 'type'>;
@@ -87,18 +57,20 @@ export interface OutgoingRecords {
   readonly missed: Missed;
 }
 
-const FRAME_HEAD = '{"type":"records","groups":[';
+const FRAME_HEAD = `{"type":"records","protocol_version":${PROTOCOL_VERSION},"groups":[`;
 const FRAME_TAIL = ']}';
 const GROUP_TAIL = ']}';
 
 /** A record as its group holds it: its acceptance time only where it is not the group's. */
 function rowOf(r: StoredRecord, group: StoredRecord): string {
-  return JSON.stringify(r.accepted_at === group.accepted_at ? { id: r.id, data: r.data, date: r.date } : { id: r.id, data: r.data, date: r.date, accepted_at: r.accepted_at });
+  const row: FramedRecord = r.accepted_at === group.accepted_at ? { id: r.id, data: r.data, date: r.date } : { id: r.id, data: r.data, date: r.date, accepted_at: r.accepted_at };
+  return JSON.stringify(row);
 }
 
 /** The opening of a group, up to its first record. */
 function groupHead(r: StoredRecord): string {
-  return `{"user_id":${JSON.stringify(r.user_id)},"accepted_at":${JSON.stringify(r.accepted_at)},"stored_at":${JSON.stringify(r.stored_at)},"records":[`;
+  const shared: Omit<RecordsGroup, 'records'> = { user_id: r.user_id, accepted_at: r.accepted_at, stored_at: r.stored_at };
+  return `${JSON.stringify(shared).slice(0, -1)},"records":[`;
 }
 
 /** Records as frames, in order, none larger than `maxBytes`; consecutive records of one owner and statement share a group. */
@@ -167,6 +139,8 @@ export function mergeMissed(a: Missed | undefined, b: Missed): Missed {
   return { count: a.count + b.count, stored_from: earlier(a.stored_from, b.stored_from), stored_to: later(a.stored_to, b.stored_to) };
 }
 
+/** A frame's text: its type, then the protocol version, then its fields. */
 export function frame(value: Frame): string {
-  return JSON.stringify(value);
+  const { type, ...fields } = value;
+  return JSON.stringify({ type, protocol_version: PROTOCOL_VERSION, ...fields });
 }

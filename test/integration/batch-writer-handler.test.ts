@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
 import type { FanoutDeps } from '../../lambdas/core/fanout';
+import { PROTOCOL_VERSION } from '../../lambdas/core/frames';
 import { PgDeadLetterLog } from '../../lambdas/adapters/pg-dead-letter-log';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
 import { SqsRedelivery } from '../../lambdas/adapters/sqs-redelivery';
@@ -125,7 +126,7 @@ describe('the batch writer with PostgreSQL and the WebSocket gateway', () => {
     // The admin's next ping brings the missed frame (the $default route reports it).
     admin.socket.send('{"action":"ping"}');
     await waitFor(() => admin.frames.some((f) => f.type === 'missed'));
-    expect(admin.frames.find((f) => f.type === 'missed')).toEqual({ type: 'missed', count: 2, stored_from: rows[0]!.stored_at, stored_to: rows[0]!.stored_at });
+    expect(admin.frames.find((f) => f.type === 'missed')).toEqual({ type: 'missed', protocol_version: PROTOCOL_VERSION, count: 2, stored_from: rows[0]!.stored_at, stored_to: rows[0]!.stored_at });
     deadManagement.destroy();
   });
 

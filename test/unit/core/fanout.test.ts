@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ThrottledError } from '../../../lambdas/core/errors';
-import { recordsFrames } from '../../../lambdas/core/frames';
+import { PROTOCOL_VERSION, recordsFrames } from '../../../lambdas/core/frames';
 import { DEFAULT_FANOUT, pushRecords, pushStatus, recordTargets, reportMissed, type FanoutOptions } from '../../../lambdas/core/fanout';
 import type { Broadcaster, Connection, PostOutcome } from '../../../lambdas/core/ports';
 import { storedRecord } from '../../fixtures/records';
@@ -185,8 +185,8 @@ describe('no silent loss: what a connection does not get is owed to it as a miss
 
     // bob has no record in this batch, and still hears of his loss.
     const postsTo = (id: string) => broadcaster.posts.filter((p) => p.connectionId === id).map((p) => p.data);
-    expect(postsTo('a')).toEqual([JSON.stringify({ type: 'missed', ...owed }), recordsFrames([row])[0]!.data]);
-    expect(postsTo('b')).toEqual([JSON.stringify({ type: 'missed', ...owed })]);
+    expect(postsTo('a')).toEqual([JSON.stringify({ type: 'missed', protocol_version: PROTOCOL_VERSION, ...owed }), recordsFrames([row])[0]!.data]);
+    expect(postsTo('b')).toEqual([JSON.stringify({ type: 'missed', protocol_version: PROTOCOL_VERSION, ...owed })]);
     expect(report.missedReported).toBe(2);
     expect(registry.items.every((c) => c.missed === undefined)).toBe(true);
   });
@@ -210,7 +210,7 @@ describe('no silent loss: what a connection does not get is owed to it as a miss
 
     const broadcaster = new ScriptedBroadcaster();
     expect(await reportMissed('a', { registry, broadcaster })).toBe('reported');
-    expect(broadcaster.posts).toEqual([{ connectionId: 'a', data: JSON.stringify({ type: 'missed', ...owed }) }]);
+    expect(broadcaster.posts).toEqual([{ connectionId: 'a', data: JSON.stringify({ type: 'missed', protocol_version: PROTOCOL_VERSION, ...owed }) }]);
     expect(await reportMissed('a', { registry, broadcaster })).toBe('none');
   });
 });
@@ -223,7 +223,7 @@ describe('status frames', () => {
     await pushStatus({ level: 'error', stage: 'store', message: 'down', pending: 7 }, { registry, broadcaster }, options());
 
     expect(broadcaster.posts).toEqual([
-      { connectionId: 'admin', data: JSON.stringify({ type: 'status', level: 'error', stage: 'store', message: 'down', pending: 7 }) },
+      { connectionId: 'admin', data: JSON.stringify({ type: 'status', protocol_version: PROTOCOL_VERSION, level: 'error', stage: 'store', message: 'down', pending: 7 }) },
     ]);
   });
 });

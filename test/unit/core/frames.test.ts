@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { byteLength, chunkBySize, utf8Length } from '../../../lambdas/core/chunking';
-import { MAX_FRAME_BYTES, mergeMissed, missedOf, recordsFrames } from '../../../lambdas/core/frames';
+import { frame, MAX_FRAME_BYTES, mergeMissed, missedOf, PROTOCOL_VERSION, recordsFrames } from '../../../lambdas/core/frames';
 import { frameRecords } from '../../../web/monitor-client.js';
 import { storedRecord } from '../../fixtures/records';
 
@@ -13,9 +13,25 @@ describe('monitoring frames', () => {
     expect(frames).toHaveLength(1);
     expect(JSON.parse(frames[0]!.data)).toEqual({
       type: 'records',
+      protocol_version: PROTOCOL_VERSION,
       groups: [{ user_id: a!.user_id, accepted_at: a!.accepted_at, stored_at: a!.stored_at, records: [a, b].map((r) => ({ id: r!.id, data: r!.data, date: r!.date })) }],
     });
     expect(recordsIn(frames[0]!.data)).toEqual([a, b]);
+  });
+
+  it('gives every frame its protocol version, right after its type, so a client can tell a shape it does not know', () => {
+    const texts = [
+      recordsFrames([storedRecord()])[0]!.data,
+      frame({ type: 'missed', ...missedOf([storedRecord()]) }),
+      frame({ type: 'status', level: 'info', stage: 'push', message: 'm', pending: 0 }),
+      frame({ type: 'pong', time: '2024-01-01T00:00:00Z' }),
+      frame({ type: 'error', code: 'invalid_json', message: 'm' }),
+    ];
+
+    for (const text of texts) {
+      expect(text, text).toMatch(/^\{"type":"[a-z]+","protocol_version":\d+,/);
+      expect(JSON.parse(text).protocol_version).toBe(PROTOCOL_VERSION);
+    }
   });
 
   it('opens a new group wherever owner or store time changes, and keeps the order', () => {
