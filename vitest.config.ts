@@ -1,9 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two tiers. `fast`: unit and infrastructure tests, which need no service (`npm run test:fast`).
+ * `services`: everything that runs against the embedded PostgreSQL, SQS and DynamoDB, which
+ * the global setup starts once for that project only. `npm test` runs both.
+ */
+const FAST = ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts'];
+/** Infrastructure tests that also provision on the embedded services. */
+const FAST_NEEDING_SERVICES = ['test/infra/localstack.test.ts'];
+/** Infrastructure tests that run the whole CDK app in a child process, cdk-nag included: full suite only. */
+const SLOW_INFRA = ['test/infra/app-context.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     // Two files at a time, also on 2 cores (vitest's default there is one): most of a file's time
     // is waiting (embedded services starting, back-offs, outages and timeouts played out), so the
@@ -17,5 +26,26 @@ export default defineConfig({
       // No EMF blobs in test output; the metrics test unsets it for itself.
       POWERTOOLS_METRICS_DISABLED: 'true',
     },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'fast',
+          include: FAST,
+          exclude: [...FAST_NEEDING_SERVICES, ...SLOW_INFRA],
+          // One module graph per worker: aws-cdk-lib is imported, and a stack with the same props
+          // synthesized (test/infra/stack.ts), once per worker rather than once per file.
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'services',
+          include: ['test/{integration,e2e,artifacts,browser}/**/*.test.ts', ...FAST_NEEDING_SERVICES, ...SLOW_INFRA],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -18,10 +18,33 @@ export function testApp(context: Record<string, unknown> = {}): App {
   return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
 }
 
-export function synth(props: DataHandlerStackProps = {}, options: { app?: App; id?: string } = {}) {
+type Synthesized = { app: App; stack: DataHandlerStack; template: Template };
+
+/**
+ * Stacks synthesized with plain props, by their JSON: the tests of a worker share them (the fast
+ * tier runs its files in one module graph per worker), so the default stack is built once per
+ * worker rather than once per file. Treat what `synth` returns as read-only.
+ */
+const synthesized = new Map<string, Synthesized>();
+
+/** The props as a cache key, when they are plain data (no Duration, InstanceType or other object). */
+function plainKey(props: DataHandlerStackProps): string | undefined {
+  const plain = (value: unknown): boolean =>
+    value === null || ['string', 'number', 'boolean', 'undefined'].includes(typeof value) ||
+    (Array.isArray(value) && value.every(plain)) ||
+    (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype && Object.values(value as object).every(plain));
+  return plain(props) ? JSON.stringify(props) : undefined;
+}
+
+export function synth(props: DataHandlerStackProps = {}, options: { app?: App; id?: string } = {}): Synthesized {
+  const key = options.app || options.id ? undefined : plainKey(props);
+  const cached = key === undefined ? undefined : synthesized.get(key);
+  if (cached) return cached;
   const app = options.app ?? testApp();
   const stack = new DataHandlerStack(app, options.id ?? 'Test', { env: TEST_ENV, ...props });
-  return { app, stack, template: Template.fromStack(stack) };
+  const built = { app, stack, template: Template.fromStack(stack) };
+  if (key !== undefined) synthesized.set(key, built);
+  return built;
 }
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
