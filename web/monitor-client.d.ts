@@ -4,6 +4,8 @@ import type { StoredRecord } from '../lambdas/core/record';
 
 export declare const CATCH_UP_MARGIN_MS: number;
 export declare const PING_EVERY_MS: number;
+/** The monitoring protocol version this client reads; frames of another are set aside and their span fetched. */
+export declare const PROTOCOL_VERSION: number;
 
 /** The records of a `records` frame, each whole (its group's fields with the record's own). */
 export declare function frameRecords(frame: RecordsFrame): StoredRecord[];
@@ -31,6 +33,8 @@ export interface MonitorStats {
   fetched: number;
   reconnects: number;
   catchUps: number;
+  /** Frames of a protocol version this client does not know (each answered by a catch-up). */
+  unknownFrames: number;
 }
 
 export interface HistoryOptions {

@@ -8,6 +8,8 @@
 //   fetched the same way: a record stored while no connection was open is not lost either.
 // - history() loads the most recent records stored before the page opened, newest first, through
 //   the same seen-set, so a record that also comes live is passed on once.
+// - A frame of a protocol version this client does not know is set aside, not read: its records
+//   are fetched as after a reconnect (the HTTP API has its own version), so none is lost.
 
 /**
  * How far before the newest stored_at seen a catch-up starts. stored_at is when a batch's
@@ -17,6 +19,8 @@
 export const CATCH_UP_MARGIN_MS = 60_000;
 /** API Gateway closes a connection idle for 10 minutes; a ping also collects a missed frame. */
 export const PING_EVERY_MS = 60_000;
+/** The monitoring protocol version this client reads (`protocol_version` in every frame). */
+export const PROTOCOL_VERSION = 1;
 const PAGE_SIZE = 1000;
 const WINDOW_MS = 365 * 86_400_000;
 /** history() reaches this far past the client's clock: stored_at is the server's clock. */
@@ -59,7 +63,7 @@ export class Monitor {
     this.seen = new Set();
     /** The newest stored_at seen, in ms; undefined until a record or a pong arrives. */
     this.watermarkMs = undefined;
-    this.stats = { delivered: 0, repeated: 0, missedFrames: 0, fetched: 0, reconnects: 0, catchUps: 0 };
+    this.stats = { delivered: 0, repeated: 0, missedFrames: 0, fetched: 0, reconnects: 0, catchUps: 0, unknownFrames: 0 };
     this.socket = undefined;
     this.stopped = false;
     this.retry = 0;
@@ -152,6 +156,13 @@ export class Monitor {
     try {
       frame = JSON.parse(typeof data === 'string' ? data : String(data));
     } catch {
+      return;
+    }
+    if (frame === null || typeof frame !== 'object') return;
+    // A shape this client cannot read: fetch what it may have carried instead of guessing.
+    if (frame.protocol_version !== undefined && frame.protocol_version !== PROTOCOL_VERSION) {
+      this.stats.unknownFrames++;
+      this.enqueue(() => this.catchUp());
       return;
     }
     if (frame.type === 'records') return this.deliver(frameRecords(frame), 'live');
