@@ -39,6 +39,8 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { method: 'POST', path: '/auth/token', function: 'auth-token', auth: 'none' },
   { method: 'GET', path: '/health', function: 'health', auth: 'none' },
   { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
+  // The monitoring WebSocket's contract, served beside the HTTP API's.
+  { method: 'GET', path: '/asyncapi.json', function: 'openapi', auth: 'none' },
 ];
 
 /** CORS of the HTTP API, for a browser dashboard on another origin (origins are configurable). */

@@ -114,6 +114,12 @@ const OPERATIONS: Record<string, Json> = {
     summary: 'This document',
     responses: { 200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object' } } } } },
   },
+  'GET /asyncapi.json': {
+    operationId: 'asyncApi',
+    summary: 'The monitoring WebSocket protocol',
+    description: 'The AsyncAPI 3.0 document of the monitoring WebSocket: its frames (each with protocol_version) and the ping action.',
+    responses: { 200: { description: 'The AsyncAPI 3.0 document.', content: { 'application/json': { schema: { type: 'object' } } } } },
+  },
 };
 
 function operation(route: HttpRoute): Json {

@@ -2,15 +2,19 @@
  * The OpenAPI document against the API it describes: it validates as OpenAPI 3.1, names every
  * route, and every answer the local stack gives (the same handlers as on AWS, behind the same
  * gateway rules) matches the schema the document gives for its status. A field added, renamed
- * or dropped in a handler fails here until the document says so too.
+ * or dropped in a handler fails here until the document says so too. The same for the
+ * monitoring WebSocket and the AsyncAPI document the stack serves beside it.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asyncApiDocument } from '../../lambdas/core/asyncapi';
 import { HTTP_ROUTES } from '../../lambdas/routes';
+import { asyncApiErrors, validateClientMessage, validateFrame } from '../support/asyncapi-contract';
 import { login, startTestStack, waitFor } from '../support/stack';
+import WebSocket from 'ws';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>>; components: object };
 
@@ -116,6 +120,30 @@ describe('the OpenAPI document and the API it describes', () => {
     expect((await call('POST', '/auth/token', { body: 'x', headers: { 'content-type': 'text/plain' } })).status).toBe(415);
     expect((await call('GET', '/health')).status).toBe(200);
     expect((await call('GET', '/openapi.json')).status).toBe(200);
+    expect((await call('GET', '/asyncapi.json')).status).toBe(200);
+  });
+
+  it('serves the AsyncAPI document, and every frame the stack sends for records, pings and bad messages matches it', async () => {
+    const served = (await (await fetch(`${stack.httpUrl}/asyncapi.json`)).json()) as Record<string, unknown>;
+    expect(asyncApiErrors(served)).toEqual([]);
+    expect(served).toEqual(asyncApiDocument());
+
+    const socket = new WebSocket(`${stack.wsUrl}/?token=${encodeURIComponent(admin)}`);
+    const texts: string[] = [];
+    socket.on('message', (data) => texts.push(data.toString()));
+    await new Promise<void>((resolve, reject) => socket.once('open', () => resolve()).once('error', reject));
+    const types = () => texts.map((t) => (JSON.parse(t) as { type: string }).type);
+    try {
+      for (const message of ['{"action":"ping"}']) expect(validateClientMessage(message, served)).toEqual([]);
+      socket.send('{"action":"ping"}');
+      socket.send('{"action":"subscribe"}');
+      socket.send('not json');
+      expect((await call('POST', '/api/data/upload', { token: admin, body: JSON.stringify({ data: 7, date: '2006-01-02T00:00:00Z' }) })).status).toBe(202);
+      await waitFor(() => ['pong', 'error', 'records'].every((t) => types().includes(t)) && types().filter((t) => t === 'error').length >= 2, 30_000);
+    } finally {
+      socket.close();
+    }
+    for (const text of texts) expect(validateFrame(text, served), text.slice(0, 300)).toEqual([]);
   });
 
   it('was checked against every status the document promises that this stack can be made to give', () => {
