@@ -79,3 +79,10 @@ export async function storeMessages(messages: readonly MessageRecords[], store: 
 function asUnavailable(failure: unknown): StoreUnavailableError {
   return failure instanceof Error && failure.name === 'StoreUnavailableError' ? (failure as StoreUnavailableError) : new StoreUnavailableError(failure);
 }
+
+/** A store failure in words for the status panel: whether the database was reached, and its SQLSTATE (never its message, which may quote data). */
+export function storeFailureReason(error: StoreUnavailableError): string {
+  if (error.unreachable) return 'the database was unreachable';
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `the database failed the store (SQLSTATE ${code})` : 'the database failed the store';
+}

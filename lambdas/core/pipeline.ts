@@ -23,6 +23,37 @@ export interface LastBatch {
   readonly lag_ms: number;
 }
 
+/**
+ * The note of a batch whose `stored` messages finished storing at `finishedAt` (ms), `inserted`
+ * being the rows that were new: what was stored, how long it took, and how far behind acceptance
+ * it ran.
+ */
+export function lastBatchOf(
+  stored: readonly { readonly records: readonly { readonly accepted_at: string }[] }[],
+  inserted: readonly { readonly stored_at: string }[],
+  insertMs: number,
+  finishedAt: number,
+): LastBatch {
+  let earliest = finishedAt;
+  let records = 0;
+  for (const message of stored) {
+    records += message.records.length;
+    // One acceptance time a message: its upload's.
+    const accepted = message.records[0] ? Date.parse(message.records[0].accepted_at) : finishedAt;
+    if (accepted < earliest) earliest = accepted;
+  }
+  const storedAt = inserted[0] ? Date.parse(inserted[0].stored_at) : finishedAt;
+  return {
+    finished_at: new Date(finishedAt).toISOString(),
+    messages: stored.length,
+    records,
+    inserted: inserted.length,
+    duplicates: records - inserted.length,
+    insert_ms: Math.round(insertMs * 10) / 10,
+    lag_ms: Math.max(0, storedAt - earliest),
+  };
+}
+
 /** What the writer notes when a batch, or part of it, could not be stored. */
 export interface LastFailure {
   readonly at: string;

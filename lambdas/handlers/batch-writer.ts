@@ -8,10 +8,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { storeMessages, type BatchOutcome, type MessageRecords } from '../core/batch-store';
+import { storeFailureReason, storeMessages, type BatchOutcome, type MessageRecords } from '../core/batch-store';
 import { DEFAULT_FANOUT, pushRecords, pushStatus, type FanoutDeps, type FanoutOptions, type FanoutReport } from '../core/fanout';
 import type { StatusFrame } from '../core/frames';
-import type { LastFailure, PipelineState } from '../core/pipeline';
+import { lastBatchOf, type LastFailure, type PipelineState } from '../core/pipeline';
 import { QUEUE_MAX_RECEIVE_COUNT } from '../functions';
 import type { DeadLetterLog, Redelivery, RecordStore, RecordToStore } from '../core/ports';
 import type { StoredRecord } from '../core/record';
@@ -50,122 +50,181 @@ export interface BatchWriterDeps {
 
 type Parsed = MessageRecords & { readonly message: SQSRecord };
 
+/** Messages that failed for one reason, for the pipeline status's last failure. */
+interface Problem {
+  readonly reason: string;
+  readonly messages: readonly SQSRecord[];
+}
+
+/** What one invocation carries from step to step: the messages it fails, and why. */
+interface Invocation {
+  readonly deps: BatchWriterDeps;
+  readonly fanout: FanoutOptions;
+  /** Ids reported back as `batchItemFailures`. */
+  readonly failures: string[];
+  readonly problems: Problem[];
+  /** How many of `messages` are on their last receive: a failure now sends them to the DLQ. */
+  readonly lastTries: (messages: readonly SQSRecord[]) => number;
+}
+
 /** The batch writer over any store, redelivery, dead-letter log, registry and broadcaster. */
 export function makeBatchWriterHandler(deps: BatchWriterDeps) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(observability())
-    .handler(async (event, context: Context) => {
-      const failures: string[] = [];
-      const parsed: Parsed[] = [];
-      const maxReceives = deps.maxReceiveCount ?? QUEUE_MAX_RECEIVE_COUNT;
-      /** Messages on their last receive: a failure now sends them to the DLQ. */
-      const lastTries = (messages: readonly SQSRecord[]) => messages.filter((m) => receiveCount(m) >= maxReceives).length;
-      const problems: { reason: string; messages: readonly SQSRecord[] }[] = [];
-      const malformed: SQSRecord[] = [];
-      for (const message of event.Records) {
-        try {
-          parsed.push({ message, messageId: message.messageId, records: toStore(message) });
-        } catch (error) {
-          // Redelivery cannot fix a malformed body; after maxReceiveCount it rests in the DLQ.
-          logger.error('malformed message', { messageId: message.messageId, receiveCount: receiveCount(message), ...describeError(error) });
-          failures.push(message.messageId);
-          malformed.push(message);
-        }
-      }
-      if (malformed.length > 0) problems.push({ reason: `${malformed.length} malformed message(s)`, messages: malformed });
-      const recordCount = parsed.reduce((n, p) => n + p.records.length, 0);
-      const options: FanoutOptions = { ...DEFAULT_FANOUT, ...deps.fanoutOptions, remainingMs: () => context.getRemainingTimeInMillis() };
-      const status = (frame: Omit<StatusFrame, 'type'>) =>
-        pushStatus(frame, deps.fanout, options).then(countFanout, (error) => logger.warn('status push failed', describeError(error)));
-      // Zeros are emitted too, so that alarms and sums see every batch rather than missing data.
-      metrics.addMetric('BatchSize', MetricUnit.Count, recordCount);
-      metrics.addMetric('MalformedMessages', MetricUnit.Count, failures.length);
+    .handler((event, context: Context) => writeBatch(event, context, deps));
+}
 
-      const started = performance.now();
-      const reserveMs = deps.splitReserveMs ?? 5_000;
-      const outcome = await storeMessages(parsed, deps.store, { hasTime: () => context.getRemainingTimeInMillis() > reserveMs });
-      const insertMs = performance.now() - started;
-      const byId = new Map(parsed.map((p) => [p.messageId, p]));
-      const pick = (ids: readonly string[]) => ids.map((id) => byId.get(id)!);
-      countStore(outcome, pick(outcome.stored), started);
-      // Noted beside the push rather than before it: the status panel must not delay monitors.
-      const noted = outcome.stored.length > 0 ? noteBatch(pick(outcome.stored), outcome.inserted, insertMs, deps.pipelineState) : undefined;
+/** Parse, store, report what failed to store, push what was stored, note what went wrong. */
+async function writeBatch(event: SQSEvent, context: Context, deps: BatchWriterDeps): Promise<SQSBatchResponse> {
+  const maxReceives = deps.maxReceiveCount ?? QUEUE_MAX_RECEIVE_COUNT;
+  const run: Invocation = {
+    deps,
+    fanout: { ...DEFAULT_FANOUT, ...deps.fanoutOptions, remainingMs: () => context.getRemainingTimeInMillis() },
+    failures: [],
+    problems: [],
+    lastTries: (messages) => messages.filter((m) => receiveCount(m) >= maxReceives).length,
+  };
+  const parsed = parseMessages(event.Records, run);
+  const recordCount = countRecords(parsed);
+  // Zeros are emitted too, so that alarms and sums see every batch rather than missing data.
+  metrics.addMetric('BatchSize', MetricUnit.Count, recordCount);
+  metrics.addMetric('MalformedMessages', MetricUnit.Count, run.failures.length);
 
-      if (outcome.error) {
-        const returned = pick(outcome.unavailable);
-        await returnLater(returned, outcome.error, deps);
-        failures.push(...outcome.unavailable);
-        const pending = returned.reduce((n, p) => n + p.records.length, 0);
-        const messages = returned.map((p) => p.message);
-        const deadLettered = lastTries(messages);
-        problems.push({ reason: storeFailureReason(outcome.error), messages });
-        const message =
-          deadLettered === 0
-            ? 'Storing records failed; they will be retried.'
-            : `Storing records failed; ${deadLettered} of ${messages.length} message(s) were on their last try and go to the dead-letter queue (inspect them with npm run dlq).`;
-        await status({ level: 'error', stage: 'store', message, pending, ...(deadLettered ? { dead_lettered: deadLettered } : {}) });
-      }
-      if (outcome.refused.length > 0) {
-        await noteRefused(outcome, byId, deps.deadLetters);
-        failures.push(...outcome.refused.map((r) => r.messageId));
-        const pending = outcome.refused.reduce((n, r) => n + byId.get(r.messageId)!.records.length, 0);
-        const messages = outcome.refused.map((r) => byId.get(r.messageId)!.message);
-        const deadLettered = lastTries(messages);
-        const codes = [...new Set(outcome.refused.map((r) => `SQLSTATE ${r.refusal.sqlstate}`))].join(', ');
-        problems.push({ reason: `the database refused the records of ${messages.length} message(s) (${codes})`, messages });
-        const message =
-          deadLettered === 0
-            ? `The database refused the records of ${outcome.refused.length} message(s); they are retried, then kept in the dead-letter queue with the reason.`
-            : `The database refused the records of ${outcome.refused.length} message(s); ${deadLettered} were on their last try and go to the dead-letter queue with the reason (npm run dlq).`;
-        await status({ level: 'error', stage: 'store', message, pending, ...(deadLettered ? { dead_lettered: deadLettered } : {}) });
-      }
-      if (outcome.unfinished.length > 0) {
-        // Not the messages' fault: they come back after the queue's visibility timeout.
-        logger.warn('ran short of time isolating refused records; returning the rest untried', { messageIds: outcome.unfinished });
-        failures.push(...outcome.unfinished);
-      }
+  const started = performance.now();
+  const reserveMs = deps.splitReserveMs ?? 5_000;
+  const outcome = await storeMessages(parsed, deps.store, { hasTime: () => context.getRemainingTimeInMillis() > reserveMs });
+  const insertMs = performance.now() - started;
+  const byId = new Map(parsed.map((p) => [p.messageId, p]));
+  const stored = outcome.stored.map((id) => byId.get(id)!);
+  countStore(outcome, stored, started);
+  // Noted beside the push rather than before it: the status panel must not delay monitors.
+  const noted = stored.length > 0 ? noteBatch(stored, outcome.inserted, insertMs, deps.pipelineState) : undefined;
 
-      if (outcome.stored.length > 0) {
-        logger.info('batch stored', {
-          messages: event.Records.length,
-          records: recordCount,
-          inserted: outcome.inserted.length,
-          statements: outcome.statements,
-          refused: outcome.refused.length,
-          returned: outcome.unavailable.length + outcome.unfinished.length,
-        });
-      }
-      const storedMessages = pick(outcome.stored);
-      const toPush = await withReplayedRows(outcome.inserted, storedMessages, deps.store);
-      if (toPush && toPush.length > 0) {
-        let pushed = false;
-        try {
-          const report = await pushRecords(toPush, deps.fanout, options);
-          countFanout(report);
-          if (report.failed || report.skipped) logger.warn('some frames were not delivered; the connections are owed a missed frame', { ...report });
-          pushed = report.missedUnnoted === 0;
-        } catch (error) {
-          logger.warn('push failed', describeError(error));
-        }
-        if (!pushed) {
-          // Stored, but some monitor may not have them and cannot be told: the messages come
-          // back, and their retry finds the rows stored and pushes them again.
-          await returnLater(storedMessages, 'pushing stored records failed', deps);
-          failures.push(...outcome.stored);
-          problems.push({ reason: 'pushing stored records failed', messages: storedMessages.map((p) => p.message) });
-        }
-      } else if (!toPush) {
-        await returnLater(storedMessages, 'reading back the stored rows failed', deps);
-        failures.push(...outcome.stored);
-        problems.push({ reason: 'reading back the stored rows failed', messages: storedMessages.map((p) => p.message) });
-      }
-      if (problems.length > 0) {
-        const messages = problems.flatMap((p) => p.messages);
-        await noteFailure({ at: new Date().toISOString(), reason: problems.map((p) => p.reason).join('; '), messages: messages.length, dead_lettered: lastTries(messages) }, deps.pipelineState);
-      }
-      await noted;
-      return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+  await reportUnstored(outcome, byId, run);
+  if (stored.length > 0) {
+    logger.info('batch stored', {
+      messages: event.Records.length,
+      records: recordCount,
+      inserted: outcome.inserted.length,
+      statements: outcome.statements,
+      refused: outcome.refused.length,
+      returned: outcome.unavailable.length + outcome.unfinished.length,
     });
+  }
+  await pushStored(outcome.inserted, stored, run);
+  await noteProblems(run);
+  await noted;
+  return { batchItemFailures: run.failures.map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** The messages' records; a malformed message fails on its own, since redelivery cannot fix it. */
+function parseMessages(messages: readonly SQSRecord[], run: Invocation): Parsed[] {
+  const parsed: Parsed[] = [];
+  const malformed: SQSRecord[] = [];
+  for (const message of messages) {
+    try {
+      parsed.push({ message, messageId: message.messageId, records: toStore(message) });
+    } catch (error) {
+      // After maxReceiveCount it rests in the DLQ.
+      logger.error('malformed message', { messageId: message.messageId, receiveCount: receiveCount(message), ...describeError(error) });
+      run.failures.push(message.messageId);
+      malformed.push(message);
+    }
+  }
+  if (malformed.length > 0) run.problems.push({ reason: `${malformed.length} malformed message(s)`, messages: malformed });
+  return parsed;
+}
+
+/** Fails the messages the store did not take: unavailable, refused, or not reached in time. */
+async function reportUnstored(outcome: BatchOutcome, byId: ReadonlyMap<string, Parsed>, run: Invocation): Promise<void> {
+  const pick = (ids: readonly string[]) => ids.map((id) => byId.get(id)!);
+  if (outcome.error) {
+    const returned = pick(outcome.unavailable);
+    await returnLater(returned, outcome.error, run.deps);
+    await reportStoreFailure(returned, storeFailureReason(outcome.error), run, (deadLettered, count) =>
+      deadLettered === 0
+        ? 'Storing records failed; they will be retried.'
+        : `Storing records failed; ${deadLettered} of ${count} message(s) were on their last try and go to the dead-letter queue (inspect them with npm run dlq).`,
+    );
+  }
+  if (outcome.refused.length > 0) {
+    const refused = pick(outcome.refused.map((r) => r.messageId));
+    await noteRefused(outcome, byId, run.deps.deadLetters);
+    const codes = [...new Set(outcome.refused.map((r) => `SQLSTATE ${r.refusal.sqlstate}`))].join(', ');
+    await reportStoreFailure(refused, `the database refused the records of ${refused.length} message(s) (${codes})`, run, (deadLettered, count) =>
+      deadLettered === 0
+        ? `The database refused the records of ${count} message(s); they are retried, then kept in the dead-letter queue with the reason.`
+        : `The database refused the records of ${count} message(s); ${deadLettered} were on their last try and go to the dead-letter queue with the reason (npm run dlq).`,
+    );
+  }
+  if (outcome.unfinished.length > 0) {
+    // Not the messages' fault: they come back after the queue's visibility timeout.
+    logger.warn('ran short of time isolating refused records; returning the rest untried', { messageIds: outcome.unfinished });
+    run.failures.push(...outcome.unfinished);
+  }
+}
+
+/**
+ * Fails `failed`, keeps `reason` for the pipeline status, and tells monitors in an error status
+ * frame whose words (`say`) depend on how many of the messages go to the DLQ now.
+ */
+async function reportStoreFailure(failed: readonly Parsed[], reason: string, run: Invocation, say: (deadLettered: number, count: number) => string): Promise<void> {
+  run.failures.push(...failed.map((p) => p.messageId));
+  const messages = failed.map((p) => p.message);
+  const deadLettered = run.lastTries(messages);
+  run.problems.push({ reason, messages });
+  await pushStatusFrame(run, {
+    level: 'error',
+    stage: 'store',
+    message: say(deadLettered, messages.length),
+    pending: countRecords(failed),
+    ...(deadLettered ? { dead_lettered: deadLettered } : {}),
+  });
+}
+
+/** A status frame to every monitor; a failed push costs only that frame. */
+async function pushStatusFrame(run: Invocation, frame: Omit<StatusFrame, 'type'>): Promise<void> {
+  await pushStatus(frame, run.deps.fanout, run.fanout).then(countFanout, (error) => logger.warn('status push failed', describeError(error)));
+}
+
+/**
+ * Pushes the stored rows to monitors. When they cannot be read back, or some monitor may have
+ * missed them without being told, the messages come back, and their retry finds the rows
+ * stored and pushes them again.
+ */
+async function pushStored(inserted: readonly StoredRecord[], stored: readonly Parsed[], run: Invocation): Promise<void> {
+  const toPush = await withReplayedRows(inserted, stored, run.deps.store);
+  if (toPush && toPush.length === 0) return;
+  if (toPush && (await pushRows(toPush, run))) return;
+  const reason = toPush ? 'pushing stored records failed' : 'reading back the stored rows failed';
+  await returnLater(stored, reason, run.deps);
+  run.failures.push(...stored.map((p) => p.messageId));
+  run.problems.push({ reason, messages: stored.map((p) => p.message) });
+}
+
+/** Whether every monitor has the rows or has been told it missed some. */
+async function pushRows(rows: readonly StoredRecord[], run: Invocation): Promise<boolean> {
+  try {
+    const report = await pushRecords(rows, run.deps.fanout, run.fanout);
+    countFanout(report);
+    if (report.failed || report.skipped) logger.warn('some frames were not delivered; the connections are owed a missed frame', { ...report });
+    return report.missedUnnoted === 0;
+  } catch (error) {
+    logger.warn('push failed', describeError(error));
+    return false;
+  }
+}
+
+/** Notes the invocation's problems, if any, as the pipeline's last failure. */
+async function noteProblems(run: Invocation): Promise<void> {
+  if (run.problems.length === 0) return;
+  const messages = run.problems.flatMap((p) => p.messages);
+  const failure: LastFailure = { at: new Date().toISOString(), reason: run.problems.map((p) => p.reason).join('; '), messages: messages.length, dead_lettered: run.lastTries(messages) };
+  await run.deps.pipelineState?.noteFailure(failure).catch((error: unknown) => logger.warn('noting the failure for the pipeline status failed', describeError(error)));
+}
+
+function countRecords(messages: readonly Parsed[]): number {
+  return messages.reduce((n, p) => n + p.records.length, 0);
 }
 
 /**
@@ -195,39 +254,9 @@ async function withReplayedRows(inserted: readonly StoredRecord[], stored: reado
  * behind acceptance it ran. A note that fails costs only the status panel's freshness.
  */
 async function noteBatch(stored: readonly Parsed[], inserted: readonly StoredRecord[], insertMs: number, state: PipelineState | undefined): Promise<void> {
-  if (!state) return;
-  const finishedAt = Date.now();
-  let earliest = finishedAt;
-  let records = 0;
-  for (const p of stored) {
-    records += p.records.length;
-    // One acceptance time a message: its upload's.
-    const accepted = p.records[0] ? Date.parse(p.records[0].accepted_at) : finishedAt;
-    if (accepted < earliest) earliest = accepted;
-  }
-  const storedAt = inserted[0] ? Date.parse(inserted[0].stored_at) : finishedAt;
   await state
-    .noteBatch({
-      finished_at: new Date(finishedAt).toISOString(),
-      messages: stored.length,
-      records,
-      inserted: inserted.length,
-      duplicates: records - inserted.length,
-      insert_ms: Math.round(insertMs * 10) / 10,
-      lag_ms: Math.max(0, storedAt - earliest),
-    })
+    ?.noteBatch(lastBatchOf(stored, inserted, insertMs, Date.now()))
     .catch((error: unknown) => logger.warn('noting the batch for the pipeline status failed', describeError(error)));
-}
-
-/** A store failure in words for the status panel: whether the database was reached, and its SQLSTATE (never its message, which may quote data). */
-function storeFailureReason(error: NonNullable<BatchOutcome['error']>): string {
-  if (error.unreachable) return 'the database was unreachable';
-  const code = (error.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `the database failed the store (SQLSTATE ${code})` : 'the database failed the store';
-}
-
-async function noteFailure(failure: LastFailure, state: PipelineState | undefined): Promise<void> {
-  await state?.noteFailure(failure).catch((error: unknown) => logger.warn('noting the failure for the pipeline status failed', describeError(error)));
 }
 
 /** Metrics of the store step. What a store that stored nothing cannot tell is left out. */
@@ -235,7 +264,7 @@ function countStore(outcome: BatchOutcome, stored: readonly Parsed[], started: n
   metrics.addMetric('StoreFailures', MetricUnit.Count, outcome.error ? 1 : 0);
   metrics.addMetric('RefusedMessages', MetricUnit.Count, outcome.refused.length);
   if (outcome.error && stored.length === 0) return;
-  const storedRecords = stored.reduce((n, p) => n + p.records.length, 0);
+  const storedRecords = countRecords(stored);
   metrics.addMetric('InsertMs', MetricUnit.Milliseconds, Math.round((performance.now() - started) * 10) / 10);
   metrics.addMetric('RecordsStored', MetricUnit.Count, outcome.inserted.length);
   metrics.addMetric('DuplicateRecords', MetricUnit.Count, storedRecords - outcome.inserted.length);
@@ -263,7 +292,7 @@ async function returnLater(returned: readonly Parsed[], why: BatchOutcome['error
   }
   const what = typeof why === 'string' ? why : why?.unreachable ? 'database unreachable' : 'store failed';
   logger.error(`${what}; returning the messages with a delay`, {
-    records: returned.reduce((n, p) => n + p.records.length, 0),
+    records: countRecords(returned),
     delays: [...byDelay].map(([delaySeconds, messageIds]) => ({ delaySeconds, messageIds })),
     ...(typeof why === 'string' ? {} : describeError(why)),
   });
