@@ -5,53 +5,20 @@
  * SendMessage accepted (and so every 202) survives a SIGKILL of the whole stack; a restart
  * restores queues and messages (visible, delayed, and in flight with their visibility deadlines).
  *
- * Its `startFauxqs({ dataDir })` wires that persistence, but always listens on every
- * interface. So we wire the same parts ourselves around `buildApp` (which takes the stores)
- * and listen on 127.0.0.1. Those parts are not exports of the package, so they are imported
- * from its files, of the exact version that package.json pins; a layout change fails the
- * start with a message that says so.
+ * fauxqs's `startFauxqs({ dataDir })` wires that persistence, but always listens on every
+ * interface. So we wire the same parts ourselves around its public `buildApp` (which takes the
+ * stores) and listen on 127.0.0.1. The stores and the persistence are not exports of the
+ * package: fauxqs-internals.ts loads them, and says how that seam is held.
  */
+import { buildApp } from 'fauxqs';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { durableStores, loadFauxqsInternals } from './fauxqs-internals';
 import { Restarter, type PlatformHealth } from './restarter';
-
-interface Persistence {
-  load(sqs: unknown, sns: unknown, s3: unknown): void;
-  close(): void;
-}
-interface QueueInternals {
-  name: string;
-  url: string;
-  persistence?: Persistence;
-}
-interface SqsStoreInternals {
-  persistence?: Persistence;
-  readonly queues: Map<string, QueueInternals>;
-  allQueues(): Iterable<QueueInternals>;
-}
-interface StoreInternals {
-  persistence?: Persistence;
-}
 
 /** The SQLite database, in the queue's folder. */
 export const QUEUE_DB_FILE = 'fauxqs.db';
-
-function fauxqsDist(): string {
-  for (const dir of createRequire(import.meta.url).resolve.paths('fauxqs') ?? []) {
-    const dist = path.join(dir, 'fauxqs', 'dist');
-    if (existsSync(path.join(dist, 'persistence.js'))) return dist;
-  }
-  throw new Error('fauxqs with SQLite persistence (2.3 or newer) is not installed: run npm ci');
-}
-
-async function load<T>(dist: string, file: string, name: string): Promise<T> {
-  const module = (await import(pathToFileURL(path.join(dist, file)).href)) as Record<string, unknown>;
-  if (!module[name]) throw new Error(`fauxqs ${file} has no ${name}: this version's layout differs from the one package.json pins`);
-  return module[name] as T;
-}
 
 export interface DurableQueueServer {
   readonly endpoint: string;
@@ -64,12 +31,7 @@ export interface DurableQueueServer {
  * the database and its WAL files 0600).
  */
 export async function startDurableQueue(options: { dir: string; port: number }): Promise<DurableQueueServer> {
-  const dist = fauxqsDist();
-  const { buildApp } = (await import(pathToFileURL(path.join(dist, 'app.js')).href)) as typeof import('fauxqs');
-  const PersistenceManager = await load<new (dir: string) => Persistence>(dist, 'persistence.js', 'PersistenceManager');
-  const SqsStore = await load<new () => SqsStoreInternals>(dist, 'sqs/sqsStore.js', 'SqsStore');
-  const SnsStore = await load<new () => StoreInternals>(dist, 'sns/snsStore.js', 'SnsStore');
-  const S3Store = await load<new () => StoreInternals>(dist, 's3/s3Store.js', 'S3Store');
+  const parts = await loadFauxqsInternals();
 
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const db = path.join(options.dir, QUEUE_DB_FILE);
@@ -77,17 +39,11 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   closeSync(openSync(db, 'a', 0o600));
   chmodSync(db, 0o600);
 
-  const sqsStore = new SqsStore();
-  const snsStore = new SnsStore();
-  const s3Store = new S3Store();
-  const persistence = new PersistenceManager(options.dir);
-  // As startFauxqs does: load first, then attach, so loading writes nothing back.
-  persistence.load(sqsStore, snsStore, s3Store);
-  for (const store of [sqsStore, snsStore, s3Store]) store.persistence = persistence;
-  for (const queue of sqsStore.allQueues()) queue.persistence = persistence;
+  const { stores, persistence } = durableStores(parts, options.dir);
+  const { sqsStore } = stores;
   for (const suffix of ['-wal', '-shm']) if (existsSync(db + suffix)) chmodSync(db + suffix, 0o600);
 
-  const app = buildApp({ logger: false, stores: { sqsStore, snsStore, s3Store } as never });
+  const app = buildApp({ logger: false, stores: stores as never });
   let endpoint: string;
   try {
     endpoint = await app.listen({ port: options.port, host: '127.0.0.1' });

@@ -1,0 +1,101 @@
+/**
+ * The one place that reaches past fauxqs's public API, and why. The embedded queue must keep its
+ * messages on disk and listen on 127.0.0.1 alone. `startFauxqs({ dataDir })` wires the SQLite
+ * persistence but always listens on 0.0.0.0 (its `host` option only names queue URLs);
+ * `buildApp` takes the stores but not the persistence. So the stores and `PersistenceManager`
+ * come from the package's dist/ files, which it does not export and may change in any release.
+ *
+ * That is held in place three ways: package.json pins fauxqs exactly; every part is checked for
+ * the shape durable-queue.ts uses when it loads, with an error naming the installed version;
+ * and test/unit/local/fauxqs-seam.test.ts fails, naming the version, when the installed
+ * fauxqs is not FAUXQS_CHECKED_VERSION or the parts behave differently.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** The fauxqs release whose dist/ files this module was read against. */
+export const FAUXQS_CHECKED_VERSION = '2.4.1';
+
+export interface Persistence {
+  load(sqs: unknown, sns: unknown, s3: unknown): void;
+  close(): void;
+}
+export interface QueueInternals {
+  name: string;
+  url: string;
+  persistence?: Persistence;
+}
+export interface SqsStoreInternals {
+  persistence?: Persistence;
+  /** Keyed by queue URL. */
+  readonly queues: Map<string, QueueInternals>;
+  allQueues(): Iterable<QueueInternals>;
+}
+export interface StoreInternals {
+  persistence?: Persistence;
+}
+
+export interface FauxqsInternals {
+  /** The installed package's version. */
+  readonly version: string;
+  readonly PersistenceManager: new (dataDir: string) => Persistence;
+  readonly SqsStore: new () => SqsStoreInternals;
+  readonly SnsStore: new () => StoreInternals;
+  readonly S3Store: new () => StoreInternals;
+}
+
+/** The installed package's folder and version. */
+export function installedFauxqs(): { dir: string; version: string } {
+  for (const modules of createRequire(import.meta.url).resolve.paths('fauxqs') ?? []) {
+    const dir = path.join(modules, 'fauxqs');
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest)) return { dir, version: (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version };
+  }
+  throw new Error('fauxqs is not installed: run npm ci');
+}
+
+/** The private parts, each checked for the shape used here; a difference fails with the version in the message. */
+export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
+  const { dir, version } = installedFauxqs();
+  const fail = (what: string) =>
+    new Error(`fauxqs ${version}: ${what}. local/fauxqs-internals.ts was written against fauxqs ${FAUXQS_CHECKED_VERSION}'s private dist/ files; pin that version or adapt the file.`);
+  const load = async <T>(file: string, name: string): Promise<T> => {
+    const full = path.join(dir, 'dist', file);
+    if (!existsSync(full)) throw fail(`dist/${file} is missing`);
+    const value = ((await import(pathToFileURL(full).href)) as Record<string, unknown>)[name];
+    if (typeof value !== 'function') throw fail(`dist/${file} has no class ${name}`);
+    return value as T;
+  };
+  const parts: FauxqsInternals = {
+    version,
+    PersistenceManager: await load('persistence.js', 'PersistenceManager'),
+    SqsStore: await load('sqs/sqsStore.js', 'SqsStore'),
+    SnsStore: await load('sns/snsStore.js', 'SnsStore'),
+    S3Store: await load('s3/s3Store.js', 'S3Store'),
+  };
+  for (const method of ['load', 'close'] as const) {
+    if (typeof parts.PersistenceManager.prototype[method] !== 'function') throw fail(`PersistenceManager has no ${method}()`);
+  }
+  const sqsStore = new parts.SqsStore();
+  if (!(sqsStore.queues instanceof Map)) throw fail('SqsStore has no queues map');
+  if (typeof sqsStore.allQueues !== 'function') throw fail('SqsStore has no allQueues()');
+  return parts;
+}
+
+/** fauxqs's stores over the SQLite database in `dir`, wired as startFauxqs wires them. */
+export interface DurableStores {
+  readonly stores: { readonly sqsStore: SqsStoreInternals; readonly snsStore: StoreInternals; readonly s3Store: StoreInternals };
+  readonly persistence: Persistence;
+}
+
+/** The stores, with what `dir` holds loaded first and the persistence attached after, so loading writes nothing back. */
+export function durableStores(parts: FauxqsInternals, dir: string): DurableStores {
+  const stores = { sqsStore: new parts.SqsStore(), snsStore: new parts.SnsStore(), s3Store: new parts.S3Store() };
+  const persistence = new parts.PersistenceManager(dir);
+  persistence.load(stores.sqsStore, stores.snsStore, stores.s3Store);
+  for (const store of Object.values(stores)) store.persistence = persistence;
+  for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
+  return { stores, persistence };
+}

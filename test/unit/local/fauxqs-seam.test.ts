@@ -1,0 +1,99 @@
+/**
+ * The seam where the local stack reaches past fauxqs's public API (local/fauxqs-internals.ts):
+ * the version is pinned, and the private stores and persistence still do what
+ * durable-queue.ts relies on. An upgrade of fauxqs that changes them fails here, naming the
+ * version, rather than in a start or a restart that silently loses the queue. No socket: the
+ * public `buildApp` is driven through Fastify's `inject`.
+ */
+import { buildApp } from 'fauxqs';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { durableStores, FAUXQS_CHECKED_VERSION, installedFauxqs, loadFauxqsInternals, type FauxqsInternals } from '../../../local/fauxqs-internals';
+
+const manifest = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../package.json'), 'utf8')) as {
+  devDependencies: Record<string, string>;
+};
+
+/** fauxqs over its durable stores, as durable-queue.ts builds it. */
+function durableApp(parts: FauxqsInternals, dir: string) {
+  const { stores, persistence } = durableStores(parts, dir);
+  const { sqsStore } = stores;
+  const app = buildApp({ logger: false, stores: stores as never });
+  const call = async (action: string, body: object) => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${action}` },
+      payload: JSON.stringify(body),
+    });
+    expect(response.statusCode, `${action}: ${response.body}`).toBe(200);
+    return response.json() as Record<string, unknown>;
+  };
+  const close = async () => {
+    await app.close();
+    persistence.close();
+  };
+  return { sqsStore, call, close };
+}
+
+describe("fauxqs's private seam", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'dh-fauxqs-seam-'));
+  });
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  it('is pinned to the exact version the seam was checked against', () => {
+    // Arrange
+    const pinned = manifest.devDependencies.fauxqs;
+
+    // Act
+    const installed = installedFauxqs().version;
+
+    // Assert
+    expect(pinned, 'package.json must pin fauxqs exactly: its private dist/ files may change in any release').toMatch(/^\d+\.\d+\.\d+$/);
+    expect(installed, `fauxqs ${installed} is installed, package.json pins ${pinned}: run npm ci`).toBe(pinned);
+    expect(
+      installed,
+      `fauxqs ${installed} is not the version local/fauxqs-internals.ts was checked against (${FAUXQS_CHECKED_VERSION}): check its dist/ files, then FAUXQS_CHECKED_VERSION`,
+    ).toBe(FAUXQS_CHECKED_VERSION);
+  });
+
+  it('loads the private stores and persistence with the shape the durable queue uses', async () => {
+    // Act
+    const parts = await loadFauxqsInternals();
+
+    // Assert
+    expect(parts.version).toBe(installedFauxqs().version);
+    const store = new parts.SqsStore();
+    expect(store.queues).toBeInstanceOf(Map);
+    expect([...store.allQueues()]).toEqual([]);
+  });
+
+  it('keeps queues, keyed by URL, and their messages across a restart on the same folder', async () => {
+    // Arrange
+    const parts = await loadFauxqsInternals();
+    const first = durableApp(parts, dir);
+    const { QueueUrl } = (await first.call('CreateQueue', { QueueName: 'seam' })) as { QueueUrl: string };
+    await first.call('SendMessage', { QueueUrl, MessageBody: 'kept' });
+    await first.close();
+
+    // Act
+    const second = durableApp(parts, dir);
+    try {
+      const queues = [...second.sqsStore.allQueues()];
+      const received = (await second.call('ReceiveMessage', { QueueUrl, MaxNumberOfMessages: 10 })) as { Messages?: { Body: string }[] };
+
+      // Assert
+      expect(queues.map((q) => q.name)).toEqual(['seam']);
+      expect(second.sqsStore.queues.get(queues[0]!.url), `fauxqs ${parts.version}: SqsStore.queues is no longer keyed by queue URL`).toBe(queues[0]);
+      expect(queues[0]!.persistence, `fauxqs ${parts.version}: a restored queue no longer takes its persistence`).toBeDefined();
+      expect(received.Messages?.map((m) => m.Body)).toEqual(['kept']);
+    } finally {
+      await second.close();
+    }
+  });
+});
