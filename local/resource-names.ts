@@ -4,8 +4,10 @@
  * writer that runs in LocalStack reads the queue that the local ingest fills. Imports nothing,
  * so the CDK app can load it.
  *
- * On AWS, names are generated (house rule 6); these exist only for the local paths, where one
- * account and region hold a single copy of the system.
+ * On AWS, no name is fixed: CloudFormation generates them, or they derive from the stack's name,
+ * so that two copies of the stack can share an account and region, and a resource can be
+ * replaced (a fixed name blocks both). These exist only for the local paths, where one account
+ * and region hold a single copy of the system.
  */
 export const LOCAL_RESOURCE_NAMES = {
   /** The record queue. */

@@ -4,7 +4,10 @@
  * folder. Every such file is private (0600) and written whole.
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { QueueInfo } from './services';
+import { writeStateFile } from './state-file';
 
 /** The embedded queue's folder in DATA_DIR (its SQLite database). */
 export const QUEUE_DIR = 'queue';
@@ -17,6 +20,39 @@ export const OUTPUTS_FILE = 'outputs.json';
 
 /** The stack name in OUTPUTS_FILE. */
 export const LOCAL_STACK_NAME = 'DataHandlerLocal';
+
+/** Where a running stack is, and what a tool needs to reach it. */
+export interface RunningStackFiles {
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  readonly clientId: string;
+  readonly queue: QueueInfo;
+  /** What `npm run dlq` connects with. */
+  readonly databaseUrl: string;
+  readonly postgresDataDir?: string;
+}
+
+/**
+ * Writes RUNTIME_FILE, for tools such as `npm run dlq`, and OUTPUTS_FILE, in the shape of
+ * `cdk deploy --outputs-file` for `npm run smoke`, both private (0600); resolves what removes
+ * them again at stop.
+ */
+export async function writeRuntimeFiles(dataDir: string, stack: RunningStackFiles): Promise<() => Promise<unknown>> {
+  const runtimeFile = path.join(dataDir, RUNTIME_FILE);
+  await writeStateFile(runtimeFile, {
+    httpUrl: stack.httpUrl,
+    wsUrl: stack.wsUrl,
+    sqsEndpoint: stack.queue.endpoint,
+    queueUrl: stack.queue.queueUrl,
+    dlqUrl: stack.queue.dlqUrl,
+    databaseUrl: stack.databaseUrl,
+    pid: process.pid,
+    ...(stack.postgresDataDir ? { postgresDataDir: stack.postgresDataDir } : {}),
+  });
+  const outputsFile = path.join(dataDir, OUTPUTS_FILE);
+  await writeStateFile(outputsFile, localOutputs(stack));
+  return () => Promise.all([rm(runtimeFile, { force: true }), rm(outputsFile, { force: true })]);
+}
 
 export function localOutputs(p: { httpUrl: string; wsUrl: string; clientId: string; queue: QueueInfo }) {
   return {

@@ -1,6 +1,8 @@
 /**
- * Splits a list into JSON documents that each stay under a byte limit. Queue messages (1 MiB)
- * and monitoring frames (128 KB) are both built with it.
+ * UTF-8 sizes of JSON text, and a list packed into JSON documents that each stay under a byte
+ * limit. `byteLength` sizes an upload's body, a queue message and a monitoring frame;
+ * `chunkBySize` is how one request's records become queue messages (1 MiB each). Frames group
+ * their records by owner and statement, so frames.ts packs them itself, with `byteLength`.
  */
 
 /** UTF-8 size of a string in bytes, counted without allocating. */
@@ -35,14 +37,9 @@ export function utf8Length(text: string): number {
  * alone cannot fit.
  */
 export function chunkBySize<T>(items: readonly T[], maxBytes: number, wrap: (jsonArray: string) => string): string[] {
-  return chunkCounted(items, maxBytes, wrap).map((c) => c.document);
-}
-
-/** chunkBySize, telling how many items each document holds (they follow one another in order). */
-export function chunkCounted<T>(items: readonly T[], maxBytes: number, wrap: (jsonArray: string) => string): { document: string; count: number }[] {
   if (items.length === 0) return [];
   const envelope = byteLength(wrap('[]'));
-  const documents: { document: string; count: number }[] = [];
+  const documents: string[] = [];
   let part: string[] = [];
   let size = envelope;
   for (const item of items) {
@@ -53,13 +50,13 @@ export function chunkCounted<T>(items: readonly T[], maxBytes: number, wrap: (js
     }
     const added = part.length === 0 ? itemBytes : itemBytes + 1; // the comma
     if (size + added > maxBytes) {
-      documents.push({ document: wrap(`[${part.join(',')}]`), count: part.length });
+      documents.push(wrap(`[${part.join(',')}]`));
       part = [];
       size = envelope;
     }
     size += part.length === 0 ? itemBytes : itemBytes + 1;
     part.push(json);
   }
-  documents.push({ document: wrap(`[${part.join(',')}]`), count: part.length });
+  documents.push(wrap(`[${part.join(',')}]`));
   return documents;
 }

@@ -1,5 +1,5 @@
 /**
- * The swing analysis of the seed system, ported exactly (see ../shared/golden/swing/README.md,
+ * The swing analysis of the seed system, ported exactly (see test/fixtures/golden/swing/README.md,
  * whose twelve datasets it reproduces):
  *
  * 1. Records in the window, in date order. None: "No Data to merge".

@@ -2,7 +2,7 @@
  * LOCAL_SERVICES=compose, without Docker: LocalStack serves SQS and DynamoDB on one edge port,
  * so a small edge here routes each call by its X-Amz-Target header to the shared fauxqs or
  * dynalite, and DATABASE_URL stands in for the compose PostgreSQL. This proves the stack's
- * compose wiring (one endpoint, queues and table provisioned there, no spool); the compose
+ * compose wiring (one endpoint, queues and table provisioned there, no local queue); the compose
  * file itself needs a Docker engine, which this machine does not have.
  */
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { localConfigFromEnv } from '../../local/config';
-import { startLocalStack, type LocalStack } from '../../local/stack';
+import { QUEUE_DIR, startLocalStack, type LocalStack } from '../../local/stack';
 import { freshDatabase } from '../support/services';
 import { connectMonitor, login, waitFor } from '../support/stack';
 
@@ -81,7 +81,7 @@ describe('the local stack on compose services', () => {
     await monitor.close();
   });
 
-  it('keeps no spool of its own, even with records queued: LocalStack holds the queue', async () => {
+  it('keeps no queue of its own, even with records queued: LocalStack holds the queue', async () => {
     await stack.eventSource.stop();
     const token = await login(stack.httpUrl);
     const response = await fetch(`${stack.httpUrl}/api/data/upload`, {
@@ -91,7 +91,7 @@ describe('the local stack on compose services', () => {
     });
     expect(response.status).toBe(202);
     await stack.stop();
-    expect(await readdir(dataDir)).not.toContain('queue-spool.json');
+    expect(await readdir(dataDir)).not.toContain(QUEUE_DIR);
   });
 });
 
