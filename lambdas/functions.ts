@@ -285,11 +285,3 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = Object.values(FUNCTIONS);
 export function functionSpec(name: FunctionName): FunctionSpec {
   return FUNCTIONS[name];
 }
-
-/**
- * The function that serves a WebSocket route, or the authorizer. Derived from the catalogue
- * so the local gateway and the CDK stack route alike.
- */
-export function websocketFunction(route: string): FunctionName | undefined {
-  return FUNCTION_SPECS.find((f) => f.trigger.kind === 'websocket-route' && f.trigger.route === route)?.name;
-}
