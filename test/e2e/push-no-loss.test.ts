@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
 import { createPool } from '../../lambdas/adapters/pg-record-store';
 import { missedOf } from '../../lambdas/core/frames';
+import { validateFrame } from '../support/asyncapi-contract';
 import type { StoredRecord } from '../../lambdas/core/record';
 import { localDocumentClient } from '../../local/services';
 import { Monitor, type Delivery } from '../../web/monitor-client.js';
@@ -66,6 +67,7 @@ describe('no silent push loss on the local stack', () => {
   };
   const storedRows = async (ids: readonly string[]) =>
     (await owner.query<StoredRecord>('SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE id = ANY($1::uuid[])', [ids])).rows;
+  const contractErrors: string[] = [];
   const watch = async (user: string, extra: { minReconnectMs?: number } = {}) => {
     const token = await tokenFor(user);
     const got = new Map<string, Delivery[]>();
@@ -76,7 +78,11 @@ describe('no silent push loss on the local stack', () => {
       token: () => token,
       WebSocket,
       onRecords: (records, how) => records.forEach((r) => got.set(r.id, [...(got.get(r.id) ?? []), how])),
-      onFrame: (frame) => frames.push(frame.type),
+      onFrame: (frame) => {
+        frames.push(frame.type);
+        // Every frame the stack sends keeps to the monitoring protocol's AsyncAPI document.
+        contractErrors.push(...validateFrame(JSON.stringify(frame)).map((e) => `${frame.type}: ${e}`));
+      },
       ...extra,
     }).start();
     monitors.push(monitor);
@@ -121,6 +127,7 @@ describe('no silent push loss on the local stack', () => {
 
     // Assert
     expect(frames).toContain('missed');
+    expect(contractErrors).toEqual([]);
     expect(ids.every((id) => got.get(id)!.join() === 'missed')).toBe(true);
     expect(got.size).toBe(25);
     expect((await registry.list(0)).find((c) => c.userId === 'owed')!.missed).toBeUndefined();
