@@ -37,6 +37,8 @@ export interface LocalResources {
   readonly deadLetterQueueUrl: string;
   /** Receives before the record queue moves a message to its DLQ (its redrive policy). */
   readonly queueMaxReceiveCount: number;
+  /** The writer's waits after a failed store, when not the deployed schedule (tests shorten it). */
+  readonly storeRetryDelaysS?: readonly number[];
   /** The writer's notes for GET /api/pipeline/status. */
   readonly pipelineStateTable: string;
   readonly dynamoEndpoint: string;
@@ -109,7 +111,10 @@ function bindingVariables(binding: Binding, r: LocalResources): Record<string, s
       return r.idempotencyKeysTable ? { IDEMPOTENCY_KEYS_TABLE: r.idempotencyKeysTable } : {};
     case 'delay-redelivery':
       // The queue comes with each message (its eventSourceARN); the SQS endpoint is set above.
-      return { QUEUE_MAX_RECEIVE_COUNT: String(r.queueMaxReceiveCount) };
+      return {
+        QUEUE_MAX_RECEIVE_COUNT: String(r.queueMaxReceiveCount),
+        ...(r.storeRetryDelaysS ? { STORE_RETRY_DELAYS_S: r.storeRetryDelaysS.join(',') } : {}),
+      };
     case 'note-pipeline-state':
       return { PIPELINE_STATE_TABLE: r.pipelineStateTable };
     case 'read-pipeline-status':

@@ -55,6 +55,11 @@ export const LocalConfig = z.object({
   /** Receives before a message moves to the DLQ: the deployed queue's count, which the writer's redelivery delays assume. */
   MAX_RECEIVE_COUNT: positive(QUEUE_MAX_RECEIVE_COUNT),
   /**
+   * The writer's waits after a failed store, by receive count, in whole seconds, comma-separated.
+   * @default - the deployed schedule (lambdas/core/redelivery.ts); tests shorten it
+   */
+  STORE_RETRY_DELAYS_S: z.optional(z.string().check(z.regex(/^\d+(,\d+)*$/, { error: 'must be whole seconds, comma-separated, such as 30,120,360' }))),
+  /**
    * The seed user: who DATA_DIR/users.json starts with when it does not exist yet (local-only
    * credentials; the password is printed at start while it is still that user's). Once the
    * file exists these change nothing: `npm run users` adds, lists and removes users.

@@ -130,6 +130,7 @@ export async function functionResources(config: LocalConfig, queue: QueueInfo, t
     queueUrl: queue.queueUrl,
     deadLetterQueueUrl: queue.dlqUrl,
     queueMaxReceiveCount: config.MAX_RECEIVE_COUNT,
+    ...(config.STORE_RETRY_DELAYS_S ? { storeRetryDelaysS: config.STORE_RETRY_DELAYS_S.split(',').map(Number) } : {}),
     pipelineStateTable: await provisionPipelineStateTable(table.endpoint),
     dynamoEndpoint: table.endpoint,
     connectionsTable: table.tableName,

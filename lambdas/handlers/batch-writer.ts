@@ -344,6 +344,7 @@ export const handler = deferred(async () => {
     },
     fanoutOptions: { concurrency: env.PUSH_CONCURRENCY },
     maxReceiveCount: env.QUEUE_MAX_RECEIVE_COUNT,
+    ...(env.STORE_RETRY_DELAYS_S ? { retryDelaysSeconds: env.STORE_RETRY_DELAYS_S } : {}),
     ...(env.PIPELINE_STATE_TABLE ? { pipelineState: new DynamoPipelineState(documentClient, env.PIPELINE_STATE_TABLE) } : {}),
   });
 });

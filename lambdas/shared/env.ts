@@ -67,6 +67,16 @@ export const WriterEnv = z.object({
    * as dead-lettered, not as retried.
    */
   QUEUE_MAX_RECEIVE_COUNT: positiveInt(5),
+  /**
+   * Seconds a message waits after a failed store, by receive count, comma-separated (the last
+   * repeats). @default - STORE_RETRY_DELAYS_S (lambdas/core/redelivery.ts): 30,120,360,720,900
+   */
+  STORE_RETRY_DELAYS_S: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\d+(,\d+)*$/, { error: 'must be whole seconds, comma-separated, such as 30,120,360' })),
+      z.transform((value: string) => value.split(',').map(Number)),
+    ),
+  ),
   /** Where the writer notes its last batch and failure for GET /api/pipeline/status. @default - not noted */
   PIPELINE_STATE_TABLE: z.optional(z.string().check(z.minLength(1))),
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { deferred, HealthEnv, IngestEnv, readEnv } from '../../../lambdas/shared/env';
+import { deferred, HealthEnv, IngestEnv, readEnv, WriterEnv } from '../../../lambdas/shared/env';
 
 describe('configuration', () => {
   it('names every missing or bad variable', () => {
@@ -13,6 +13,13 @@ describe('configuration', () => {
   it("gives the health probe short deadlines by default, and refuses ones the function's 10 s timeout could not hold", () => {
     expect(readEnv(HealthEnv, { DATABASE_URL: 'postgres://127.0.0.1/db' })).toMatchObject({ HEALTH_CONNECT_TIMEOUT_MS: 1500, HEALTH_QUERY_TIMEOUT_MS: 1500, HEALTH_REUSE_MS: 1000 });
     expect(() => readEnv(HealthEnv, { DATABASE_URL: 'postgres://127.0.0.1/db', HEALTH_CONNECT_TIMEOUT_MS: '9000' })).toThrow(/HEALTH_CONNECT_TIMEOUT_MS is invalid/);
+  });
+
+  it("reads the writer's redelivery schedule when set, whole seconds comma-separated, and leaves it to the default otherwise", () => {
+    const base = { DATABASE_URL: 'postgres://127.0.0.1/db', CONNECTIONS_TABLE: 't', CONNECTIONS_ENDPOINT: 'http://127.0.0.1:1/live' };
+    expect(readEnv(WriterEnv, base).STORE_RETRY_DELAYS_S).toBeUndefined();
+    expect(readEnv(WriterEnv, { ...base, STORE_RETRY_DELAYS_S: '8,120,900' }).STORE_RETRY_DELAYS_S).toEqual([8, 120, 900]);
+    for (const bad of ['', '8,,1', '8 s', '-1', '1.5']) expect(() => readEnv(WriterEnv, { ...base, STORE_RETRY_DELAYS_S: bad }), bad).toThrow(/STORE_RETRY_DELAYS_S is invalid/);
   });
 
   it('builds a handler once, and builds again after a failed build', async () => {
