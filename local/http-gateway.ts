@@ -177,6 +177,107 @@ function writeResult(res: ServerResponse, result: unknown) {
   res.end(r.body ? (r.isBase64Encoded ? Buffer.from(r.body, 'base64') : r.body) : undefined);
 }
 
+/** Sets the CORS headers the HTTP API would; answers a preflight. True when the request is answered. */
+function answerCors(req: IncomingMessage, res: ServerResponse, origins: OriginPolicy | undefined): boolean {
+  // CORS as the HTTP API answers it, for the allowed origins only: preflights here, headers on every answer.
+  const origin = req.headers.origin;
+  const allowOrigin = origin ? origins?.allowOriginHeader(origin) : undefined;
+  if (origin) res.setHeader('vary', 'origin');
+  if (allowOrigin) res.setHeader('access-control-allow-origin', allowOrigin);
+  if (!(req.method === 'OPTIONS' && origin && req.headers['access-control-request-method'])) return false;
+  res.writeHead(
+    204,
+    allowOrigin
+      ? {
+          'access-control-allow-methods': HTTP_CORS.allowMethods.join(','),
+          'access-control-allow-headers': HTTP_CORS.allowHeaders.join(','),
+          'access-control-max-age': String(HTTP_CORS.maxAgeSeconds),
+        }
+      : {},
+  );
+  res.end();
+  return true;
+}
+
+/** What the gateway serves besides the routes: static JSON, the dashboard's files, Cognito's API. True when answered. */
+async function answerLocal(req: IncomingMessage, res: ServerResponse, url: URL, options: HttpGatewayOptions, policy: string): Promise<boolean> {
+  const staticRoute = req.method === 'GET' ? options.staticJson?.[url.pathname] : undefined;
+  if (staticRoute) {
+    send(res, 200, staticRoute());
+    return true;
+  }
+  const file = req.method === 'GET' ? options.staticFiles?.[url.pathname === '/' ? 'index.html' : url.pathname.slice(1)] : undefined;
+  if (file) {
+    await sendFile(res, file, policy);
+    return true;
+  }
+  const target = req.headers['x-amz-target'];
+  if (options.cognito && req.method === 'POST' && url.pathname === '/' && typeof target === 'string' && target.startsWith(COGNITO_TARGET_PREFIX)) {
+    const answer = await answerCognito(target, (await readBody(req, res, 64 * 1024)).toString('utf8'), options.cognito.issuer, options.cognito.clientId);
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.body);
+    return true;
+  }
+  return false;
+}
+
+/** A route of the API as API Gateway runs it: readiness, the JWT authorizer, the payload limit, the function. */
+async function answerRoute(req: IncomingMessage, res: ServerResponse, url: URL, options: HttpGatewayOptions, timeoutMs: number): Promise<void> {
+  const route = matchHttpRoute(req.method ?? 'GET', url.pathname);
+  if (!route) return send(res, 404, { message: 'Not Found' });
+  if (route.function === 'health') {
+    const health = options.health?.();
+    if (health?.status === 'degraded') return send(res, 503, health, { 'retry-after': '1' });
+  }
+  // The authorizer runs before the body is read: an unauthenticated body is never buffered.
+  let claims: Record<string, string> | undefined;
+  if (route.auth === 'jwt') {
+    try {
+      claims = flattenClaims((await options.verifier.verify(bearerToken(req.headers.authorization))).claims);
+    } catch {
+      // API Gateway's own answer, plus this API's error shape; the unread body is not
+      // taken: the connection closes (lingering) once the answer is out.
+      return send(res, 401, UNAUTHORIZED, { 'www-authenticate': 'Bearer', connection: 'close' });
+    }
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, res, HTTP_API_LIMITS.maxPayloadBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) return send(res, 413, { message: 'Request Entity Too Large' }, { connection: 'close' });
+    throw error;
+  }
+  const handler = options.handlers[route.function];
+  if (!handler) return send(res, 500, { message: 'Internal Server Error' });
+  const event = buildEvent(req, url, body, `${route.method} ${route.path}`, claims);
+  writeResult(res, await invoke(handler, event, { functionName: route.function, timeoutMs }));
+}
+
+/**
+ * A stop that loses no request: no new connections, every request in flight answered (within
+ * `drainTimeoutMs`), then the kept-alive connections closed gracefully.
+ */
+async function drainAndClose(server: Server, connections: GatewayConnections, drainTimeoutMs: number, log: ((line: string) => void) | undefined): Promise<void> {
+  const deadline = Date.now() + drainTimeoutMs;
+  // No new connections. Not server.close(), which destroys the kept-alive connections at
+  // once: a request already on its way on one would meet a reset. They stay open while the
+  // requests in flight finish (a request on one is answered 503), and Node keeps timing
+  // the requests still being received.
+  NetServer.prototype.close.call(server);
+  // Each answer still to come closes its connection once it is out, rather than keeping it alive.
+  connections.closeAfterAnswers();
+  const drained = await connections.until(() => connections.owed === 0, deadline);
+  if (!drained) log?.(`http gateway: ${connections.owed} request(s) still running after ${drainTimeoutMs} ms; closing their connections`);
+  // The idle connections end now, gracefully: after a turn of the event loop, so that a
+  // request the kernel holds already is read first (and answered 503), and those that have
+  // just had their answer after a grace for their client's next request.
+  await new Promise((resolve) => setImmediate(resolve));
+  connections.closeIdle(STOP_IDLE_GRACE_MS);
+  if (!(await connections.until(() => connections.size === 0, deadline))) connections.destroyAll();
+  // Stops Node's timeout checker (the listener is closed already; this emits 'close' again).
+  server.close();
+}
+
 /** Starts the gateway on 127.0.0.1. */
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<RunningGateway> {
   const timeoutMs = options.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs;
@@ -186,66 +287,10 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
 
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    // CORS as the HTTP API answers it, for the allowed origins only: preflights here, headers on every answer.
-    const origin = req.headers.origin;
-    const allowOrigin = origin ? origins?.allowOriginHeader(origin) : undefined;
-    if (origin) res.setHeader('vary', 'origin');
-    if (allowOrigin) res.setHeader('access-control-allow-origin', allowOrigin);
-    if (req.method === 'OPTIONS' && origin && req.headers['access-control-request-method']) {
-      res.writeHead(
-        204,
-        allowOrigin
-          ? {
-              'access-control-allow-methods': HTTP_CORS.allowMethods.join(','),
-              'access-control-allow-headers': HTTP_CORS.allowHeaders.join(','),
-              'access-control-max-age': String(HTTP_CORS.maxAgeSeconds),
-            }
-          : {},
-      );
-      return void res.end();
-    }
+    if (answerCors(req, res, origins)) return;
     try {
-      const staticRoute = req.method === 'GET' ? options.staticJson?.[url.pathname] : undefined;
-      if (staticRoute) return send(res, 200, staticRoute());
-      const file = req.method === 'GET' ? options.staticFiles?.[url.pathname === '/' ? 'index.html' : url.pathname.slice(1)] : undefined;
-      if (file) return sendFile(res, file, policy);
-      const target = req.headers['x-amz-target'];
-      if (options.cognito && req.method === 'POST' && url.pathname === '/' && typeof target === 'string' && target.startsWith(COGNITO_TARGET_PREFIX)) {
-        const answer = await answerCognito(target, (await readBody(req, res, 64 * 1024)).toString('utf8'), options.cognito.issuer, options.cognito.clientId);
-        res.writeHead(answer.status, answer.headers);
-        return void res.end(answer.body);
-      }
-      const route = matchHttpRoute(req.method ?? 'GET', url.pathname);
-      if (!route) return send(res, 404, { message: 'Not Found' });
-      if (route.function === 'health') {
-        const health = options.health?.();
-        if (health?.status === 'degraded') return send(res, 503, health, { 'retry-after': '1' });
-      }
-      // The authorizer runs before the body is read: an unauthenticated body is never buffered.
-      let claims: Record<string, string> | undefined;
-      if (route.auth === 'jwt') {
-        try {
-          claims = flattenClaims((await options.verifier.verify(bearerToken(req.headers.authorization))).claims);
-        } catch {
-          // API Gateway's own answer, plus this API's error shape; the unread body is not
-          // taken: the connection closes (lingering) once the answer is out.
-          return send(res, 401, UNAUTHORIZED, { 'www-authenticate': 'Bearer', connection: 'close' });
-        }
-      }
-      let body: Buffer;
-      try {
-        body = await readBody(req, res, HTTP_API_LIMITS.maxPayloadBytes);
-      } catch (error) {
-        if (error instanceof BodyTooLargeError) {
-          return send(res, 413, { message: 'Request Entity Too Large' }, { connection: 'close' });
-        }
-        throw error;
-      }
-      const handler = options.handlers[route.function];
-      if (!handler) return send(res, 500, { message: 'Internal Server Error' });
-      const event = buildEvent(req, url, body, `${route.method} ${route.path}`, claims);
-      const result = await invoke(handler, event, { functionName: route.function, timeoutMs });
-      writeResult(res, result);
+      if (await answerLocal(req, res, url, options, policy)) return;
+      await answerRoute(req, res, url, options, timeoutMs);
     } catch (error) {
       if (error instanceof InvocationTimeoutError) return send(res, 503, { message: 'Service Unavailable' });
       if (error instanceof AnsweredBeforeBodyError) return; // answered 408 already (the body stalled)
@@ -279,24 +324,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Run
   let stopped: Promise<void> | undefined;
   const stop = async () => {
     stopping = true;
-    const deadline = Date.now() + drainTimeoutMs;
-    // No new connections. Not server.close(), which destroys the kept-alive connections at
-    // once: a request already on its way on one would meet a reset. They stay open while the
-    // requests in flight finish (a request on one is answered 503), and Node keeps timing
-    // the requests still being received.
-    NetServer.prototype.close.call(server);
-    // Each answer still to come closes its connection once it is out, rather than keeping it alive.
-    connections.closeAfterAnswers();
-    const drained = await connections.until(() => connections.owed === 0, deadline);
-    if (!drained) options.log?.(`http gateway: ${connections.owed} request(s) still running after ${drainTimeoutMs} ms; closing their connections`);
-    // The idle connections end now, gracefully: after a turn of the event loop, so that a
-    // request the kernel holds already is read first (and answered 503), and those that have
-    // just had their answer after a grace for their client's next request.
-    await new Promise((resolve) => setImmediate(resolve));
-    connections.closeIdle(STOP_IDLE_GRACE_MS);
-    if (!(await connections.until(() => connections.size === 0, deadline))) connections.destroyAll();
-    // Stops Node's timeout checker (the listener is closed already; this emits 'close' again).
-    server.close();
+    await drainAndClose(server, connections, drainTimeoutMs, options.log);
   };
   return { url, server, stop: () => (stopped ??= stop()) };
 }
