@@ -2,7 +2,7 @@
  * A database outage is not poison: with the writer's retry schedule, a 15-minute outage ends with
  * every record stored once, nothing in the DLQ, and no manual step. Real PostgreSQL (behind a
  * proxy that is taken down), fauxqs, the local event source and the writer's real adapters. Time
- * is scaled down 30×: the schedule is the deployed one divided by 30, the outage 30 s for 15 min,
+ * is scaled down 60×: the schedule is the deployed one divided by 60, the outage 15 s for 15 min,
  * and the queue's visibility timeout 2 s, so that a returned message not delayed by the writer
  * would spend its 5 receives in seconds.
  */
@@ -26,7 +26,7 @@ import { waitFor } from '../support/stack';
 import { DatabaseProxy } from '../support/writer-db-proxy';
 import { MemoryRegistry } from '../support/memory-registry';
 
-const SCALE = 30;
+const SCALE = 60;
 const OUTAGE_MS = (15 * 60 * 1000) / SCALE;
 
 const noMonitors: FanoutDeps = {
@@ -45,7 +45,7 @@ const queueDepth = async (sqs: SQSClient, url: string) => {
   return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
 };
 
-describe('a database outage of 15 minutes (scaled 30× down)', () => {
+describe('a database outage of 15 minutes (scaled 60× down)', () => {
   let sqs: SQSClient;
   let proxy: Awaited<ReturnType<typeof DatabaseProxy.start>>;
   let pool: pg.Pool;
