@@ -1,12 +1,14 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { AttributeType, BillingMode, Table, type CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
-import type { Construct } from 'constructs';
-import { QUEUE_MAX_RECEIVE_COUNT, WRITER_EVENT_SOURCE, WRITER_TIMEOUT_SECONDS } from '../lambdas/functions';
-import { PIPELINE_STATE_TABLE } from '../lambdas/core/pipeline';
+import { Construct } from 'constructs';
+import { QUEUE_MAX_RECEIVE_COUNT, WRITER_TIMEOUT_SECONDS } from '../lambdas/functions';
 import { LOCAL_RESOURCE_NAMES } from '../local/resource-names';
-import { HandlerFunction } from './constructs/handler-function';
+import { BatchWriter } from './constructs/batch-writer';
+import { FunctionWiring, type ConnectionsTarget, type DatabaseTarget } from './constructs/function-wiring';
+import { CONNECTIONS_TABLE_ACTIONS } from './constructs/monitoring-socket';
+import { PipelineState } from './constructs/pipeline-state';
 import { RecordQueue } from './constructs/record-queue';
 
 /**
@@ -50,51 +52,91 @@ export interface LocalStackStackProps extends StackProps {
  * (local/resource-names.ts), so its ingest feeds this writer and its gateway's connections are
  * the ones the writer pushes to. The writer stays arm64, as on AWS: its bundle is plain
  * JavaScript, and the compose file sets LAMBDA_IGNORE_ARCHITECTURE so LocalStack runs it on the
- * host's own architecture instead of emulating arm64 on an x86 host.
+ * host's own architecture instead of emulating arm64 on an x86 host. It is built as on AWS, by
+ * the BatchWriter construct through a FunctionWiring: only the targets of its bindings differ.
  */
 export class LocalStackStack extends Stack {
+  public readonly writer: BatchWriter;
+
   constructor(scope: Construct, id: string, props: LocalStackStackProps = {}) {
     super(scope, id, props);
-    const timeout = Duration.seconds(WRITER_TIMEOUT_SECONDS);
     // Three receives before the DLQ, as `npm start` provisions it (LocalConfig MAX_RECEIVE_COUNT).
-    const queue = new RecordQueue(this, 'Queue', { consumerTimeout: timeout, maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
+    const queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
     // RecordQueue takes no names (on AWS they are generated); only this local stack fixes them.
     (queue.queue.node.defaultChild as CfnQueue).queueName = LOCAL_RESOURCE_NAMES.queue;
     (queue.deadLetterQueue.node.defaultChild as CfnQueue).queueName = LOCAL_RESOURCE_NAMES.deadLetterQueue;
-    const connections = new Table(this, 'Connections', {
+    // The writer's notes for the local stack's GET /api/pipeline/status (npm start provisions the
+    // same name on LocalStack when this stack has not).
+    const pipelineState = new PipelineState(this, 'PipelineState', { pointInTimeRecovery: false });
+    (pipelineState.table.node.defaultChild as CfnTable).tableName = LOCAL_RESOURCE_NAMES.pipelineStateTable;
+    const wiring = new FunctionWiring({
+      vpc: 'none',
+      queue,
+      database: new ComposeDatabase(props.databaseUrl ?? COMPOSE_NETWORK_DATABASE_URL),
+      connections: new HostGatewayConnections(this, 'Connections', props.connectionsEndpoint ?? dockerHostConnectionsEndpoint(3001)),
+      pipelineState,
+    });
+    this.writer = new BatchWriter(this, 'Writer', { wiring, queue, batchSize: props.batchSize });
+  }
+}
+
+/**
+ * The compose file's PostgreSQL, by URL: the writer connects as the owner it names, whatever
+ * role its binding asks for (the compose path makes no application roles), and nothing is
+ * granted: the database is not an AWS resource.
+ */
+class ComposeDatabase implements DatabaseTarget {
+  readonly rolesMadeByMigration = false;
+
+  constructor(private readonly url: string) {}
+
+  connectionEnvironment(): Record<string, string> {
+    return { DATABASE_URL: this.url };
+  }
+
+  grantConnect(): void {}
+}
+
+/**
+ * The connections table of the local WebSocket gateway, which runs on the Docker host: its
+ * functions register connections there, and the writer pushes through its management API
+ * (`endpoint`), which IAM does not guard. Each binding gets the same table actions as on AWS.
+ */
+class HostGatewayConnections extends Construct implements ConnectionsTarget {
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string, private readonly endpoint: string) {
+    super(scope, id);
+    this.table = new Table(this, 'Table', {
       tableName: LOCAL_RESOURCE_NAMES.connectionsTable,
       partitionKey: { name: 'connectionId', type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'expiresAt',
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    // The writer's notes for the local stack's GET /api/pipeline/status (npm start provisions the
-    // same name on LocalStack when this stack has not).
-    const pipelineState = new Table(this, 'PipelineState', {
-      tableName: LOCAL_RESOURCE_NAMES.pipelineStateTable,
-      partitionKey: { name: PIPELINE_STATE_TABLE.partitionKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const writer = new HandlerFunction(this, 'Writer', {
-      name: 'batch-writer',
-      timeout,
-      environment: {
-        DATABASE_URL: props.databaseUrl ?? COMPOSE_NETWORK_DATABASE_URL,
-        CONNECTIONS_TABLE: connections.tableName,
-        CONNECTIONS_ENDPOINT: props.connectionsEndpoint ?? dockerHostConnectionsEndpoint(3001),
-        QUEUE_MAX_RECEIVE_COUNT: String(queue.maxReceiveCount),
-        PIPELINE_STATE_TABLE: pipelineState.tableName,
-      },
-    });
-    writer.addEventSource(
-      new SqsEventSource(queue.queue, {
-        batchSize: props.batchSize ?? WRITER_EVENT_SOURCE.batchSize,
-        maxBatchingWindow: Duration.seconds(WRITER_EVENT_SOURCE.batchWindowSeconds),
-        reportBatchItemFailures: true,
-      }),
-    );
-    connections.grant(writer, 'dynamodb:Scan', 'dynamodb:DeleteItem');
-    pipelineState.grant(writer, 'dynamodb:PutItem');
+  }
+
+  tableEnvironment(): Record<string, string> {
+    return { CONNECTIONS_TABLE: this.table.tableName };
+  }
+
+  pushEnvironment(): Record<string, string> {
+    return { ...this.tableEnvironment(), CONNECTIONS_ENDPOINT: this.endpoint };
+  }
+
+  grantRegister(grantee: IGrantable) {
+    return this.table.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.register);
+  }
+
+  grantUnregister(grantee: IGrantable) {
+    return this.table.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.unregister);
+  }
+
+  grantReportMissed(grantee: IGrantable) {
+    return this.table.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.reportMissed);
+  }
+
+  grantManageConnections(grantee: IGrantable) {
+    return this.table.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.manage);
   }
 }

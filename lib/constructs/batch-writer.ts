@@ -19,8 +19,11 @@ export interface BatchWriterProps {
   readonly batchSize?: number;
   /** How long the event source gathers a batch (0–300 s). @default - the catalogue's batching window */
   readonly maxBatchingWindow?: Duration;
-  /** Writer invocations at once (2–1000); derive it with `maxConcurrencyFor`. */
-  readonly maxConcurrency: number;
+  /**
+   * Writer invocations at once (2–1000); derive it with `maxConcurrencyFor`.
+   * @default - no cap (the LocalStack stack's, in front of one local database)
+   */
+  readonly maxConcurrency?: number;
 }
 
 /**

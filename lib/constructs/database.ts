@@ -19,6 +19,7 @@ import { SecretRotation, SecretRotationApplication, type ISecret } from 'aws-cdk
 import { Construct } from 'constructs';
 import { APP_ROLES, type AppRole } from '../../lambdas/adapters/pg-roles';
 import type { DatabaseRole } from '../../lambdas/functions';
+import type { DatabaseTarget } from './function-wiring';
 
 export interface DatabaseProps {
   readonly vpc: IVpc;
@@ -103,7 +104,7 @@ export function instanceIdentifierFor(stackName: string): string {
  * `@aws-cdk/aws-rds:databaseProxyUniqueResourceName` in cdk.json); without it every stack's
  * proxy would be named `Proxy`, and a second stack in the region could not be deployed.
  */
-export class Database extends Construct {
+export class Database extends Construct implements DatabaseTarget {
   public readonly instance: DatabaseInstance;
   /** The master user's secret: the owner's, for the migrations. */
   public readonly secret: ISecret;
@@ -113,6 +114,8 @@ export class Database extends Construct {
   /** The host functions connect to: the proxy's endpoint, or the instance's. */
   public readonly endpoint: string;
   public readonly port = 5432;
+  /** The writer and reader roles are created by the schema migration (SchemaMigration). */
+  public readonly rolesMadeByMigration = true;
   public readonly databaseName: string;
   /** The instance's name: fixed, so that its PostgreSQL log group can exist before it does. */
   public readonly instanceIdentifier: string;

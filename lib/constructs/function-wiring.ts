@@ -7,29 +7,62 @@
  */
 import type { CfnResource } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { databaseRoleOf, FUNCTION_SPECS, functionSpec, type Binding, type FunctionName, type FunctionSpec, type Trigger } from '../../lambdas/functions';
-import type { Database } from './database';
+import { databaseRoleOf, FUNCTION_SPECS, functionSpec, type Binding, type DatabaseRole, type FunctionName, type FunctionSpec, type Trigger } from '../../lambdas/functions';
 import { HandlerFunction, type FunctionDefaults, type HandlerFunctionProps } from './handler-function';
 import type { IdempotencyKeys } from './idempotency-keys';
 import type { Identity } from './identity';
 import type { LoginAttempts } from './login-attempts';
-import type { MonitoringSocket } from './monitoring-socket';
 import type { PipelineState } from './pipeline-state';
 import type { RecordQueue } from './record-queue';
 import type { SchemaMigration } from './schema-migration';
+
+/**
+ * What the database bindings need of a database: the Database construct on AWS, the compose
+ * file's PostgreSQL in the LocalStack stack.
+ */
+export interface DatabaseTarget {
+  /** The variables through which a function connects as `role`. */
+  connectionEnvironment(role: DatabaseRole): Record<string, string>;
+  /** What a function that connects as `role` is allowed: the role's secret, the network path. */
+  grantConnect(fn: HandlerFunction, role: DatabaseRole): void;
+  /**
+   * Whether the writer and reader roles exist only once the schema migration has run; their
+   * functions then wait for it.
+   */
+  readonly rolesMadeByMigration: boolean;
+}
+
+/**
+ * What the connections bindings need of the table of open connections: the MonitoringSocket on
+ * AWS, the LocalStack stack's table behind the local gateway.
+ */
+export interface ConnectionsTarget {
+  /** The variables of `register-connections` and `unregister-connections`. */
+  tableEnvironment(): Record<string, string>;
+  /** The variables of `push-to-connections` and `report-missed`. */
+  pushEnvironment(): Record<string, string>;
+  grantRegister(grantee: IGrantable): unknown;
+  grantUnregister(grantee: IGrantable): unknown;
+  grantReportMissed(grantee: IGrantable): unknown;
+  grantManageConnections(grantee: IGrantable): unknown;
+}
 
 /**
  * The AWS resources that bindings point at. A wiring needs only those of the bindings of the
  * functions it builds; a resource made later (the socket's connections) joins with `with`.
  */
 export interface BindingResources {
-  /** Where the functions the catalogue puts in the VPC (`inVpc`) run. */
-  readonly vpc?: IVpc;
+  /**
+   * Where the functions the catalogue puts in the VPC (`inVpc`) run; `'none'` in a stack that
+   * has no VPC (the LocalStack stack's), where they run outside any.
+   */
+  readonly vpc?: IVpc | 'none';
   /** `enqueue-records`, `delay-redelivery`, `read-pipeline-status`. */
   readonly queue?: RecordQueue;
   /** `database-owner`, `database-writer`, `database-reader`. */
-  readonly database?: Database;
+  readonly database?: DatabaseTarget;
   /**
    * What creates the database's application roles. Functions that connect as the writer or
    * reader role wait for it: on the deploy that introduces a role, they would be refused until
@@ -37,7 +70,7 @@ export interface BindingResources {
    */
   readonly migration?: SchemaMigration;
   /** `register-connections`, `unregister-connections`, `push-to-connections`, `report-missed`. */
-  readonly connections?: MonitoringSocket;
+  readonly connections?: ConnectionsTarget;
   /** `verify-tokens`, `log-in-users`. */
   readonly identity?: Identity;
   /** `count-failed-logins`. */
@@ -105,11 +138,12 @@ export class FunctionWiring {
   function(scope: Construct, name: FunctionName, options: FunctionOptions = {}): HandlerFunction {
     const spec = functionSpec(name);
     const bindings = spec.bindings.map((binding) => this.wire(spec, binding));
+    const vpc = spec.inVpc ? this.need(spec, 'vpc', 'the catalogue puts it in the VPC') : 'none';
     const fn = new HandlerFunction(scope, FUNCTION_CONSTRUCT_IDS[name], {
       ...this.defaults,
       ...options,
       name,
-      ...(spec.inVpc ? { vpc: this.need(spec, 'vpc', 'the catalogue puts it in the VPC') } : {}),
+      ...(vpc === 'none' ? {} : { vpc }),
       environment: Object.assign({}, ...bindings.map((b) => b.variables)),
     });
     for (const binding of bindings) binding.grant(fn);
@@ -197,7 +231,7 @@ export class FunctionWiring {
   private wireDatabase(spec: FunctionSpec, binding: 'database-owner' | 'database-writer' | 'database-reader'): WiredBinding {
     const database = this.need(spec, 'database', `its ${binding} binding`);
     const role = databaseRoleOf({ bindings: [binding] })!;
-    const migration = role === 'owner' ? undefined : this.need(spec, 'migration', `the ${role} role it connects as`);
+    const migration = role === 'owner' || !database.rolesMadeByMigration ? undefined : this.need(spec, 'migration', `the ${role} role it connects as`);
     return {
       variables: database.connectionEnvironment(role),
       grant: (fn) => {

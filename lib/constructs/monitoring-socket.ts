@@ -9,8 +9,23 @@ import { Construct, type IDependable } from 'constructs';
 import { WEBSOCKET_API } from '../../lambdas/routes';
 import { acknowledgeFinding, nagEnv, nagRef } from '../nag';
 import { WEBSOCKET_ACCESS_LOG_FORMAT } from './access-logs';
-import type { FunctionWiring } from './function-wiring';
+import type { ConnectionsTarget, FunctionWiring } from './function-wiring';
 import type { HandlerFunction } from './handler-function';
+
+/**
+ * What each binding on the connections table may do with it, here and wherever else the table
+ * lives (the LocalStack stack's).
+ */
+export const CONNECTIONS_TABLE_ACTIONS = {
+  /** $connect: store a connection. */
+  register: ['dynamodb:PutItem'],
+  /** $disconnect: delete a connection. */
+  unregister: ['dynamodb:DeleteItem'],
+  /** $default: take what a connection is owed (an update). */
+  reportMissed: ['dynamodb:UpdateItem'],
+  /** The pusher: list connections, note and take what they missed, drop gone ones. */
+  manage: ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+} as const;
 
 export interface MonitoringSocketProps {
   /**
@@ -43,7 +58,7 @@ export interface MonitoringSocketProps {
  * the four route functions, each granted only what its route needs (their catalogue bindings,
  * through the wiring). Access logs are JSON.
  */
-export class MonitoringSocket extends Construct {
+export class MonitoringSocket extends Construct implements ConnectionsTarget {
   public readonly api: WebSocketApi;
   public readonly stage: WebSocketStage;
   public readonly connections: Table;
@@ -123,17 +138,17 @@ export class MonitoringSocket extends Construct {
 
   /** $connect: store a connection. */
   grantRegister(grantee: IGrantable) {
-    return this.connections.grant(grantee, 'dynamodb:PutItem');
+    return this.connections.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.register);
   }
 
   /** $disconnect: delete a connection. */
   grantUnregister(grantee: IGrantable) {
-    return this.connections.grant(grantee, 'dynamodb:DeleteItem');
+    return this.connections.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.unregister);
   }
 
   /** $default: take what a connection is owed (an update), and post it to the connection. */
   grantReportMissed(grantee: IGrantable) {
-    this.connections.grant(grantee, 'dynamodb:UpdateItem');
+    this.connections.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.reportMissed);
     return this.grantPost(grantee);
   }
 
@@ -142,7 +157,7 @@ export class MonitoringSocket extends Construct {
    * them on this stage only.
    */
   grantManageConnections(grantee: IGrantable) {
-    this.connections.grant(grantee, 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    this.connections.grant(grantee, ...CONNECTIONS_TABLE_ACTIONS.manage);
     return this.grantPost(grantee);
   }
 

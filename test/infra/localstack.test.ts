@@ -3,7 +3,6 @@
  * stack must agree with each other and with `LOCAL_SERVICES=compose npm start` (architecture,
  * names, the endpoints a Lambda container can reach). Nothing here runs LocalStack itself.
  */
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,9 +12,11 @@ import { PIPELINE_STATE_TABLE } from '../../lambdas/core/pipeline';
 import { FUNCTIONS } from '../../lambdas/functions';
 import { PROJECT_ROOT } from '../../lib/bundling';
 import { LocalStackStack } from '../../lib/localstack-stack';
+import { CONNECTIONS_TABLE_ACTIONS } from '../../lib/constructs/monitoring-socket';
 import { localConfigFromEnv, type LocalConfig } from '../../local/config';
 import { provisionConnectionsTable, provisionPipelineStateTable, provisionQueues, type QueueInfo } from '../../local/services';
 import { startWsGateway, type RunningWsGateway } from '../../local/ws-gateway';
+import { actions, statementsOf, synth, testApp } from './stack';
 
 // `yaml` is not a dependency of the project; aws-cdk-lib bundles yaml 1.x, a full YAML 1.2
 // parser, so the compose file is read as Docker Compose reads it rather than by pattern.
@@ -69,7 +70,7 @@ describe('the LocalStack path', () => {
   beforeAll(async () => {
     compose = parseYaml(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.localstack.yml'), 'utf8')) as ComposeFile;
     localstackEnv = envOf(compose.services.localstack!);
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     const stack = new LocalStackStack(app, 'Local', { env: { account: '000000000000', region: 'us-east-1' } });
     template = Template.fromStack(stack);
     resources = template.toJSON().Resources as Record<string, Resource>;
@@ -208,6 +209,22 @@ describe('the LocalStack path', () => {
     // Assert
     expect(parsed.error?.issues ?? []).toEqual([]);
     expect(env).toMatchObject(spec.settings);
+  });
+
+  it('builds the writer through the same wiring as on AWS: the same variables bar the database URL, the same DynamoDB and SQS actions', () => {
+    // Arrange: the deployed stack's writer, through the shared synth.
+    const aws = synth().template;
+    const awsWriter = Object.values(aws.findResources('AWS::Lambda::Function', { Properties: { Description: FUNCTIONS['batch-writer'].description } }));
+    const awsEnv = (awsWriter[0]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const dataActions = (t: Template, role: string) => actions(statementsOf(t, role)).filter((a) => /^(dynamodb|sqs):/.test(a));
+    const database = (name: string) => name.startsWith('DATABASE_') || name === 'NODE_EXTRA_CA_CERTS';
+
+    // Assert
+    expect(awsWriter).toHaveLength(1);
+    expect(Object.keys(writerEnv).filter((k) => !database(k)).sort()).toEqual(Object.keys(awsEnv).filter((k) => !database(k)).sort());
+    expect(Object.keys(writerEnv).filter(database).sort()).toEqual(['DATABASE_POOL_MAX', 'DATABASE_URL']);
+    expect(dataActions(template, 'WriterFunctionRole')).toEqual(dataActions(aws, 'WriterFunctionRole'));
+    expect(dataActions(template, 'WriterFunctionRole')).toEqual(expect.arrayContaining([...CONNECTIONS_TABLE_ACTIONS.manage]));
   });
 
   it('runs every AWS service the stack deploys, and publishes every port on 127.0.0.1 only', () => {
