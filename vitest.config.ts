@@ -36,6 +36,7 @@ export default defineConfig({
           // One module graph per worker: aws-cdk-lib is imported, and a stack with the same props
           // synthesized (test/infra/stack.ts), once per worker rather than once per file.
           isolate: false,
+          globalSetup: ['test/support/scratch-setup.ts'],
         },
       },
       {
@@ -43,7 +44,7 @@ export default defineConfig({
         test: {
           name: 'services',
           include: ['test/{integration,e2e,artifacts,browser}/**/*.test.ts', ...FAST_NEEDING_SERVICES, ...SLOW_INFRA],
-          globalSetup: ['test/support/global-setup.ts'],
+          globalSetup: ['test/support/scratch-setup.ts', 'test/support/global-setup.ts'],
         },
       },
     ],

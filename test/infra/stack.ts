@@ -4,7 +4,9 @@
  */
 import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { inject } from 'vitest';
 import { DataHandlerStack, type DataHandlerStackProps } from '../../lib/data-handler-stack';
 
 /** cdk.json's context: the feature flags the real app synthesizes with. */
@@ -13,9 +15,13 @@ export const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(new URL('../../cdk.json
 /** The test account and region. */
 export const TEST_ENV = { account: '111111111111', region: 'eu-west-1' } as const satisfies Environment;
 
-/** A test app: cdk.json's context, no bundling, plus `context`. */
+/**
+ * A test app: cdk.json's context, no bundling, plus `context`. Its cloud assembly goes to the
+ * run's scratch directory (test/support/scratch-setup.ts), which is removed when the run ends.
+ */
 export function testApp(context: Record<string, unknown> = {}): App {
-  return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
+  const outdir = mkdtempSync(path.join(inject('scratchDir'), 'cdk.out-'));
+  return new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
 }
 
 type Synthesized = { app: App; stack: DataHandlerStack; template: Template };
