@@ -123,7 +123,7 @@ describe('the OpenAPI document and the API it describes', () => {
     expect((await call('GET', '/asyncapi.json')).status).toBe(200);
   });
 
-  it('serves the AsyncAPI document, and every frame the stack sends for records, pings and bad messages matches it', async () => {
+  it('serves the AsyncAPI document, and every frame the stack sends for records, a refused record, pings and bad messages matches it', async () => {
     const served = (await (await fetch(`${stack.httpUrl}/asyncapi.json`)).json()) as Record<string, unknown>;
     expect(asyncApiErrors(served)).toEqual([]);
     expect(served).toEqual(asyncApiDocument());
@@ -139,11 +139,15 @@ describe('the OpenAPI document and the API it describes', () => {
       socket.send('{"action":"subscribe"}');
       socket.send('not json');
       expect((await call('POST', '/api/data/upload', { token: admin, body: JSON.stringify({ data: 7, date: '2006-01-02T00:00:00Z' }) })).status).toBe(202);
-      await waitFor(() => ['pong', 'error', 'records'].every((t) => types().includes(t)) && types().filter((t) => t === 'error').length >= 2, 30_000);
+      // A record the database refuses: the writer tells admin connections in a status frame.
+      await stack.pool.query('ALTER TABLE records ADD CONSTRAINT contract_test_refuses CHECK (data <> -777)');
+      expect((await call('POST', '/api/data/upload', { token: admin, body: JSON.stringify({ data: -777, date: '2006-01-02T00:00:00Z' }) })).status).toBe(202);
+      await waitFor(() => ['pong', 'error', 'records', 'status'].every((t) => types().includes(t)) && types().filter((t) => t === 'error').length >= 2, 30_000);
     } finally {
       socket.close();
     }
     for (const text of texts) expect(validateFrame(text, served), text.slice(0, 300)).toEqual([]);
+    expect(texts.map((t) => JSON.parse(t) as { type: string }).find((f) => f.type === 'status')).toMatchObject({ level: 'error', stage: 'store' });
   });
 
   it('was checked against every status the document promises that this stack can be made to give', () => {
