@@ -70,7 +70,9 @@ describe('a crash of the local stack', () => {
 
   it('restarts a PostgreSQL killed mid-stream by itself: /health 503 degraded, then 200, and nothing lost', async () => {
     // Arrange
-    stack = new ChildStack(await mkdtemp(path.join(tmpdir(), 'dh-pgkill-')), { MAX_RECEIVE_COUNT: '10' });
+    // The writer's redelivery schedule scaled 30× down (its first wait 30 s → 1 s): batches that
+    // met the dead database come back once it is up, and what is proven here is the restart.
+    stack = new ChildStack(await mkdtemp(path.join(tmpdir(), 'dh-pgkill-')), { MAX_RECEIVE_COUNT: '10', STORE_RETRY_DELAYS_S: '1,4,12,24,30' });
     const { httpUrl } = await stack.start();
     const uploads = uploadStream(httpUrl, await token(httpUrl), STREAM);
     await waitFor(() => uploads.accepted.size >= 1_000, 60_000);

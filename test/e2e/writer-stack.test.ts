@@ -17,7 +17,10 @@ import { DatabaseProxy } from '../support/writer-db-proxy';
 import { functionLines } from '../support/function-log';
 
 const writerLines = (output: readonly string[]) => functionLines(output, 'batch-writer');
-const FIRST_WAIT_S = 8;
+/** The queue's visibility timeout here (and the writer's timeout, which it must cover): the least the local stack takes. */
+const VISIBILITY_S = 3;
+/** The first wait of the schedule, shortened from 30 s: still longer than the visibility timeout. */
+const FIRST_WAIT_S = 5;
 
 describe('the batch writer in the local stack', () => {
   const output: string[] = [];
@@ -41,8 +44,17 @@ describe('the batch writer in the local stack', () => {
     const databaseUrl = await freshDatabase();
     direct = createPool({ connection: databaseUrl });
     proxy = await DatabaseProxy.start(databaseUrl);
-    // The first wait of the schedule shortened from 30 s, still longer than the queue's visibility timeout (5 s).
-    stack = await startTestStack({ DATABASE_URL: proxy.url, STORE_RETRY_DELAYS_S: FIRST_WAIT_S + ',' + STORE_RETRY_DELAYS_S.slice(1).join(',') }, { functionOutput: (line) => output.push(line) });
+    stack = await startTestStack(
+      {
+        DATABASE_URL: proxy.url,
+        STORE_RETRY_DELAYS_S: FIRST_WAIT_S + ',' + STORE_RETRY_DELAYS_S.slice(1).join(','),
+        QUEUE_VISIBILITY_TIMEOUT_S: String(VISIBILITY_S),
+        WRITER_TIMEOUT_MS: String(VISIBILITY_S * 1000),
+        // A refused record's message goes to the DLQ after this many receives, one visibility timeout apart.
+        MAX_RECEIVE_COUNT: '3',
+      },
+      { functionOutput: (line) => output.push(line) },
+    );
     token = await login(stack.httpUrl);
   });
   afterAll(async () => {
@@ -60,8 +72,8 @@ describe('the batch writer in the local stack', () => {
     const id = await upload(11);
     await waitFor(() => writerLines(output).some((l) => l.message === 'database unreachable; returning the messages with a delay'), 30_000);
     const returned = writerLines(output).find((l) => l.message === 'database unreachable; returning the messages with a delay')!;
-    // Past the queue's own visibility timeout (5 s here): a message that was not delayed would be back.
-    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    // Past the queue's own visibility timeout: a message that was not delayed would be back.
+    await new Promise((resolve) => setTimeout(resolve, (VISIBILITY_S + 1) * 1000));
     const hidden = (await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queue.queueUrl, AttributeNames: ['All'] }))).Attributes!;
     const attemptsWhileDown = writerLines(output).filter((l) => l.message === 'database unreachable; returning the messages with a delay').length;
     await proxy.up();
