@@ -45,6 +45,11 @@ export default defineConfig({
           name: 'services',
           include: ['test/{integration,e2e,artifacts,browser}/**/*.test.ts', ...FAST_NEEDING_SERVICES, ...SLOW_INFRA],
           globalSetup: ['test/support/scratch-setup.ts', 'test/support/global-setup.ts'],
+          // One module graph per worker here too: each file makes its own database, queues,
+          // tables and stacks, and restores any variable it sets. Importing the SDK, pg and the
+          // local stack once per worker rather than once per file took the project from 650 to
+          // 510 CPU-seconds (395 s → 351 s on 2 cores).
+          isolate: false,
         },
       },
     ],

@@ -5,7 +5,7 @@
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FUNCTION_SPECS } from '../../lambdas/functions';
 import { PROJECT_ROOT } from '../../lib/bundling';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/bindings';
@@ -16,12 +16,14 @@ describe('the functions of the local stack', () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    // This file's own process: the functions' logs at info level, so each writes a line.
-    process.env.LOG_LEVEL = 'info';
+    // The functions' logs at info level, so each writes a line (for this file only: the worker
+    // runs other files after it).
+    vi.stubEnv('LOG_LEVEL', 'info');
     stack = await startTestStack({}, { functionOutput: (line) => lines.push(line) });
   });
   afterAll(async () => {
     await stack?.cleanup();
+    vi.unstubAllEnvs();
   });
 
   it('runs each function from its bundle, in its own environment, and names it on each log line', async () => {
