@@ -7,10 +7,13 @@
  * CDK's hash suffix.
  */
 import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { databaseRoleOf, FUNCTION_SPECS, functionSpec, type FunctionName } from '../../lambdas/functions';
 import { FunctionWiring } from '../../lib/constructs/function-wiring';
 import { FUNCTION_NAME_TAG } from '../../lib/constructs/handler-function';
+import { CONNECTIONS_TABLE_ACTIONS } from '../../lib/constructs/monitoring-socket';
+import { LocalStackStack } from '../../lib/localstack-stack';
 import { synth, testApp } from './stack';
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -176,6 +179,24 @@ describe('the wiring of each catalogued function, as deployed', () => {
 
     expect(admitted).toEqual(withDatabase.sort());
     expect(FUNCTION_SPECS.filter((s) => functions.get(s.name)!.securityGroup).map((s) => s.name)).toEqual(FUNCTION_SPECS.filter((s) => s.inVpc).map((s) => s.name));
+  });
+});
+
+describe("the LocalStack stack's writer", () => {
+  it('is built through the same wiring as on AWS: the same variables bar the database URL, the same table and queue actions, no VPC', () => {
+    // Arrange
+    const localStack = new LocalStackStack(testApp(), 'Local', { env: { account: '000000000000', region: 'us-east-1' } });
+    const local = deployed(Template.fromStack(localStack).toJSON().Resources).get('batch-writer')!;
+    const aws = deployed(synth().template.toJSON().Resources).get('batch-writer')!;
+    const database = (variable: string) => variable.startsWith('DATABASE_') || variable === 'NODE_EXTRA_CA_CERTS';
+    const dataActions = (fn: Deployed) => Object.values(fn.grants).flat().filter((a) => /^(dynamodb|sqs):/.test(a)).sort();
+
+    // Assert
+    expect(local.variables.filter((v) => !database(v))).toEqual(aws.variables.filter((v) => !database(v)));
+    expect(local.variables.filter(database)).toEqual(['DATABASE_POOL_MAX', 'DATABASE_URL']);
+    expect(dataActions(local)).toEqual(dataActions(aws));
+    expect(dataActions(local)).toEqual(expect.arrayContaining([...CONNECTIONS_TABLE_ACTIONS.manage]));
+    expect(local.securityGroup).toBeUndefined();
   });
 });
 
