@@ -37,7 +37,9 @@ export default defineConfig({
           // synthesized (test/infra/stack.ts), once per worker rather than once per file.
           isolate: false,
           // Two here: these files are all CPU, and each worker synthesizes its own shared stacks.
+          // (A project with a worker count of its own runs as a group of its own: this one first.)
           maxWorkers: 2,
+          sequence: { groupOrder: 0 },
           globalSetup: ['test/support/scratch-setup.ts'],
         },
       },
@@ -52,6 +54,7 @@ export default defineConfig({
           // local stack once per worker rather than once per file took the project from 650 to
           // 510 CPU-seconds (395 s → 351 s on 2 cores).
           isolate: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
