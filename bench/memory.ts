@@ -22,6 +22,8 @@ export interface MemoryBenchOptions {
   readonly paused?: number;
   /** The function environments' idle timeout (FUNCTION_IDLE_TIMEOUT_S). @default 120, the stack's own default */
   readonly idleTimeoutS?: number;
+  /** How long the stack idles after the load, every client gone, before it is measured again. @default 60_000 */
+  readonly settleMs?: number;
   /** Progress lines go here. @default stderr */
   readonly progress?: (line: string) => void;
 }
@@ -32,6 +34,8 @@ const CLIENTS = 8;
 export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<BenchTable> {
   const records = options.records ?? 200_000;
   const idleTimeoutS = options.idleTimeoutS ?? 120;
+  const settleMs = options.settleMs ?? 60_000;
+  const settled = settleMs === 60_000 ? 'a minute' : `${settleMs / 1000} s`;
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const stack = new ChildStack(await mkdtemp(path.join(tmpdir(), 'dh-memory-')), {
     BATCH_WINDOW_MS: '1000',
@@ -88,11 +92,11 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
     progress(`memory: ${formatCount(records)} records stored in ${((Date.now() - started) / 1000).toFixed(1)} s; the reading monitors took ${formatFixed(received / 1024 ** 2, 0)} MiB`);
     const afterLoad = rss();
     for (const s of sockets) s.terminate();
-    progress('memory: every client gone; idling a minute…');
-    await sleep(60_000);
+    progress(`memory: every client gone; idling ${settled}…`);
+    await sleep(settleMs);
     const afterMinute = rss();
     progress(`memory: idling until the function environments are reclaimed (${idleTimeoutS} s idle)…`);
-    await sleep(Math.max(0, idleTimeoutS * 1000 + 10_000 - 60_000));
+    await sleep(Math.max(0, idleTimeoutS * 1000 + 10_000 - settleMs));
     const reclaimed = rss();
 
     const row = (label: string, mib: number) => [label, formatFixed(mib, 0), formatRatio(mib / idle)];
@@ -103,7 +107,7 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
         row('idle, before the load (baseline)', idle),
         row('peak during the load', peak),
         row('the load stored', afterLoad),
-        row('a minute after every client left', afterMinute),
+        row(`${settled} after every client left`, afterMinute),
         row(`environments reclaimed (${idleTimeoutS} s idle)`, reclaimed),
       ],
       notes: [

@@ -4,8 +4,8 @@
  *
  *   npm run bench                      every benchmark
  *   npm run bench -- bundles frames    only these (names below)
- *   npm run bench -- --quick           fewer runs and smaller loads (or BENCH_QUICK=1): a quick
- *                                      look, noisier than the full run
+ *   npm run bench -- --quick           fewer runs, smaller loads and shorter idle waits (or
+ *                                      BENCH_QUICK=1): a quick look, noisier than the full run
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -40,7 +40,7 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
   },
   bundles: async (ctx) => (await import('./bundles')).runBundlesBench(ctx.quick ? { runs: 3 } : {}),
   fanout: async (ctx) => (await import('./fanout')).runFanoutBench(ctx.quick ? { monitorCounts: [1, 20], runs: 1, pausedAt: 20 } : {}),
-  memory: async (ctx) => (await import('./memory')).runMemoryBench(ctx.quick ? { records: 20_000, reading: 1, paused: 4 } : {}),
+  memory: async (ctx) => (await import('./memory')).runMemoryBench(ctx.quick ? { records: 20_000, reading: 1, paused: 4, settleMs: 5_000, idleTimeoutS: 10 } : {}),
   sustained: async (ctx) => (await import('./sustained')).runSustainedBench(ctx.quick ? { records: 20_000 } : {}),
 };
 
