@@ -3,7 +3,7 @@ import { AttributeType, BillingMode, Table, type CfnTable } from 'aws-cdk-lib/aw
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUE_MAX_RECEIVE_COUNT, WRITER_TIMEOUT_SECONDS } from '../lambdas/functions';
+import { WRITER_TIMEOUT_SECONDS } from '../lambdas/functions';
 import { LOCAL_RESOURCE_NAMES } from '../local/resource-names';
 import { BatchWriter } from './constructs/batch-writer';
 import { FunctionWiring, type ConnectionsTarget, type DatabaseTarget } from './constructs/function-wiring';
@@ -60,8 +60,8 @@ export class LocalStackStack extends Stack {
 
   constructor(scope: Construct, id: string, props: LocalStackStackProps = {}) {
     super(scope, id, props);
-    // Three receives before the DLQ, as `npm start` provisions it (LocalConfig MAX_RECEIVE_COUNT).
-    const queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS), maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
+    // The catalogue's receives before the DLQ (RecordQueue's default), as `npm start` provisions it.
+    const queue = new RecordQueue(this, 'Queue', { consumerTimeout: Duration.seconds(WRITER_TIMEOUT_SECONDS) });
     // RecordQueue takes no names (on AWS they are generated); only this local stack fixes them.
     (queue.queue.node.defaultChild as CfnQueue).queueName = LOCAL_RESOURCE_NAMES.queue;
     (queue.deadLetterQueue.node.defaultChild as CfnQueue).queueName = LOCAL_RESOURCE_NAMES.deadLetterQueue;

@@ -12,7 +12,6 @@ import type { APIGatewayAuthorizerResult, SQSBatchResponse } from 'aws-lambda';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../lambdas/adapters/migrations';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
@@ -28,7 +27,7 @@ import { artifactEnvironment, resolveProperties } from '../support/artifact-envi
 import { startArtifactAws, TEMPLATE_DATABASE, type ArtifactAws } from '../support/artifact-local-aws';
 import { ArtifactRunner, withoutHandlerExport, type ArtifactInvocation } from '../support/artifact-runtime';
 import { synthesizeApp, type SynthesizedApp } from '../support/artifact-synth';
-import { documentClient, sqsClient } from '../support/services';
+import { documentClient, queryOnce, sqsClient } from '../support/services';
 import { connectMonitor } from '../support/stack';
 import { customResourceCreateEvent, wsAuthorizerEvent } from './events';
 
@@ -67,16 +66,6 @@ describe('the synthesized function bundles', () => {
     const answer = await invoke<HttpResult>('ingest', httpEvent({ body: { records }, claims: claims(userId) }));
     expect(answer.statusCode, answer.body).toBe(202);
     return (JSON.parse(answer.body!) as { ids: string[] }).ids;
-  }
-
-  async function query<R>(config: pg.ClientConfig, text: string, values: unknown[] = []): Promise<R[]> {
-    const client = new pg.Client(config);
-    await client.connect();
-    try {
-      return (await client.query(text, values)).rows as R[];
-    } finally {
-      await client.end();
-    }
   }
 
   beforeAll(async () => {
@@ -200,7 +189,7 @@ describe('the synthesized function bundles', () => {
 
     expect(bundled).toEqual(MIGRATION_NAMES);
     expect(result).toEqual({ PhysicalResourceId: 'data-handler-schema', Data: { Applied: MIGRATION_NAMES.join(',') } });
-    expect(await query(aws.postgres.clientConfig(database), "SELECT to_regclass('public.records')::text AS t")).toEqual([{ t: 'records' }]);
+    expect(await queryOnce(aws.postgres.clientConfig(database), "SELECT to_regclass('public.records')::text AS t")).toEqual([{ t: 'records' }]);
   });
 
   it('batch-writer stores a queued upload over verified TLS and pushes it to a monitor connected through the artifacts', async () => {
@@ -213,7 +202,7 @@ describe('the synthesized function bundles', () => {
 
     try {
       expect(result).toEqual({ batchItemFailures: [] });
-      const stored = await query<{ id: string }>(aws.postgres.clientConfig(TEMPLATE_DATABASE), 'SELECT id FROM records WHERE id = ANY($1) ORDER BY date', [ids]);
+      const stored = await queryOnce<{ id: string }>(aws.postgres.clientConfig(TEMPLATE_DATABASE), 'SELECT id FROM records WHERE id = ANY($1) ORDER BY date', [ids]);
       expect(stored.map((r) => r.id)).toEqual(ids);
       await monitor.waitFor(() => ids.every((id) => monitor.pushedIds().includes(id)), 10_000);
       // It logged in as its role, with its role's secret.

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyConnectionLimits } from '../../lambdas/adapters/pg-roles';
 import { urlAs } from '../../local/database-roles';
 import { createDatabase } from '../../local/services';
+import { queryOnce } from '../support/services';
 
 describe('per-role connection limits', () => {
   const suffix = randomBytes(4).toString('hex');
@@ -22,15 +23,7 @@ describe('per-role connection limits', () => {
   let database: string;
 
   /** Runs `sql` as the server's admin user, in this file's database. */
-  async function asAdmin<T extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<T[]> {
-    const client = new pg.Client({ connectionString: database });
-    await client.connect();
-    try {
-      return (await client.query<T>(sql, values)).rows;
-    } finally {
-      await client.end();
-    }
-  }
+  const asAdmin = <T extends pg.QueryResultRow>(sql: string, values: unknown[] = []) => queryOnce<T>(database, sql, values);
 
   /** The limit PostgreSQL holds for each of this file's roles. */
   async function storedLimits(): Promise<Record<string, number>> {

@@ -7,20 +7,10 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { makeMigrateHandler } from '../../lambdas/handlers/migrate';
 import { createDatabase } from '../../local/services';
 import { lambdaContext } from '../fixtures/events';
+import { queryOnce } from '../support/services';
 
 const event = (RequestType: 'Create' | 'Update' | 'Delete', properties: Record<string, string> = {}) =>
   ({ RequestType, PhysicalResourceId: 'data-handler-schema', ResourceProperties: { ServiceToken: 'arn', ...properties } }) as unknown as CloudFormationCustomResourceEvent;
-
-/** Runs `sql` on `url`; resolves with its rows. */
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('the deploy-time migration custom resource', () => {
   it('applies the migrations on Create, nothing more on Update, and keeps the data on Delete', async () => {
@@ -49,18 +39,18 @@ describe('the migration resource\'s connection limits', () => {
   const roles = { writer: `cr_writer_${suffix}`, reader: `cr_reader_${suffix}` };
   const limitsOf = async (url: string) =>
     Object.fromEntries(
-      (await query<{ rolname: string; rolconnlimit: number }>(url, 'SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname = ANY($1::text[])', [Object.values(roles)]))
+      (await queryOnce<{ rolname: string; rolconnlimit: number }>(url, 'SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname = ANY($1::text[])', [Object.values(roles)]))
         .map((r) => [r.rolname, r.rolconnlimit]),
     );
   afterAll(async () => {
-    await query(inject('adminDatabaseUrl'), `DROP ROLE IF EXISTS ${roles.writer}, ${roles.reader}`);
+    await queryOnce(inject('adminDatabaseUrl'), `DROP ROLE IF EXISTS ${roles.writer}, ${roles.reader}`);
   });
 
   it('sets the ConnectionLimits property\'s limits on Create, and again on each Update', async () => {
     // Arrange
     const url = await createDatabase(inject('adminDatabaseUrl'), 'migrate_cr_limits');
-    await query(url, `CREATE ROLE ${roles.writer} LOGIN`);
-    await query(url, `CREATE ROLE ${roles.reader} LOGIN`);
+    await queryOnce(url, `CREATE ROLE ${roles.writer} LOGIN`);
+    await queryOnce(url, `CREATE ROLE ${roles.reader} LOGIN`);
     const migrate = makeMigrateHandler({ connection: async () => url });
 
     // Act

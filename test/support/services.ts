@@ -5,6 +5,7 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { migrateUp } from '../../lambdas/adapters/migrations';
 import {
@@ -67,4 +68,18 @@ export async function freshPipelineStateTable(): Promise<string> {
 /** A new Idempotency-Keys table, made the way the local stack makes its own. */
 export async function freshIdempotencyKeysTable(): Promise<string> {
   return provisionIdempotencyKeysTable(inject('dynamoEndpoint'), `idempotency-keys-${suffix()}`);
+}
+
+/**
+ * Runs one statement on a client of its own, connected to `connection` (a URL, or a whole client
+ * configuration) and closed after; resolves with the rows.
+ */
+export async function queryOnce<R extends pg.QueryResultRow>(connection: string | pg.ClientConfig, sql: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
 }

@@ -81,6 +81,8 @@ export async function connectMonitor(wsUrl: string, token: string): Promise<Moni
   };
 }
 
+const POLL_MS = 25;
+
 /** Polls `predicate` until it holds, or fails after `timeoutMs`. */
 export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -94,7 +96,6 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, timeo
   }
 }
 
-const POLL_MS = 25;
 
 /** The handshake status of a refused WebSocket connect. */
 export function handshakeStatus(url: string): Promise<number> {
