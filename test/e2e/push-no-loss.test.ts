@@ -14,6 +14,7 @@ import { createPool } from '../../lambdas/adapters/pg-record-store';
 import { missedOf } from '../../lambdas/core/frames';
 import { validateFrame } from '../support/asyncapi-contract';
 import type { StoredRecord } from '../../lambdas/core/record';
+import { queuedCount } from '../../local/runtime-files';
 import { localDocumentClient } from '../../local/services';
 import { Monitor, type Delivery } from '../../web/monitor-client.js';
 import { freshDatabase } from '../support/services';
@@ -114,6 +115,9 @@ describe('no silent push loss on the local stack', () => {
     const token = await tokenFor('owed');
     const ids = await upload(token, 25, 100);
     await waitFor(async () => (await storedRows(ids)).length === 25, 30_000);
+    // The writer has pushed them and deleted its message before the monitor connects: a push
+    // that lists connections after this one opened would bring the records live instead.
+    await waitFor(async () => (await queuedCount(stack.sqs, stack.queue.queueUrl)) === 0, 30_000);
     const { monitor, got, frames } = await watch('owed');
     const registry = new DynamoConnectionRegistry(localDocumentClient(stack.dynamoEndpoint), stack.tableName);
     const mine = (await registry.list(0)).filter((c) => c.userId === 'owed');
