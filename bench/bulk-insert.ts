@@ -34,7 +34,7 @@ export interface BulkInsertOptions {
 const INSERT_ONE = `
   INSERT INTO records (id, user_id, data, date, accepted_at)
   VALUES ($1, $2, $3, $4, $5)
-  ON CONFLICT (id) DO NOTHING
+  ON CONFLICT (date, id) DO NOTHING
   RETURNING id, user_id, data, date, accepted_at, stored_at`;
 
 /** The baseline: one statement per row, one transaction per batch, as the Django loop did. */

@@ -1,11 +1,12 @@
 /**
- * RecordStore on PostgreSQL, idempotent on id, one transaction per batch:
+ * RecordStore on PostgreSQL, idempotent on (date, id), the partitioned table's key (a record
+ * keeps its date when it is delivered again), one transaction per batch:
  * - a batch of COPY_MIN_RECORDS or more goes in with `COPY … FROM STDIN` straight into
  *   `records`, the fastest way PostgreSQL takes rows. A batch of new rows (the common case) is
  *   then stored at COPY's own rate, and every row is new, with the transaction's `now()` as its
  *   stored_at. When an id is already there (a redelivery), the COPY fails on the primary key,
  *   rolls back, and the batch goes through the statement below instead;
- * - otherwise one INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING RETURNING: a single
+ * - otherwise one INSERT … SELECT FROM unnest(…) ON CONFLICT (date, id) DO NOTHING RETURNING: a single
  *   round trip, which wins for small batches (bench: bulk-insert measures the crossover).
  * Failures are typed: refused data (a constraint, a bad value) apart from everything else.
  */
@@ -15,7 +16,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RecordsRefusedError, StoreUnavailableError } from '../core/errors';
 import { canonicalTimestamp, canonicalValidated } from '../core/timestamp';
-import type { RecordStore, RecordToStore } from '../core/ports';
+import type { RecordStore, RecordToStore, StoredKey } from '../core/ports';
 import type { StoredRecord } from '../core/record';
 import { dataRefusalOf, isTransientConnectionError, sqlstateOf } from './pg-errors';
 
@@ -81,10 +82,14 @@ export function createPool(options: PgPoolOptions): pg.Pool {
 const INSERT_BATCH = `
   INSERT INTO records (id, user_id, data, date, accepted_at)
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::timestamptz[], $5::timestamptz[])
-  ON CONFLICT (id) DO NOTHING
+  ON CONFLICT (date, id) DO NOTHING
   RETURNING id, user_id, data, date, accepted_at, stored_at`;
 
-const FIND_STORED = 'SELECT id, user_id, data, date, accepted_at, stored_at FROM records WHERE id = ANY($1::uuid[])';
+// By (date, id), the primary key: each key is looked up in its own date's partition only.
+const FIND_STORED = `
+  SELECT r.id, r.user_id, r.data, r.date, r.accepted_at, r.stored_at
+  FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, date)
+  JOIN records r ON r.date = k.date AND r.id = k.id`;
 
 const COPY_RECORDS = 'COPY records (id, user_id, data, date, accepted_at) FROM STDIN';
 
@@ -95,8 +100,11 @@ const COPY_RECORDS = 'COPY records (id, user_id, data, date, accepted_at) FROM S
  */
 export const COPY_MIN_RECORDS = 20;
 
-/** The primary key refused a row: some id of the batch is stored already. */
-const isDuplicateId = (error: unknown) => sqlstateOf(error) === '23505' && (error as { constraint?: string }).constraint === 'records_pkey';
+/** A partition's primary key (records_p20241001_pkey, records_before_pkey, …), as a refusal names it. */
+const PARTITION_KEY = /^records(_\w+)?_pkey$/;
+
+/** The primary key refused a row: some record of the batch is stored already. */
+const isDuplicateId = (error: unknown) => sqlstateOf(error) === '23505' && PARTITION_KEY.test((error as { constraint?: string }).constraint ?? '');
 
 /** COPY's text format: tab-separated, with backslash, tab, newline and return escaped. */
 function copyField(text: string): string {
@@ -173,10 +181,10 @@ export class PgRecordStore implements RecordStore {
     }
   }
 
-  async findStored(ids: readonly string[]): Promise<StoredRecord[]> {
-    if (ids.length === 0) return [];
+  async findStored(keys: readonly StoredKey[]): Promise<StoredRecord[]> {
+    if (keys.length === 0) return [];
     try {
-      return (await this.pool.query<StoredRecord>(FIND_STORED, [ids])).rows;
+      return (await this.pool.query<StoredRecord>(FIND_STORED, [keys.map((k) => k.id), keys.map((k) => k.date)])).rows;
     } catch (error) {
       throw new StoreUnavailableError(error, isTransientConnectionError(error));
     }

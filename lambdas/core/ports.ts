@@ -37,10 +37,16 @@ export interface RecordStore {
    */
   insertBatch(records: readonly RecordToStore[]): Promise<StoredRecord[]>;
   /**
-   * The stored rows of these ids (those stored, in any order). A retried batch finds some of its
+   * The stored rows of these keys (those stored, in any order). A retried batch finds some of its
    * rows already there; they may never have been pushed, so they are pushed again.
    */
-  findStored(ids: readonly string[]): Promise<StoredRecord[]>;
+  findStored(keys: readonly StoredKey[]): Promise<StoredRecord[]>;
+}
+
+/** A stored record's key: its id and its date (canonical UTC), which chooses its partition. */
+export interface StoredKey {
+  readonly id: string;
+  readonly date: string;
 }
 
 /** A message handed back to its queue, to be delivered again after a delay. */

@@ -235,7 +235,7 @@ function countRecords(messages: readonly Parsed[]): number {
  */
 async function withReplayedRows(inserted: readonly StoredRecord[], stored: readonly Parsed[], store: RecordStore): Promise<StoredRecord[] | undefined> {
   const fresh = new Set(inserted.map((r) => r.id));
-  const already = stored.flatMap((p) => p.records.map((r) => r.id)).filter((id) => !fresh.has(id));
+  const already = stored.flatMap((p) => p.records.map((r) => ({ id: r.id, date: r.date }))).filter((key) => !fresh.has(key.id));
   if (already.length === 0) return [...inserted];
   try {
     const replayed = await store.findStored(already);
