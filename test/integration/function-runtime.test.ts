@@ -69,8 +69,13 @@ describe('the local function runtime', () => {
 
     expect(counter.coldStarts).toBe(2);
     expect(new Set(results.map((r) => r.threadId)).size).toBe(2);
-    // Each environment took two invocations, one after the other.
-    expect(results.map((r) => r.invocations).sort()).toEqual([1, 1, 2, 2]);
+    // Each environment took its invocations one after the other: each read its own count back
+    // (two at once in one environment would both read the later one). How many each took
+    // depends on how soon the second environment was warm, so only the whole is fixed.
+    for (const thread of new Set(results.map((r) => r.threadId))) {
+      const counts = results.filter((r) => r.threadId === thread).map((r) => r.invocations).sort();
+      expect(counts).toEqual(counts.map((_, i) => i + 1));
+    }
   });
 
   it('ends an environment whose invocation timed out, so the next one starts cold with fresh state', async () => {
