@@ -53,6 +53,9 @@ new DataHandlerStack(app, context('stackName') ?? 'DataHandler', {
   readerConnections: number('readerConnections'),
   dbEngineVersion: context('dbEngineVersion'),
   alarmEmail: context('alarmEmail'),
+  retentionDays: number('retentionDays'),
+  rollupRetentionDays: number('rollupRetentionDays'),
+  partitionSize: context('partitionSize'),
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -15,6 +15,7 @@ import {
   ConnectionsEnv,
   HealthEnv,
   IngestEnv,
+  MaintainEnv,
   MigrateEnv,
   NoEnv,
   PipelineStatusEnv,
@@ -31,9 +32,10 @@ export type { FunctionName } from './routes';
  * - `enqueue-records`: QUEUE_URL; may send to the record queue.
  * - `database-owner` / `database-writer` / `database-reader`: the database, as the role the
  *   binding names (see DatabaseRole): DATABASE_URL locally; DATABASE_HOST/PORT/NAME/SSL on AWS
- *   and DATABASE_SECRET_ARN, the role's secret, which it may read (and no other). The owner
- *   also gets the other roles' passwords, to create them: their secrets' ARNs on AWS, the
- *   passwords themselves locally.
+ *   and DATABASE_SECRET_ARN, the role's secret, which it may read (and no other).
+ * - `create-database-roles`: the writer's and the reader's passwords, to create those roles:
+ *   their secrets' ARNs on AWS (DATABASE_WRITER_SECRET_ARN, DATABASE_READER_SECRET_ARN), which
+ *   it may read; the passwords themselves locally.
  * - `register-connections` / `unregister-connections`: CONNECTIONS_TABLE; may put / delete.
  * - `push-to-connections`: CONNECTIONS_TABLE and CONNECTIONS_ENDPOINT; may scan, read, update
  *   (to note and take missed frames) and delete connections, and post to them.
@@ -52,12 +54,16 @@ export type { FunctionName } from './routes';
  *   failure).
  * - `read-pipeline-status`: PIPELINE_STATE_TABLE, QUEUE_URL and DEAD_LETTER_QUEUE_URL; may get
  *   the table's items, and read the two queues' attributes (sqs:GetQueueAttributes).
+ * - `keep-partitions`: how the time-partitioned tables are kept (RetentionSettings in
+ *   shared/env.ts: PARTITION_SIZE, PARTITIONS_AHEAD, RETENTION_DAYS, ROLLUP_RETENTION_DAYS), as
+ *   the deployment sets them; no grant beyond the database binding's.
  */
 export type Binding =
   | 'enqueue-records'
   | 'database-owner'
   | 'database-writer'
   | 'database-reader'
+  | 'create-database-roles'
   | 'register-connections'
   | 'unregister-connections'
   | 'push-to-connections'
@@ -68,7 +74,8 @@ export type Binding =
   | 'delay-redelivery'
   | 'report-missed'
   | 'note-pipeline-state'
-  | 'read-pipeline-status';
+  | 'read-pipeline-status'
+  | 'keep-partitions';
 
 /**
  * Who a function is in PostgreSQL: `owner` runs the migrations (on AWS the RDS master user);
@@ -102,7 +109,12 @@ export type Trigger =
       readonly batchWindowSeconds: number;
       readonly reportBatchItemFailures: true;
     }
-  | { readonly kind: 'custom-resource' };
+  | { readonly kind: 'custom-resource' }
+  | {
+      readonly kind: 'schedule';
+      /** Minutes between invocations (an EventBridge rate; locally MAINTENANCE_INTERVAL_MS). */
+      readonly everyMinutes: number;
+    };
 
 export interface FunctionSpec {
   readonly name: FunctionName;
@@ -157,6 +169,9 @@ export const FUNCTION_POOL_SIZE = 2;
  * cursor), so a second connection would only ever sit idle, held from the writers' budget.
  */
 export const READER_POOL_SIZE = 1;
+
+/** How often the maintenance function runs on AWS, in minutes (locally MAINTENANCE_INTERVAL_MS, an hour too). */
+export const MAINTENANCE_EVERY_MINUTES = 60;
 
 /** The batch writer's timeout; the queue's visibility timeout is six times it. */
 export const WRITER_TIMEOUT_SECONDS = 30;
@@ -271,9 +286,18 @@ export const FUNCTIONS = {
   migrate: spec('migrate', { kind: 'custom-resource' }, {
     description: 'Applies the versioned schema migrations',
     env: MigrateEnv,
-    bindings: ['database-owner'],
+    bindings: ['database-owner', 'create-database-roles'],
     settings: { MIGRATIONS_DIR: '/var/task/migrations' },
     timeoutSeconds: 300,
+    inVpc: true,
+  }),
+  // As the owner: it creates and drops partitions. Its steps are short transactions with a
+  // lock_timeout; the timeout leaves room for a retention drop of many partitions at once.
+  maintain: spec('maintain', { kind: 'schedule', everyMinutes: MAINTENANCE_EVERY_MINUTES }, {
+    description: 'Makes the time partitions ahead of time and drops those past the retention',
+    env: MaintainEnv,
+    bindings: ['database-owner', 'keep-partitions'],
+    timeoutSeconds: 120,
     inVpc: true,
   }),
 } as const satisfies Record<FunctionName, FunctionSpec>;

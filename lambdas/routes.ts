@@ -18,7 +18,8 @@ export type FunctionName =
   | 'ws-connect'
   | 'ws-disconnect'
   | 'ws-default'
-  | 'migrate';
+  | 'migrate'
+  | 'maintain';
 
 export interface HttpRoute {
   readonly method: 'GET' | 'POST';

@@ -3,6 +3,7 @@ import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { QUEUE_MAX_RECEIVE_COUNT, RECORD_READERS, WRITER_TIMEOUT_SECONDS, type FunctionSpec } from '../lambdas/functions';
+import { readEnv, RetentionSettings, retentionProblem, retentionVariables } from '../lambdas/shared/env';
 import { ApiGatewayAccount } from './constructs/api-gateway-account';
 import { checkProxyZones } from './constructs/availability-zones';
 import { BatchWriter, maxConcurrencyFor, proxyMaxConnectionsPercent } from './constructs/batch-writer';
@@ -20,6 +21,7 @@ import { Network, type NetworkProps } from './constructs/network';
 import { Observability } from './constructs/observability';
 import { PipelineState } from './constructs/pipeline-state';
 import { RecordQueue } from './constructs/record-queue';
+import { Maintenance } from './constructs/maintenance';
 import { SchemaMigration } from './constructs/schema-migration';
 
 export interface DataHandlerStackProps extends StackProps {
@@ -83,6 +85,12 @@ export interface DataHandlerStackProps extends StackProps {
    * `readerConnections`). @default - none reserved
    */
   readonly readerConcurrency?: number;
+  /** Days of raw records kept; older partitions are dropped whole. @default - kept forever */
+  readonly retentionDays?: number;
+  /** Days of rollups kept; at least `retentionDays`. @default - kept forever */
+  readonly rollupRetentionDays?: number;
+  /** The size of one partition of records: whole hours or days, such as `1d` or `6h`. @default '1d' */
+  readonly partitionSize?: string;
   /** Where alarms are sent by email. @default - no subscription: subscribe to the AlarmTopicArn output */
   readonly alarmEmail?: string;
   /**
@@ -118,6 +126,8 @@ export class DataHandlerStack extends Stack {
   public readonly pipelineState: PipelineState;
   /** The hosted monitoring dashboard, unless `dashboard` is false. */
   public readonly dashboardSite?: DashboardSite;
+  /** The scheduled partition maintenance. */
+  public readonly maintenance: Maintenance;
 
   constructor(scope: Construct, id: string, props: DataHandlerStackProps = {}) {
     super(scope, id, props);
@@ -146,11 +156,13 @@ export class DataHandlerStack extends Stack {
         idempotencyKeys: this.idempotencyKeys,
         loginAttempts: this.loginAttempts,
         pipelineState: this.pipelineState,
+        partitions: retentionVariablesOf(props),
       },
       { logRetention },
     );
     const migration = new SchemaMigration(this, 'Migration', { wiring, database: this.database, logRetention });
     wiring = wiring.with({ migration });
+    this.maintenance = new Maintenance(this, 'Maintenance', { wiring, migration });
     // See ApiGatewayAccount: without the account's logging role the WebSocket stage cannot be created.
     const account = props.apiGatewayAccountRole ?? true ? new ApiGatewayAccount(this, 'ApiGatewayAccount') : undefined;
     this.socket = new MonitoringSocket(this, 'Monitoring', { wiring, accessLogRetention: logRetention, ...(account ? { accountLogging: account.account } : {}) });
@@ -180,6 +192,7 @@ export class DataHandlerStack extends Stack {
       queue: this.queue,
       writer: this.writer.function,
       ingest: this.ingestFunction,
+      maintenance: this.maintenance.function,
       api: this.api.api,
       database: this.database.instance,
       dbMaxConnections,
@@ -257,4 +270,27 @@ function networkProps(props: DataHandlerStackProps, flowLogRetention: RetentionD
 function readerOptions(spec: FunctionSpec, props: DataHandlerStackProps): FunctionOptions {
   const isReader = (RECORD_READERS as readonly string[]).includes(spec.name);
   return isReader && props.readerConcurrency ? { reservedConcurrentExecutions: props.readerConcurrency } : {};
+}
+
+/**
+ * The retention props as the maintenance function's variables, checked as the function checks
+ * them: a bad value fails the synth, naming the prop.
+ */
+function retentionVariablesOf(props: DataHandlerStackProps): Record<string, string> {
+  const source: Record<string, string | undefined> = {
+    RETENTION_DAYS: props.retentionDays === undefined ? undefined : String(props.retentionDays),
+    ROLLUP_RETENTION_DAYS: props.rollupRetentionDays === undefined ? undefined : String(props.rollupRetentionDays),
+    PARTITION_SIZE: props.partitionSize,
+  };
+  const names: Record<string, string> = { RETENTION_DAYS: 'retentionDays', ROLLUP_RETENTION_DAYS: 'rollupRetentionDays', PARTITION_SIZE: 'partitionSize' };
+  const rename = (message: string) => message.replace(/\b(RETENTION_DAYS|ROLLUP_RETENTION_DAYS|PARTITION_SIZE)\b/g, (name) => names[name]!);
+  let settings: RetentionSettings;
+  try {
+    settings = readEnv(RetentionSettings, source);
+  } catch (error) {
+    throw new Error(`DataHandlerStack: ${rename((error as Error).message)}`);
+  }
+  const problem = retentionProblem(settings);
+  if (problem) throw new Error(`DataHandlerStack: Invalid configuration: ${rename(problem)}`);
+  return retentionVariables(settings);
 }

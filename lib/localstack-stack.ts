@@ -95,6 +95,13 @@ class ComposeDatabase implements DatabaseTarget {
   }
 
   grantConnect(): void {}
+
+  /** The compose database's owner makes no roles: the functions connect as it. */
+  roleSecretsEnvironment(): Record<string, string> {
+    return {};
+  }
+
+  grantReadRoleSecrets(): void {}
 }
 
 /**

@@ -61,6 +61,8 @@ export interface LocalResources {
   readonly audience: string;
   readonly jwksUrl: string;
   readonly cognitoEndpoint: string;
+  /** How the time-partitioned tables are kept (RetentionSettings), as variables. */
+  readonly partitions: Readonly<Record<string, string>>;
 }
 
 /**
@@ -84,13 +86,14 @@ function bindingVariables(binding: Binding, r: LocalResources): Record<string, s
   switch (binding) {
     case 'enqueue-records':
       return { QUEUE_URL: r.queueUrl };
-    case 'database-owner': {
+    case 'database-owner':
+      return { DATABASE_URL: r.database.owner };
+    case 'create-database-roles': {
       const passwords = r.database.rolePasswords;
-      return {
-        DATABASE_URL: r.database.owner,
-        ...(passwords ? { DATABASE_WRITER_PASSWORD: passwords.writer, DATABASE_READER_PASSWORD: passwords.reader } : {}),
-      };
+      return passwords ? { DATABASE_WRITER_PASSWORD: passwords.writer, DATABASE_READER_PASSWORD: passwords.reader } : {};
     }
+    case 'keep-partitions':
+      return r.partitions;
     case 'database-writer':
       return { DATABASE_URL: r.database.writer };
     case 'database-reader':

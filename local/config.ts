@@ -4,7 +4,7 @@
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { FUNCTIONS, QUEUE_MAX_RECEIVE_COUNT, WRITER_EVENT_SOURCE as WRITER_TRIGGER } from '../lambdas/functions';
-import { readEnv } from '../lambdas/shared/env';
+import { readEnv, RetentionSettings, retentionProblem } from '../lambdas/shared/env';
 import { RECEIVE_TIMEOUTS } from './http-connections';
 import { parseOriginList } from './origins';
 
@@ -60,6 +60,14 @@ export const LocalConfig = z.object({
    */
   STORE_RETRY_DELAYS_S: z.optional(z.string().check(z.regex(/^\d+(,\d+)*$/, { error: 'must be whole seconds, comma-separated, such as 30,120,360' }))),
   /**
+   * How the records table's time partitions are kept: PARTITION_SIZE, PARTITIONS_AHEAD,
+   * RETENTION_DAYS and ROLLUP_RETENTION_DAYS, as the maintenance function reads them
+   * (lambdas/shared/env.ts); by default day partitions, three ahead, everything kept.
+   */
+  ...RetentionSettings.shape,
+  /** How often the maintenance function runs, after the run at start. @default an hour, as deployed */
+  MAINTENANCE_INTERVAL_MS: z._default(z.coerce.number().check(z.int(), z.gte(100), z.lte(86_400_000)), 3_600_000),
+  /**
    * The seed user: who DATA_DIR/users.json starts with when it does not exist yet (local-only
    * credentials; the password is printed at start while it is still that user's). Once the
    * file exists these change nothing: `npm run users` adds, lists and removes users.
@@ -114,6 +122,8 @@ export function localConfigFromEnv(source: NodeJS.ProcessEnv = process.env): Loc
   if (config.QUEUE_VISIBILITY_TIMEOUT_S * 1000 < config.WRITER_TIMEOUT_MS) {
     throw new Error('Invalid configuration: QUEUE_VISIBILITY_TIMEOUT_S must cover WRITER_TIMEOUT_MS, or batches would be redelivered while still running');
   }
+  const retention = retentionProblem(config);
+  if (retention) throw new Error(`Invalid configuration: ${retention}`);
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     throw new Error('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS, which times the headers too');
   }

@@ -16,6 +16,10 @@ import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { stopOrphanedServer } from './postgres-orphan';
 
+/** The embedded PostgreSQL superuser: LOCAL-ONLY credentials, for a server that listens on 127.0.0.1 alone. */
+export const LOCAL_PG_USER = 'postgres';
+export const LOCAL_PG_PASSWORD = 'local-only-password';
+
 interface Binaries {
   readonly postgres: string;
   readonly initdb: string;

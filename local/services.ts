@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { startDurableQueueThread } from './durable-queue';
+import { LOCAL_PG_PASSWORD, LOCAL_PG_USER } from './postgres';
 import { SupervisedPostgres } from './postgres-supervisor';
 import type { PlatformHealth } from './restarter';
 
@@ -44,9 +45,6 @@ export function localManagementClient(endpoint: string, tuning: ClientTuning = {
   return new ApiGatewayManagementApiClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_AWS_CREDENTIALS, ...tuning });
 }
 
-/** The embedded PostgreSQL superuser: local-only, reachable on 127.0.0.1 alone. */
-const LOCAL_PG_USER = 'postgres';
-const LOCAL_PG_PASSWORD = 'local-only-password';
 const DATABASE = 'data_handler';
 
 export interface Service<T> {

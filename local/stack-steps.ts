@@ -6,6 +6,7 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import path from 'node:path';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { JwtVerifier } from '../lambdas/adapters/jwt-verifier';
+import { retentionVariables } from '../lambdas/shared/env';
 import { createPool } from '../lambdas/adapters/pg-record-store';
 import { dashboardFiles } from '../web/files';
 import type { LocalResources } from './bindings';
@@ -137,6 +138,7 @@ export async function functionResources(config: LocalConfig, queue: QueueInfo, t
     loginAttemptsTable: await provisionLoginAttemptsTable(table.endpoint),
     idempotencyKeysTable: await provisionIdempotencyKeysTable(table.endpoint),
     managementEndpoint: `http://${reachableHost(config.WS_BIND_HOST)}:${wsPort}/${WS_STAGE}`,
+    partitions: retentionVariables(config),
     issuer: httpUrl,
     audience: config.JWT_AUDIENCE,
     jwksUrl: `${httpUrl}/.well-known/jwks.json`,
@@ -279,4 +281,46 @@ export async function startHttp(
   });
   stoppers.add('HTTP gateway', http.stop);
   return http;
+}
+
+/** An EventBridge schedule's event, as the maintenance function receives it on AWS. */
+function scheduledEvent(): Record<string, unknown> {
+  return { version: '0', id: crypto.randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region: 'us-east-1', resources: [], detail: {} };
+}
+
+/**
+ * The scheduled functions (the maintenance pass) as the schedule runs them on AWS: once at
+ * start, before the stack takes uploads, then every MAINTENANCE_INTERVAL_MS, never two at once.
+ * A failed pass is told and does not stop the stack: no row depends on it (see
+ * lambdas/core/partitions.ts), only the partitions made ahead and the retention do.
+ */
+export async function startSchedules(config: LocalConfig, options: StartOptions, functions: LocalFunctions, stoppers: Stoppers): Promise<void> {
+  const log = logOf(options);
+  let running: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const pass = async () => {
+    try {
+      const result = (await functions.runtime('maintain').invoke(scheduledEvent())) as { tables?: { created: unknown[]; dropped: unknown[] }[]; skipped?: string };
+      const created = (result.tables ?? []).reduce((n, t) => n + t.created.length, 0);
+      const dropped = (result.tables ?? []).reduce((n, t) => n + t.dropped.length, 0);
+      if (created || dropped) log(`maintenance: ${created} partition(s) made, ${dropped} dropped`);
+    } catch (error) {
+      log(`maintenance failed (it runs again in ${config.MAINTENANCE_INTERVAL_MS} ms): ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = pass().then(schedule);
+    }, config.MAINTENANCE_INTERVAL_MS);
+  };
+  running = pass();
+  await running;
+  schedule();
+  stoppers.add('schedules', async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  });
 }

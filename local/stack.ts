@@ -24,6 +24,7 @@ import {
   startDatabase,
   startEventSource,
   startFunctions,
+  startSchedules,
   startHttp,
   startIdentity,
   startQueueAndTable,
@@ -105,6 +106,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const bundles = await bundling;
     if (bundles.built) log('functions bundled');
     const { functions, functionDatabaseUrls } = await startFunctions(config, options, bundles, services, databaseUrl, passwords, stoppers);
+    await startSchedules(config, options, functions, stoppers);
 
     const corsAllowOrigins = parseOriginList(config.CORS_ALLOW_ORIGINS);
     const ws = await startWs(config, options, { wsPort, httpUrl, corsAllowOrigins, functions }, stoppers);

@@ -25,9 +25,8 @@ import middy from '@middy/core';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import type { ClientConfig } from 'pg';
 import { migrateUp, migrationsHash, MIGRATIONS_DIR, retryTransient } from '../adapters/migrations';
-import { sslOptions } from '../adapters/pg-record-store';
 import { applyConnectionLimits, checkConnectionLimit, ensureLoginRoles, type ConnectionLimits } from '../adapters/pg-roles';
-import { appRoleSources, databaseConfig, type AppRoleSources } from '../shared/database';
+import { appRoleSources, singleClientConfig, type AppRoleSources } from '../shared/database';
 import { deferred, MigrateEnv, readEnv } from '../shared/env';
 import { describeError, logger, metrics, observability } from '../shared/observability';
 
@@ -157,10 +156,7 @@ export const handler = deferred(() => {
   const roles = appRoleSources(env);
   return makeMigrateHandler({
     ...(roles ? { roles } : {}),
-    connection: async () => {
-      const { config, ssl } = await databaseConfig();
-      return { ...config, ssl: sslOptions(ssl) };
-    },
+    connection: () => singleClientConfig(),
     ...(env.MIGRATIONS_DIR ? { migrationsDir: env.MIGRATIONS_DIR } : {}),
   });
 });

@@ -6,6 +6,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
+import { sslOptions } from '../adapters/pg-record-store';
 import { APP_ROLES, type AppRole, type LoginRole } from '../adapters/pg-roles';
 import { DatabaseEnv, readEnv, type MigrateEnv } from './env';
 
@@ -170,6 +171,12 @@ export async function databaseConfig(source: NodeJS.ProcessEnv = process.env): P
     Client: secretFollowingClient(credentials),
   };
   return { config, ssl: env.DATABASE_SSL };
+}
+
+/** The settings of one client of its own (the migration's, the maintenance's), TLS included. */
+export async function singleClientConfig(source: NodeJS.ProcessEnv = process.env): Promise<pg.ClientConfig> {
+  const { config, ssl } = await databaseConfig(source);
+  return { ...config, ssl: sslOptions(ssl) };
 }
 
 /** The application's roles that the migrate function creates when missing, and how much that matters. */

@@ -131,6 +131,58 @@ export const MigrateEnv = z.object({
 });
 export type MigrateEnv = z.infer<typeof MigrateEnv>;
 
+/** A whole number of days, at least 1; unset keeps everything. */
+const days = z.optional(z.coerce.number({ error: 'must be a whole number of days' }).check(z.int({ error: 'must be a whole number of days' }), z.positive({ error: 'must be at least 1 day (unset it to keep everything)' })));
+
+/**
+ * How the time-partitioned tables are kept (lambdas/core/partitions.ts): the size of a
+ * partition, how many are made ahead, and how long rows are kept. The local stack, the CDK app
+ * and the maintenance function all read them through this schema, and refuse a rollup
+ * retention shorter than the raw one (see retentionProblem).
+ */
+export const RetentionSettings = z.object({
+  /** The size of one partition of records: whole hours or days, `1d`, `6h`, `7d`. */
+  PARTITION_SIZE: z._default(z.string().check(z.regex(/^[1-9]\d{0,3}[hd]$/, { error: 'must be a whole number of hours or days, such as 1d, 6h or 7d' })), '1d'),
+  /** Partitions made ahead of the current one. */
+  PARTITIONS_AHEAD: z._default(z.coerce.number({ error: 'must be a whole number' }).check(z.int({ error: 'must be a whole number' }), z.gte(0, { error: 'must not be negative' }), z.lte(1000, { error: 'must be at most 1000' })), 3),
+  /** Days of raw records kept. @default - kept forever */
+  RETENTION_DAYS: days,
+  /** Days of rollups kept; at least RETENTION_DAYS. @default - kept forever */
+  ROLLUP_RETENTION_DAYS: days,
+});
+export type RetentionSettings = z.infer<typeof RetentionSettings>;
+
+/** Why these settings do not go together, naming the variable; undefined when they do. */
+export function retentionProblem(settings: Pick<RetentionSettings, 'RETENTION_DAYS' | 'ROLLUP_RETENTION_DAYS'>): string | undefined {
+  const raw = settings.RETENTION_DAYS;
+  const rollups = settings.ROLLUP_RETENTION_DAYS;
+  if (rollups === undefined) return undefined;
+  if (raw === undefined) return `ROLLUP_RETENTION_DAYS is invalid (${rollups} days is shorter than RETENTION_DAYS, unset: raw records are kept forever)`;
+  if (rollups < raw) return `ROLLUP_RETENTION_DAYS is invalid (${rollups} days is shorter than RETENTION_DAYS, ${raw} days)`;
+  return undefined;
+}
+
+/** The settings as the variables the maintenance function reads: unset ones are left out. */
+export function retentionVariables(settings: RetentionSettings): Record<string, string> {
+  return Object.fromEntries(
+    (['PARTITION_SIZE', 'PARTITIONS_AHEAD', 'RETENTION_DAYS', 'ROLLUP_RETENTION_DAYS'] as const).flatMap((name) => (settings[name] === undefined ? [] : [[name, String(settings[name])]])),
+  );
+}
+
+/** The partition size of the settings, in ms. */
+export function partitionSizeMs(text: string): number {
+  return Number(text.slice(0, -1)) * (text.endsWith('d') ? 86_400_000 : 3_600_000);
+}
+
+/** The maintenance function: the database as its owner (it makes and drops partitions), and the settings above. */
+export const MaintainEnv = z.object({
+  ...DatabaseEnv.shape,
+  ...RetentionSettings.shape,
+  /** How long a step waits for its lock on a table before it tries again (lambdas/adapters/pg-partitions.ts). */
+  MAINTENANCE_LOCK_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive(), z.lte(60_000)), 2_000),
+});
+export type MaintainEnv = z.infer<typeof MaintainEnv>;
+
 /** The login function: the Cognito app client it logs users in with. */
 export const CognitoEnv = z.object({
   ...shared,

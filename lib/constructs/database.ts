@@ -291,7 +291,15 @@ export class Database extends Construct implements DatabaseTarget {
       );
     }
     this.secretOf(role).grantRead(fn);
-    if (role === 'owner') for (const secret of Object.values(this.roleSecrets)) secret.grantRead(fn);
+  }
+
+  /** The writer's and the reader's secrets, from which the migration creates their roles. */
+  roleSecretsEnvironment(): Record<string, string> {
+    return { DATABASE_WRITER_SECRET_ARN: this.roleSecrets.writer.secretArn, DATABASE_READER_SECRET_ARN: this.roleSecrets.reader.secretArn };
+  }
+
+  grantReadRoleSecrets(fn: IGrantable): void {
+    for (const secret of Object.values(this.roleSecrets)) secret.grantRead(fn);
   }
 
   /**
@@ -307,10 +315,6 @@ export class Database extends Construct implements DatabaseTarget {
       DATABASE_PORT: String(this.port),
       DATABASE_NAME: this.databaseName,
       DATABASE_SECRET_ARN: this.secretOf(role).secretArn,
-      // Only the owner creates the roles, from their secrets (never from passwords in variables).
-      ...(role === 'owner'
-        ? { DATABASE_WRITER_SECRET_ARN: this.roleSecrets.writer.secretArn, DATABASE_READER_SECRET_ARN: this.roleSecrets.reader.secretArn }
-        : {}),
       DATABASE_SSL: 'verify-full',
       ...(this.proxy ? {} : { NODE_EXTRA_CA_CERTS: LAMBDA_AMAZON_CA_BUNDLE }),
     };

@@ -27,6 +27,10 @@ export interface DatabaseTarget {
   connectionEnvironment(role: DatabaseRole): Record<string, string>;
   /** What a function that connects as `role` is allowed: the role's secret, the network path. */
   grantConnect(fn: HandlerFunction, role: DatabaseRole): void;
+  /** The variables through which the owner learns the other roles' passwords, to create them. */
+  roleSecretsEnvironment(): Record<string, string>;
+  /** Read access to the other roles' secrets. */
+  grantReadRoleSecrets(fn: HandlerFunction): void;
   /**
    * Whether the writer and reader roles exist only once the schema migration has run; their
    * functions then wait for it.
@@ -79,6 +83,8 @@ export interface BindingResources {
   readonly idempotencyKeys?: IdempotencyKeys;
   /** `note-pipeline-state`, `read-pipeline-status`. */
   readonly pipelineState?: PipelineState;
+  /** `keep-partitions`: the retention settings as variables (RetentionSettings). */
+  readonly partitions?: Readonly<Record<string, string>>;
 }
 
 /** What a function takes beyond its catalogue entry and its bindings. */
@@ -104,6 +110,7 @@ export const FUNCTION_CONSTRUCT_IDS: Readonly<Record<FunctionName, string>> = {
   'ws-disconnect': 'DisconnectFunction',
   'ws-default': 'DefaultFunction',
   migrate: 'Function',
+  maintain: 'Function',
 };
 
 /** A binding on AWS: its variables, and what the function is allowed once it exists. */
@@ -168,6 +175,13 @@ export class FunctionWiring {
       case 'database-writer':
       case 'database-reader':
         return this.wireDatabase(spec, binding);
+      case 'create-database-roles': {
+        const database = need('database');
+        return { variables: database.roleSecretsEnvironment(), grant: (fn) => database.grantReadRoleSecrets(fn) };
+      }
+      // Settings only: what the maintenance does is the owner's, through its database binding.
+      case 'keep-partitions':
+        return { variables: { ...need('partitions') }, grant: NOTHING_TO_GRANT };
       case 'register-connections': {
         const connections = need('connections');
         return { variables: connections.tableEnvironment(), grant: (fn) => connections.grantRegister(fn) };

@@ -22,6 +22,8 @@ export interface ObservabilityProps {
   readonly queue: RecordQueue;
   readonly writer: IFunction;
   readonly ingest: IFunction;
+  /** The scheduled maintenance of the time partitions, for its failures. */
+  readonly maintenance: IFunction;
   /** The HTTP API, for its 5xx responses. */
   readonly api: HttpApi;
   /** The database instance, for its CPU, storage and connections. */
@@ -91,6 +93,8 @@ export class Observability extends Construct {
         comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD },
       { id: 'QueueUnavailable', description: 'SQS refused sends from the ingest function: uploads were answered 503 and not queued.',
         metric: custom('QueueUnavailable'), threshold: 0 },
+      { id: 'MaintenanceErrors', description: 'The partition maintenance failed: partitions are not made ahead or old ones not dropped (rows are still stored, in the catch-all partitions). See the maintain function log.',
+        metric: props.maintenance.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }), threshold: 0 },
       { id: 'MigrationFailed', description: 'The schema migration failed during a deploy; the stack output SchemaMigrations says why.',
         metric: custom('MigrationFailed'), threshold: 0 },
       { id: 'DatabaseCpu', description: 'The database CPU has been above 80 % for 15 minutes.',

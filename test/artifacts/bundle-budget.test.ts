@@ -14,6 +14,8 @@ const SDK_FOR: Record<Binding, readonly string[]> = {
   'database-owner': ['@aws-sdk/client-secrets-manager'],
   'database-writer': ['@aws-sdk/client-secrets-manager'],
   'database-reader': ['@aws-sdk/client-secrets-manager'],
+  'create-database-roles': ['@aws-sdk/client-secrets-manager'],
+  'keep-partitions': [],
   'register-connections': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
   'unregister-connections': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
   'push-to-connections': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-apigatewaymanagementapi'],

@@ -183,7 +183,7 @@ describe('the DataHandler stack', () => {
     const functions = Object.values(built.template.findResources('AWS::Lambda::Function')).filter((f) =>
       (f.Properties.Tags ?? []).some((t: { Key: string }) => t.Key === FUNCTION_NAME_TAG),
     );
-    expect(functions.length).toBe(14);
+    expect(functions.length).toBe(15);
     for (const f of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Architectures).toEqual(['arm64']);

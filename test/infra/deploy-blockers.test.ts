@@ -155,7 +155,7 @@ describe('TLS to the database without the proxy', () => {
   it('verifies the instance\'s certificate in full, with Lambda\'s Amazon CA bundle (RDS CAs) loaded in every function that connects', () => {
     const { template } = synth({ useRdsProxy: false });
     const functions = databaseFunctions(template);
-    expect(functions).toHaveLength(6); // writer, three readers, health, migration
+    expect(functions).toHaveLength(7); // writer, three readers, health, migration, maintenance
     for (const f of functions) {
       expect(f.Properties.Environment.Variables).toMatchObject({ DATABASE_SSL: 'verify-full', NODE_EXTRA_CA_CERTS: LAMBDA_AMAZON_CA_BUNDLE });
       expect(JSON.stringify(f.Properties.Environment.Variables.DATABASE_HOST)).toContain('Endpoint.Address');

@@ -99,6 +99,11 @@ const EXPECTED: Record<FunctionName, { variables: string[]; grants: Record<strin
       DatabaseWriterSecretAttachment: READ_SECRET,
     },
   },
+  // The owner's secret only: it makes and drops partitions, and creates no role.
+  maintain: {
+    variables: [...DATABASE, 'PARTITIONS_AHEAD', 'PARTITION_SIZE'],
+    grants: { DatabaseInstanceSecretAttachment: READ_SECRET },
+  },
 };
 
 interface Deployed {

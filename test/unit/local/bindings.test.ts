@@ -25,6 +25,7 @@ const resources: LocalResources = {
   audience: 'data-handler-local',
   jwksUrl: 'http://127.0.0.1:3000/.well-known/jwks.json',
   cognitoEndpoint: 'http://127.0.0.1:3000',
+  partitions: { PARTITION_SIZE: '1d', PARTITIONS_AHEAD: '3', RETENTION_DAYS: '30' },
 };
 
 describe('local function environments', () => {
