@@ -92,7 +92,10 @@ describe('no silent push loss on the local stack', () => {
   };
 
   it("pushes a batch whose commit outlived the writer's timeout, when its retry finds the rows stored", { timeout: 90_000 }, async () => {
-    // Arrange
+    // Arrange: a warm writer, so that its first try sends the COMMIT well within its 3 s (a
+    // cold start on a busy machine could take them, and a COMMIT never sent stores nothing).
+    const warmUp = await upload(await tokenFor('slow-commit-warm-up'), 1);
+    await waitFor(async () => (await storedRows(warmUp)).length === 1, 30_000);
     const { got, token } = await watch('slow-commit');
     await owner.query('INSERT INTO slow_plan VALUES (5)');
 
