@@ -31,6 +31,13 @@ export const RECORDS_TABLE: PartitionedTable = {
   columns: ['id', 'user_id', 'data', 'date', 'accepted_at', 'stored_at'],
 };
 
+/** The per-user rollups of records (one minute a row), partitioned by the bucket's start. */
+export const ROLLUPS_TABLE: PartitionedTable = {
+  table: 'record_rollups',
+  column: 'bucket',
+  columns: ['bucket', 'user_id', 'count', 'min', 'max', 'sum'],
+};
+
 /** What one pass did to one table. */
 export interface TableReport {
   readonly table: string;
@@ -117,6 +124,9 @@ async function extend(client: pg.ClientBase, spec: PartitionedTable, plan: Parti
       `DELETE FROM ${quote(after)} WHERE ${quote(spec.column)} < ${literal(plan.afterFrom)}`,
       ...plan.create.map((p) => `CREATE TABLE ${quote(p.name)} PARTITION OF ${table} FOR VALUES FROM (${literal(p.from)}) TO (${literal(p.to)})`),
       `ALTER TABLE ${table} ATTACH PARTITION ${quote(after)} FOR VALUES FROM (${literal(plan.afterFrom)}) TO (MAXVALUE)`,
+      // Moved, not new: the rollups counted these rows when they were stored (see the migration
+      // 1765497600000_record-rollups).
+      "SET LOCAL data_handler.moving_rows = 'on'",
       `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM dh_moving`,
     ],
     options,

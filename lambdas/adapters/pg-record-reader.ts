@@ -9,6 +9,7 @@ import Cursor from 'pg-cursor';
 import { DatabaseUnavailableError } from '../core/errors';
 import type { PageKey, RecordReader, RecordScope, SeriesBucket, SortOrder, TimeField, TimeWindow } from '../core/ports';
 import { SERIES_ORIGIN } from '../core/series';
+import { parseTimestamp } from '../core/timestamp';
 import type { StoredRecord } from '../core/record';
 import { isTransientConnectionError } from './pg-errors';
 import { textTimestampTypes } from './pg-record-store';
@@ -19,12 +20,39 @@ const STREAM_CHUNK = 5_000;
 /** One round trip that takes longer than this means a stalled database. */
 export const DEFAULT_READ_TIMEOUT_MS = 20_000;
 
+/** The rollups' grain (record_rollups: one row per user and minute, aligned to SERIES_ORIGIN). */
+export const ROLLUP_GRAIN_SECONDS = 60;
+const GRAIN_US = BigInt(ROLLUP_GRAIN_SECONDS) * 1_000_000n;
+
+function micros(timestamp: string): bigint {
+  const instant = parseTimestamp(timestamp);
+  if (typeof instant === 'string') throw new Error('series: the window is not canonical');
+  return BigInt(instant.epochMs) * 1000n + BigInt(instant.micros);
+}
+
+/** Whole epoch microseconds (a multiple of the grain) as an ISO timestamp. */
+const isoOfMicros = (us: bigint) => new Date(Number(us / 1000n)).toISOString();
+
+/**
+ * The whole grain buckets inside a window `[start, end]`, as `[from, to)`; undefined when none
+ * is. The grain's origin (2000-01-01) lies on a minute of the epoch, so the epoch aligns them.
+ */
+export function wholeGrains(window: TimeWindow): { from: string; to: string } | undefined {
+  const start = micros(window.start);
+  const endExclusive = micros(window.end) + 1n;
+  const from = ((start + GRAIN_US - 1n) / GRAIN_US) * GRAIN_US;
+  const to = (endExclusive / GRAIN_US) * GRAIN_US;
+  return from < to ? { from: isoOfMicros(from), to: isoOfMicros(to) } : undefined;
+}
+
 export interface PgRecordReaderOptions {
   /**
    * How long one round trip of a stream may take. Pages get theirs from the pool's
    * `query_timeout` (see shared/reader.ts). @default DEFAULT_READ_TIMEOUT_MS
    */
   readonly readTimeoutMs?: number;
+  /** Whether a series whose bucket is a whole number of grains reads the rollups. @default true */
+  readonly useRollups?: boolean;
 }
 
 /** A round trip that outlived its time: the database is stalled. */
@@ -53,12 +81,14 @@ function scopeClause(scope: RecordScope, params: unknown[]): string {
 
 export class PgRecordReader implements RecordReader {
   private readonly readTimeoutMs: number;
+  private readonly useRollups: boolean;
 
   constructor(
     private readonly pool: pg.Pool,
     options: PgRecordReaderOptions = {},
   ) {
     this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+    this.useRollups = options.useRollups ?? true;
   }
 
   async page(window: TimeWindow, scope: RecordScope, limit: number, after?: PageKey, field: TimeField = 'date', order: SortOrder = 'asc'): Promise<StoredRecord[]> {
@@ -83,12 +113,8 @@ export class PgRecordReader implements RecordReader {
   }
 
   async series(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<SeriesBucket[]> {
-    // One pass over the (date, id) index range of the window; date_bin aligns each bucket to
-    // SERIES_ORIGIN, as core/series.ts documents. data is an integer: the sums behind avg are exact.
-    const params: unknown[] = [window.start, window.end, bucketSeconds, SERIES_ORIGIN];
-    const sql =
-      'SELECT date_bin(make_interval(secs => $3), date, $4::timestamptz) AS start, count(*)::int AS count, min(data) AS min, max(data) AS max, avg(data)::float8 AS avg' +
-      ` FROM records WHERE date >= $1 AND date <= $2${scopeClause(scope, params)} GROUP BY 1 ORDER BY 1`;
+    const grains = this.useRollups && bucketSeconds % ROLLUP_GRAIN_SECONDS === 0 ? wholeGrains(window) : undefined;
+    const { sql, params } = grains ? rollupSeries(window, scope, bucketSeconds, grains) : rawSeries(window, scope, bucketSeconds);
     try {
       return (await this.pool.query<SeriesBucket>(sql, params)).rows;
     } catch (error) {
@@ -136,4 +162,41 @@ export class PgRecordReader implements RecordReader {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The series from raw rows: one pass over the (date, id) index range of the window; date_bin
+ * aligns each bucket to SERIES_ORIGIN, as core/series.ts documents. data is an integer: the
+ * sums behind avg are exact.
+ */
+function rawSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number) {
+  const params: unknown[] = [window.start, window.end, bucketSeconds, SERIES_ORIGIN];
+  const sql =
+    'SELECT date_bin(make_interval(secs => $3), date, $4::timestamptz) AS start, count(*)::int AS count, min(data) AS min, max(data) AS max, avg(data)::float8 AS avg' +
+    ` FROM records WHERE date >= $1 AND date <= $2${scopeClause(scope, params)} GROUP BY 1 ORDER BY 1`;
+  return { sql, params };
+}
+
+/**
+ * The same series from the rollups, for a bucket of whole grains: the window's whole minutes
+ * from record_rollups, and its ragged ends (under a minute each) from raw rows, summed per
+ * bucket. Counts, minima and maxima are those of the raw query exactly; the average is the sum
+ * over the count, equal within float rounding. A minute whose raw rows the retention dropped
+ * still counts here, from its rollup.
+ */
+function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number, grains: { from: string; to: string }) {
+  const params: unknown[] = [window.start, window.end, bucketSeconds, SERIES_ORIGIN, grains.from, grains.to];
+  const scoped = scopeClause(scope, params);
+  const bin = (column: string) => `date_bin(make_interval(secs => $3), ${column}, $4::timestamptz)`;
+  const sql = `
+    WITH parts AS (
+      SELECT ${bin('bucket')} AS start, count, min, max, sum FROM record_rollups WHERE bucket >= $5 AND bucket < $6${scoped}
+      UNION ALL
+      SELECT ${bin('date')}, 1, data, data, data FROM records WHERE date >= $1 AND date < $5${scoped}
+      UNION ALL
+      SELECT ${bin('date')}, 1, data, data, data FROM records WHERE date >= $6 AND date <= $2${scoped}
+    )
+    SELECT start, sum(count)::int AS count, min(min) AS min, max(max) AS max, (sum(sum)::float8 / sum(count)::float8) AS avg
+      FROM parts GROUP BY 1 ORDER BY 1`;
+  return { sql, params };
 }

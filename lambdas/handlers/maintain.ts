@@ -12,7 +12,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
-import { maintainPartitions, RECORDS_TABLE, type TableReport } from '../adapters/pg-partitions';
+import { maintainPartitions, RECORDS_TABLE, ROLLUPS_TABLE, type TableReport } from '../adapters/pg-partitions';
 import { DAY_MS } from '../core/partitions';
 import { singleClientConfig } from '../shared/database';
 import { deferred, MaintainEnv, partitionSizeMs, readEnv, retentionProblem, type RetentionSettings } from '../shared/env';
@@ -33,13 +33,32 @@ export interface MaintainDeps {
 /** What a pass did, or that another pass held the lock and this one did nothing. */
 export type MaintainResult = { readonly tables: readonly TableReport[] } | { readonly skipped: string };
 
-/** The plan's settings of the records table. */
-export function recordsPartitionSettings(settings: RetentionSettings) {
-  return {
-    sizeMs: partitionSizeMs(settings.PARTITION_SIZE),
-    ahead: settings.PARTITIONS_AHEAD,
-    ...(settings.RETENTION_DAYS === undefined ? {} : { retentionDays: settings.RETENTION_DAYS }),
-  };
+/**
+ * Rollup partitions hold 30 days each, one ahead: a user's rollups are at most 1,440 rows a
+ * day, so a partition of raw records' size would be small and many.
+ */
+export const ROLLUP_PARTITION_DAYS = 30;
+
+/** The plans' settings: records by PARTITION_SIZE and RETENTION_DAYS, the rollups by ROLLUP_RETENTION_DAYS. */
+export function partitionedTables(settings: RetentionSettings) {
+  return [
+    {
+      spec: RECORDS_TABLE,
+      settings: {
+        sizeMs: partitionSizeMs(settings.PARTITION_SIZE),
+        ahead: settings.PARTITIONS_AHEAD,
+        ...(settings.RETENTION_DAYS === undefined ? {} : { retentionDays: settings.RETENTION_DAYS }),
+      },
+    },
+    {
+      spec: ROLLUPS_TABLE,
+      settings: {
+        sizeMs: ROLLUP_PARTITION_DAYS * DAY_MS,
+        ahead: 1,
+        ...(settings.ROLLUP_RETENTION_DAYS === undefined ? {} : { retentionDays: settings.ROLLUP_RETENTION_DAYS }),
+      },
+    },
+  ];
 }
 
 /** One pass on a connection of its own. */
@@ -52,7 +71,7 @@ export async function maintainOnce(deps: MaintainDeps): Promise<MaintainResult> 
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const reports = await maintainPartitions(client, [{ spec: RECORDS_TABLE, settings: recordsPartitionSettings(deps.settings) }], (deps.now ?? Date.now)(), {
+    const reports = await maintainPartitions(client, partitionedTables(deps.settings), (deps.now ?? Date.now)(), {
       lockTimeoutMs: deps.lockTimeoutMs ?? 2_000,
       log: deps.log ?? ((line, detail) => logger.info(line, detail)),
     });
