@@ -32,6 +32,11 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
     const pg = await ctx.postgres();
     return runBulkInsertBench({ databaseUrl: await pg.freshDatabase('bench_bulk_insert'), serverVersion: pg.version, ...(ctx.quick ? { records: 10_000, runs: 1 } : {}) });
   },
+  history: async (ctx) => {
+    const { runHistoryBench } = await import('./history');
+    const pg = await ctx.postgres();
+    return runHistoryBench({ databaseUrl: await pg.freshDatabase('bench_history'), ...(ctx.quick ? { records: 1_000_000, retentionDayRecords: 200_000, runs: 3 } : {}) });
+  },
   frames: async (ctx) => (await import('./frames')).runFramesBench(ctx.quick ? { rows: 2_000, runs: 2 } : {}),
   'ingest-loop': async (ctx) => {
     const { runIngestLoopBench } = await import('./ingest-loop');

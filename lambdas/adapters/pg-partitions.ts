@@ -38,6 +38,10 @@ export const ROLLUPS_TABLE: PartitionedTable = {
   columns: ['bucket', 'user_id', 'count', 'min', 'max', 'sum'],
 };
 
+/** The same rollups by the hour, and by the day. */
+export const HOURLY_ROLLUPS_TABLE: PartitionedTable = { ...ROLLUPS_TABLE, table: 'record_rollups_hourly' };
+export const DAILY_ROLLUPS_TABLE: PartitionedTable = { ...ROLLUPS_TABLE, table: 'record_rollups_daily' };
+
 /** What one pass did to one table. */
 export interface TableReport {
   readonly table: string;

@@ -20,9 +20,17 @@ const STREAM_CHUNK = 5_000;
 /** One round trip that takes longer than this means a stalled database. */
 export const DEFAULT_READ_TIMEOUT_MS = 20_000;
 
-/** The rollups' grain (record_rollups: one row per user and minute, aligned to SERIES_ORIGIN). */
+/**
+ * The rollups' grains, coarsest first: record_rollups_daily, record_rollups_hourly and
+ * record_rollups, one row per user and day, hour or minute, aligned to SERIES_ORIGIN.
+ */
+export const ROLLUP_LEVELS = [
+  { seconds: 86_400, table: 'record_rollups_daily' },
+  { seconds: 3_600, table: 'record_rollups_hourly' },
+  { seconds: 60, table: 'record_rollups' },
+] as const;
+/** The finest grain: a series bucket of whole minutes reads the rollups. */
 export const ROLLUP_GRAIN_SECONDS = 60;
-const GRAIN_US = BigInt(ROLLUP_GRAIN_SECONDS) * 1_000_000n;
 
 function micros(timestamp: string): bigint {
   const instant = parseTimestamp(timestamp);
@@ -30,19 +38,55 @@ function micros(timestamp: string): bigint {
   return BigInt(instant.epochMs) * 1000n + BigInt(instant.micros);
 }
 
-/** Whole epoch microseconds (a multiple of the grain) as an ISO timestamp. */
+/** Whole epoch microseconds (a multiple of a grain) as an ISO timestamp. */
 const isoOfMicros = (us: bigint) => new Date(Number(us / 1000n)).toISOString();
 
 /**
- * The whole grain buckets inside a window `[start, end]`, as `[from, to)`; undefined when none
- * is. The grain's origin (2000-01-01) lies on a minute of the epoch, so the epoch aligns them.
+ * The whole buckets of `grainSeconds` inside a window `[start, end]`, as `[from, to)`;
+ * undefined when none is. The origin (2000-01-01) lies on a whole hour of the epoch, so the
+ * epoch aligns them.
  */
-export function wholeGrains(window: TimeWindow): { from: string; to: string } | undefined {
+export function wholeGrains(window: TimeWindow, grainSeconds = ROLLUP_GRAIN_SECONDS): { from: string; to: string } | undefined {
+  const grain = BigInt(grainSeconds) * 1_000_000n;
   const start = micros(window.start);
   const endExclusive = micros(window.end) + 1n;
-  const from = ((start + GRAIN_US - 1n) / GRAIN_US) * GRAIN_US;
-  const to = (endExclusive / GRAIN_US) * GRAIN_US;
+  const from = ((start + grain - 1n) / grain) * grain;
+  const to = (endExclusive / grain) * grain;
   return from < to ? { from: isoOfMicros(from), to: isoOfMicros(to) } : undefined;
+}
+
+/** One piece of a window, `[from, to)` (or to the window's end, inclusive), and where it is read from. */
+interface Piece {
+  readonly table: string;
+  readonly from: string;
+  readonly to: string;
+  readonly toInclusive?: boolean;
+}
+
+/**
+ * A window cut into the pieces a series reads: whole days from the daily rollups, the whole
+ * hours around them from the hourly ones, the whole minutes around those from the minute ones,
+ * the ragged ends (under a minute each) from raw rows. Only grains that divide the bucket are
+ * used, so no rollup row straddles two buckets.
+ */
+export function seriesPieces(window: TimeWindow, bucketSeconds: number): Piece[] {
+  // The spans of whole grains, finest (and widest) first; each holds the next.
+  const spans = ROLLUP_LEVELS.filter((level) => bucketSeconds % level.seconds === 0)
+    .map((level) => ({ table: level.table, span: wholeGrains(window, level.seconds) }))
+    .filter((s): s is { table: (typeof ROLLUP_LEVELS)[number]['table']; span: { from: string; to: string } } => s.span !== undefined)
+    .reverse();
+  if (spans.length === 0) return [{ table: 'records', from: window.start, to: window.end, toInclusive: true }];
+  const widest = spans[0]!.span;
+  const pieces: Piece[] = [
+    { table: 'records', from: window.start, to: widest.from },
+    { table: 'records', from: widest.to, to: window.end, toInclusive: true },
+  ];
+  spans.forEach(({ table, span }, i) => {
+    const inner = spans[i + 1]?.span;
+    if (inner) pieces.push({ table, from: span.from, to: inner.from }, { table, from: inner.to, to: span.to });
+    else pieces.push({ table, from: span.from, to: span.to });
+  });
+  return pieces.filter((p) => (p.toInclusive ? micros(p.from) <= micros(p.to) : micros(p.from) < micros(p.to)));
 }
 
 export interface PgRecordReaderOptions {
@@ -113,8 +157,8 @@ export class PgRecordReader implements RecordReader {
   }
 
   async series(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<SeriesBucket[]> {
-    const grains = this.useRollups && bucketSeconds % ROLLUP_GRAIN_SECONDS === 0 ? wholeGrains(window) : undefined;
-    const { sql, params } = grains ? rollupSeries(window, scope, bucketSeconds, grains) : rawSeries(window, scope, bucketSeconds);
+    const rollups = this.useRollups && bucketSeconds % ROLLUP_GRAIN_SECONDS === 0;
+    const { sql, params } = rollups ? rollupSeries(window, scope, bucketSeconds) : rawSeries(window, scope, bucketSeconds);
     try {
       return (await this.pool.query<SeriesBucket>(sql, params)).rows;
     } catch (error) {
@@ -178,24 +222,27 @@ function rawSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number
 }
 
 /**
- * The same series from the rollups, for a bucket of whole grains: the window's whole minutes
- * from record_rollups, and its ragged ends (under a minute each) from raw rows, summed per
- * bucket. Counts, minima and maxima are those of the raw query exactly; the average is the sum
- * over the count, equal within float rounding. A minute whose raw rows the retention dropped
- * still counts here, from its rollup.
+ * The same series from the rollups, for a bucket of whole minutes (seriesPieces): each piece
+ * summed per bucket from its table, then the pieces summed per bucket. Counts, minima and
+ * maxima are those of the raw query exactly; the average is the sum over the count, equal
+ * within float rounding. A window whose raw rows the retention dropped still counts here, from
+ * its rollups.
  */
-function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number, grains: { from: string; to: string }) {
-  const params: unknown[] = [window.start, window.end, bucketSeconds, SERIES_ORIGIN, grains.from, grains.to];
+export function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number) {
+  const params: unknown[] = [bucketSeconds, SERIES_ORIGIN];
   const scoped = scopeClause(scope, params);
-  const bin = (column: string) => `date_bin(make_interval(secs => $3), ${column}, $4::timestamptz)`;
+  const parts = seriesPieces(window, bucketSeconds).map((piece) => {
+    params.push(piece.from, piece.to);
+    const [from, to] = [`$${params.length - 1}::timestamptz`, `$${params.length}::timestamptz`];
+    const column = piece.table === 'records' ? 'date' : 'bucket';
+    const range = `${column} >= ${from} AND ${column} ${piece.toInclusive ? '<=' : '<'} ${to}${scoped}`;
+    const bin = `date_bin(make_interval(secs => $1), ${column}, $2::timestamptz)`;
+    return piece.table === 'records'
+      ? `SELECT ${bin} AS start, 1::bigint AS count, data AS min, data AS max, data::bigint AS sum FROM records WHERE ${range}`
+      : `SELECT ${bin} AS start, count, min, max, sum FROM ${piece.table} WHERE ${range}`;
+  });
   const sql = `
-    WITH parts AS (
-      SELECT ${bin('bucket')} AS start, count, min, max, sum FROM record_rollups WHERE bucket >= $5 AND bucket < $6${scoped}
-      UNION ALL
-      SELECT ${bin('date')}, 1, data, data, data FROM records WHERE date >= $1 AND date < $5${scoped}
-      UNION ALL
-      SELECT ${bin('date')}, 1, data, data, data FROM records WHERE date >= $6 AND date <= $2${scoped}
-    )
+    WITH parts AS (${parts.join('\n      UNION ALL ')})
     SELECT start, sum(count)::int AS count, min(min) AS min, max(max) AS max, (sum(sum)::float8 / sum(count)::float8) AS avg
       FROM parts GROUP BY 1 ORDER BY 1`;
   return { sql, params };

@@ -12,7 +12,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
-import { maintainPartitions, RECORDS_TABLE, ROLLUPS_TABLE, type TableReport } from '../adapters/pg-partitions';
+import { DAILY_ROLLUPS_TABLE, HOURLY_ROLLUPS_TABLE, maintainPartitions, RECORDS_TABLE, ROLLUPS_TABLE, type TableReport } from '../adapters/pg-partitions';
 import { DAY_MS } from '../core/partitions';
 import { singleClientConfig } from '../shared/database';
 import { deferred, MaintainEnv, partitionSizeMs, readEnv, retentionProblem, type RetentionSettings } from '../shared/env';
@@ -34,13 +34,19 @@ export interface MaintainDeps {
 export type MaintainResult = { readonly tables: readonly TableReport[] } | { readonly skipped: string };
 
 /**
- * Rollup partitions hold 30 days each, one ahead: a user's rollups are at most 1,440 rows a
- * day, so a partition of raw records' size would be small and many.
+ * Days in a partition of each rollup table, one made ahead: a user's rollups are at most 1,440
+ * rows a day by the minute, 24 by the hour and 1 by the day, so partitions of raw records' size
+ * would be small and many.
  */
-export const ROLLUP_PARTITION_DAYS = 30;
+export const ROLLUP_PARTITION_DAYS = { minute: 30, hour: 90, day: 360 } as const;
 
 /** The plans' settings: records by PARTITION_SIZE and RETENTION_DAYS, the rollups by ROLLUP_RETENTION_DAYS. */
 export function partitionedTables(settings: RetentionSettings) {
+  const rollups = (days: number) => ({
+    sizeMs: days * DAY_MS,
+    ahead: 1,
+    ...(settings.ROLLUP_RETENTION_DAYS === undefined ? {} : { retentionDays: settings.ROLLUP_RETENTION_DAYS }),
+  });
   return [
     {
       spec: RECORDS_TABLE,
@@ -50,14 +56,9 @@ export function partitionedTables(settings: RetentionSettings) {
         ...(settings.RETENTION_DAYS === undefined ? {} : { retentionDays: settings.RETENTION_DAYS }),
       },
     },
-    {
-      spec: ROLLUPS_TABLE,
-      settings: {
-        sizeMs: ROLLUP_PARTITION_DAYS * DAY_MS,
-        ahead: 1,
-        ...(settings.ROLLUP_RETENTION_DAYS === undefined ? {} : { retentionDays: settings.ROLLUP_RETENTION_DAYS }),
-      },
-    },
+    { spec: ROLLUPS_TABLE, settings: rollups(ROLLUP_PARTITION_DAYS.minute) },
+    { spec: HOURLY_ROLLUPS_TABLE, settings: rollups(ROLLUP_PARTITION_DAYS.hour) },
+    { spec: DAILY_ROLLUPS_TABLE, settings: rollups(ROLLUP_PARTITION_DAYS.day) },
   ];
 }
 

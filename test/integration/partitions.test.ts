@@ -210,8 +210,10 @@ describe('converting an existing, unpartitioned records table', () => {
       { part: 'records_before', n: 60_000 },
     ]);
     // The rollups are backfilled from the existing rows.
-    const rolled = (await pool.query('SELECT sum(count)::int AS n, sum(sum)::bigint AS total FROM record_rollups')).rows[0];
-    expect(rolled).toEqual({ n: expected.n, total: expected.total });
+    for (const table of ['record_rollups', 'record_rollups_hourly', 'record_rollups_daily']) {
+      const rolled = (await pool.query(`SELECT sum(count)::int AS n, sum(sum)::bigint AS total FROM ${table}`)).rows[0];
+      expect(rolled, table).toEqual({ n: expected.n, total: expected.total });
+    }
     // Still the writer's path: a redelivered old row is found, not stored twice.
     const old = (await pool.query("SELECT id, user_id, data, date, accepted_at FROM records WHERE data = 5")).rows[0];
     expect(await new PgRecordStore(pool).insertBatch([old])).toEqual([]);

@@ -6,8 +6,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maintainPartitions, RECORDS_TABLE, ROLLUPS_TABLE } from '../../lambdas/adapters/pg-partitions';
-import { PgRecordReader, wholeGrains } from '../../lambdas/adapters/pg-record-reader';
+import { DAILY_ROLLUPS_TABLE, HOURLY_ROLLUPS_TABLE, maintainPartitions, RECORDS_TABLE, ROLLUPS_TABLE } from '../../lambdas/adapters/pg-partitions';
+import { PgRecordReader, seriesPieces, wholeGrains } from '../../lambdas/adapters/pg-record-reader';
 import { createPool, PgRecordStore } from '../../lambdas/adapters/pg-record-store';
 import { DAY_MS } from '../../lambdas/core/partitions';
 import type { RecordToStore } from '../../lambdas/core/ports';
@@ -25,11 +25,15 @@ describe('rollups of records', () => {
   });
   afterAll(async () => pool.end());
 
-  /** Raw and rolled-up totals of one user: they agree whenever the rollups are right. */
+  /** Raw and rolled-up totals of one user: they agree whenever the rollups are right, by the minute and by the hour. */
   const totals = async (user: string): Promise<{ raw: Totals; rolled: Totals }> => {
     const raw = (await pool.query<Totals>('SELECT count(*)::int AS n, coalesce(sum(data), 0)::text AS total, min(data) AS low, max(data) AS high FROM records WHERE user_id = $1', [user])).rows[0]!;
-    const rolled = (await pool.query<Totals>('SELECT coalesce(sum(count), 0)::int AS n, coalesce(sum(sum), 0)::text AS total, min(min) AS low, max(max) AS high FROM record_rollups WHERE user_id = $1', [user])).rows[0]!;
-    return { raw, rolled };
+    const rolled = async (table: string) =>
+      (await pool.query<Totals>(`SELECT coalesce(sum(count), 0)::int AS n, coalesce(sum(sum), 0)::text AS total, min(min) AS low, max(max) AS high FROM ${table} WHERE user_id = $1`, [user])).rows[0]!;
+    const [minutes, hours, days] = [await rolled('record_rollups'), await rolled('record_rollups_hourly'), await rolled('record_rollups_daily')];
+    expect(hours).toEqual(minutes);
+    expect(days).toEqual(minutes);
+    return { raw, rolled: minutes };
   };
   const pass = async (now: string, retention: { records?: number; rollups?: number } = {}) => {
     const client = await pool.connect();
@@ -39,6 +43,8 @@ describe('rollups of records', () => {
         [
           { spec: RECORDS_TABLE, settings: { sizeMs: DAY_MS, ahead: 1, ...(retention.records ? { retentionDays: retention.records } : {}) } },
           { spec: ROLLUPS_TABLE, settings: { sizeMs: 30 * DAY_MS, ahead: 1, ...(retention.rollups ? { retentionDays: retention.rollups } : {}) } },
+          { spec: HOURLY_ROLLUPS_TABLE, settings: { sizeMs: 30 * DAY_MS, ahead: 1, ...(retention.rollups ? { retentionDays: retention.rollups } : {}) } },
+          { spec: DAILY_ROLLUPS_TABLE, settings: { sizeMs: 30 * DAY_MS, ahead: 1, ...(retention.rollups ? { retentionDays: retention.rollups } : {}) } },
         ],
         Date.parse(now),
       );
@@ -120,10 +126,27 @@ describe('rollups of records', () => {
     }
   });
 
-  it('reads whole minutes only from the rollups, and ragged ends from raw rows', () => {
-    expect(wholeGrains({ start: '2024-04-01T06:17:31.250001Z', end: '2024-04-02T19:03:02.5Z' })).toEqual({ from: '2024-04-01T06:18:00.000Z', to: '2024-04-02T19:03:00.000Z' });
+  it('reads whole hours from the hourly rollups, the minutes around them from the minute rollups, and ragged ends from raw rows', () => {
+    // Arrange
+    const window = { start: '2024-04-01T06:17:31.250001Z', end: '2024-04-02T19:03:02.5Z' };
+
+    // Act / Assert
+    expect(wholeGrains(window)).toEqual({ from: '2024-04-01T06:18:00.000Z', to: '2024-04-02T19:03:00.000Z' });
     expect(wholeGrains({ start: '2024-04-01T00:00:00Z', end: '2024-04-01T23:59:59.999999Z' })).toEqual({ from: '2024-04-01T00:00:00.000Z', to: '2024-04-02T00:00:00.000Z' });
     expect(wholeGrains({ start: '2024-04-01T00:00:10Z', end: '2024-04-01T00:00:50Z' })).toBeUndefined();
+    expect(seriesPieces(window, 3_600)).toEqual([
+      { table: 'records', from: window.start, to: '2024-04-01T06:18:00.000Z' },
+      { table: 'records', from: '2024-04-02T19:03:00.000Z', to: window.end, toInclusive: true },
+      { table: 'record_rollups', from: '2024-04-01T06:18:00.000Z', to: '2024-04-01T07:00:00.000Z' },
+      { table: 'record_rollups', from: '2024-04-02T19:00:00.000Z', to: '2024-04-02T19:03:00.000Z' },
+      { table: 'record_rollups_hourly', from: '2024-04-01T07:00:00.000Z', to: '2024-04-02T19:00:00.000Z' },
+    ]);
+    // A bucket of 5 minutes is no whole number of hours: minutes only.
+    expect(seriesPieces(window, 300).map((p) => p.table)).toEqual(['records', 'records', 'record_rollups']);
+    // A day's bucket over days: the whole days from the daily rollups.
+    expect(seriesPieces({ start: '2024-04-01T06:17:31Z', end: '2024-04-04T01:00:00Z' }, 86_400).filter((p) => p.table === 'record_rollups_daily')).toEqual([
+      { table: 'record_rollups_daily', from: '2024-04-02T00:00:00.000Z', to: '2024-04-04T00:00:00.000Z' },
+    ]);
   });
 
   it('counts a record older than any retention, and does not count rows that maintenance moves again', async () => {
