@@ -228,7 +228,7 @@ function rawSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number
  * within float rounding. A window whose raw rows the retention dropped still counts here, from
  * its rollups.
  */
-export function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number) {
+function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number) {
   const params: unknown[] = [bucketSeconds, SERIES_ORIGIN];
   const scoped = scopeClause(scope, params);
   const parts = seriesPieces(window, bucketSeconds).map((piece) => {
