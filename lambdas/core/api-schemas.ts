@@ -5,7 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { MAX_RECORDS_PER_REQUEST, RecordBatchInput, RecordInput } from './record';
-import { MAX_BUCKETS } from './series';
+import { MAX_BUCKET_DAYS, MAX_BUCKETS, RAW_SERIES_MAX_DAYS } from './series';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_USER_ID_LENGTH, MAX_WINDOW_DAYS } from './query';
 
 const NON_EMPTY = { error: 'must be a non-empty string' };
@@ -137,7 +137,7 @@ export const PipelineStatus = z.object({
 /** The query parameters, each with the rule its parser applies (core/query.ts, core/series.ts). */
 export const QueryParameters = {
   start_time: instant('Start of the window, inclusive: ISO-8601 with a zone (Z or an offset).'),
-  end_time: instant(`End of the window, inclusive; at most ${MAX_WINDOW_DAYS} days after start_time.`),
+  end_time: instant(`End of the window, inclusive; at most ${MAX_WINDOW_DAYS} days after start_time (the series takes any span).`),
   limit: described(z.int().check(z.gte(1), z.lte(MAX_PAGE_SIZE)), `Records per page (default ${DEFAULT_PAGE_SIZE}).`),
   cursor: described(z.string(), "The previous page's next_cursor, as it came."),
   user_id: described(z.string().check(z.minLength(1), z.maxLength(MAX_USER_ID_LENGTH)), "Admins: one user's records only. Others may pass only their own id."),
@@ -146,6 +146,6 @@ export const QueryParameters = {
   include: described(z.literal('batches'), `batches: list every batch of the analysis too (at most 10,000), to draw it.`),
   bucket: described(
     z.string().check(z.regex(/^[1-9][0-9]{0,6}[smhd]$/)),
-    `Bucket size such as 10s, 1m, 1h, 1d; at most ${MAX_BUCKETS} buckets in the window. Absent: chosen for about 1000.`,
+    `Bucket size such as 10s, 1m, 1h, 1d; at most ${MAX_BUCKET_DAYS}d, and at most ${MAX_BUCKETS} buckets in the window; whole minutes for a window longer than ${RAW_SERIES_MAX_DAYS} days. Absent: chosen for about 1000.`,
   ),
 } as const;

@@ -25,8 +25,11 @@ function fail(issues: FieldIssue[]): never {
   throw new ValidationError('The query parameters are not valid.', issues);
 }
 
-/** `start_time` and `end_time`, inclusive, with zones, in order, at most MAX_WINDOW_DAYS apart. */
-export function parseWindow(params: Params): TimeWindow {
+/**
+ * `start_time` and `end_time`, inclusive, with zones, in order, at most `maxDays` apart
+ * (MAX_WINDOW_DAYS; the series takes any span, its buckets bound its answer).
+ */
+export function parseWindow(params: Params, maxDays = MAX_WINDOW_DAYS): TimeWindow {
   const issues: FieldIssue[] = [];
   const read = (name: 'start_time' | 'end_time') => {
     const raw = params[name];
@@ -48,8 +51,8 @@ export function parseWindow(params: Params): TimeWindow {
   const end = read('end_time');
   if (start && end) {
     if (compareInstants(start, end) > 0) issues.push({ path: 'start_time', message: 'must not be after end_time' });
-    else if (end.epochMs - start.epochMs > MAX_WINDOW_DAYS * 86_400_000) {
-      issues.push({ path: 'end_time', message: `must be at most ${MAX_WINDOW_DAYS} days after start_time` });
+    else if (end.epochMs - start.epochMs > maxDays * 86_400_000) {
+      issues.push({ path: 'end_time', message: `must be at most ${maxDays} days after start_time` });
     }
   }
   if (issues.length) fail(issues);

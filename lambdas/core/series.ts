@@ -20,7 +20,18 @@ type Unit = keyof typeof UNIT_SECONDS;
 /** The sizes the automatic choice picks from: round ones a chart's axis reads well. */
 const BUCKET_STEPS: readonly number[] = [
   1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800,
+  // Weeks to years, for windows past a year: whole days, read from the daily rollups.
+  1_209_600, 2_592_000, 7_776_000, 31_536_000, 315_360_000,
 ];
+
+/** The largest bucket: ten years. */
+export const MAX_BUCKET_DAYS = 3_660;
+
+/**
+ * Windows longer than this (a year, MAX_WINDOW_DAYS) take buckets of whole minutes only, which
+ * the rollups serve, so a series over decades never scans raw rows beyond its ragged ends.
+ */
+export const RAW_SERIES_MAX_DAYS = 366;
 
 /** A bucket's size in seconds, and its name (`15m`). */
 export interface Bucket {
@@ -55,9 +66,10 @@ function bucketsIn(span: number, seconds: number): number {
 export function parseBucket(params: Readonly<Record<string, string | undefined>>, window: TimeWindow): Bucket {
   const span = spanSeconds(window);
   const raw = params.bucket;
+  const long = span > RAW_SERIES_MAX_DAYS * 86_400;
   if (raw === undefined) {
-    // Windows are at most 366 days (parseWindow), which 12 h buckets already cover.
-    const seconds = BUCKET_STEPS.find((step) => bucketsIn(span, step) <= TARGET_BUCKETS) ?? BUCKET_STEPS.at(-1)!;
+    // Ten-year buckets keep even 9,999 years within TARGET_BUCKETS.
+    const seconds = BUCKET_STEPS.find((step) => bucketsIn(span, step) <= TARGET_BUCKETS && (!long || step % 60 === 0)) ?? BUCKET_STEPS.at(-1)!;
     return { seconds, name: bucketName(seconds) };
   }
   const match = /^([1-9]\d{0,6})([smhd])$/.exec(raw);
@@ -66,17 +78,19 @@ export function parseBucket(params: Readonly<Record<string, string | undefined>>
   };
   if (!match) return fail('must be a whole number and a unit, such as 10s, 1m, 1h or 1d');
   const seconds = Number(match[1]) * UNIT_SECONDS[match[2] as Unit];
-  if (seconds > 366 * 86_400) return fail('must be at most 366d');
+  if (seconds > MAX_BUCKET_DAYS * 86_400) return fail(`must be at most ${MAX_BUCKET_DAYS}d`);
+  if (long && seconds % 60 !== 0) return fail(`must be a whole number of minutes (such as 1m, 1h or 1d) for a window longer than ${RAW_SERIES_MAX_DAYS} days`);
   if (bucketsIn(span, seconds) > MAX_BUCKETS) {
-    return fail(`makes more than ${MAX_BUCKETS} buckets of this window; take at least ${bucketName(smallestFitting(span))}`);
+    return fail(`makes more than ${MAX_BUCKETS} buckets of this window; take at least ${bucketName(smallestFitting(span, long))}`);
   }
   return { seconds, name: bucketName(seconds) };
 }
 
-/** The smallest whole-second bucket that keeps `span` within MAX_BUCKETS. */
-function smallestFitting(span: number): number {
-  let seconds = Math.max(1, Math.floor(span / MAX_BUCKETS));
-  while (bucketsIn(span, seconds) > MAX_BUCKETS) seconds++;
+/** The smallest bucket (whole seconds, or whole minutes for a long window) that keeps `span` within MAX_BUCKETS. */
+function smallestFitting(span: number, wholeMinutes: boolean): number {
+  const unit = wholeMinutes ? 60 : 1;
+  let seconds = Math.max(unit, Math.floor(span / MAX_BUCKETS / unit) * unit);
+  while (bucketsIn(span, seconds) > MAX_BUCKETS) seconds += unit;
   return seconds;
 }
 

@@ -197,12 +197,42 @@ describe('the query API on the local stack', () => {
     ['a bucket without a unit', { bucket: '10' }, 'bucket'],
     ['a zero bucket', { bucket: '0m' }, 'bucket'],
     ['more than 10,000 buckets', { bucket: '1s', end_time: '2001-01-02T00:00:00Z' }, 'bucket'],
-    ['a bucket over 366 days', { bucket: '400d' }, 'bucket'],
+    ['a bucket over 3,660 days', { bucket: '4000d' }, 'bucket'],
+    ['a bucket of no whole minutes over a window of decades', { bucket: '90s', end_time: '2041-01-01T00:00:00Z' }, 'bucket'],
     ['a missing end_time', { end_time: '' }, 'end_time'],
   ])('answers 400 naming the parameter for a series with %s', async (_, params, path) => {
     const { status, body } = await get('/api/data/series', admin, { start_time: '2001-01-01T00:00:00Z', end_time: '2001-01-01T01:00:00Z', ...params });
     expect(status).toBe(400);
     expect(body.error.details.map((d: { path: string }) => d.path)).toContain(path);
+  });
+
+  it('answers a series over four decades from the rollups, in whole-day buckets it chooses, with values in the millions', async () => {
+    // Arrange: records in 2003, 2024 and 2044, values near 8,100,000.
+    const decades = (await stack.identity.tokenFor('decades', false)).access_token;
+    const ids = await upload(decades, [
+      { data: 8_100_000, date: '2003-02-01T10:00:00Z' },
+      { data: 8_100_007, date: '2003-02-01T10:00:30Z' },
+      { data: -8_100_000, date: '2024-06-15T00:00:00.5Z' },
+      { data: 8_199_999, date: '2044-12-31T23:59:59.999999Z' },
+    ]);
+    await waitStored(ids);
+
+    // Act
+    const { status, body } = await get('/api/data/series', decades, { start_time: '2003-01-01T00:00:00Z', end_time: '2044-12-31T23:59:59.999999Z' });
+    const fine = await get('/api/data/series', decades, { start_time: '2003-01-01T00:00:00Z', end_time: '2044-12-31T23:59:59.999999Z', bucket: '1d' });
+
+    // Assert: 42 years in 30-day buckets (about 512), each record in its bucket, exact.
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ bucket: '30d', bucket_seconds: 2_592_000 });
+    expect(body.buckets.map((b: { count: number; min: number; max: number }) => [b.count, b.min, b.max])).toEqual([
+      [2, 8_100_000, 8_100_007],
+      [1, -8_100_000, -8_100_000],
+      [1, 8_199_999, 8_199_999],
+    ]);
+    expect(body.buckets[0].avg).toBeCloseTo(8_100_003.5, 6);
+    // A day's bucket over 42 years is more than 10,000: refused, with the smallest that fits.
+    expect(fine.status).toBe(400);
+    expect(fine.body.error.details).toEqual([{ path: 'bucket', message: expect.stringMatching(/take at least 1d\d*m|take at least \d+m/) }]);
   });
 
   it.each([
