@@ -45,7 +45,8 @@ try {
   if ('skipped' in result) console.log(`nothing done: ${result.skipped}`);
   else {
     for (const t of result.tables) {
-      const kept = config.RETENTION_DAYS === undefined ? 'kept forever' : `kept ${config.RETENTION_DAYS} days`;
+      const days = t.table === 'records' ? config.RETENTION_DAYS : config.ROLLUP_RETENTION_DAYS;
+      const kept = days === undefined ? 'kept forever' : `kept ${days} days`;
       console.log(`${t.table}: ${t.created.length} partition(s) made, ${t.dropped.length} dropped, ${t.moved} row(s) moved from ${t.table}_after; rows ${kept}; ${ms} ms`);
     }
   }
