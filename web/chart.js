@@ -12,6 +12,26 @@ const MAX_USER_LINES = 7;
 const POSITIVE = { stroke: '#116b30', fill: '#1faa50' };
 const NEGATIVE = { stroke: '#8f1d17', fill: '#e0443a' };
 const AXIS = { stroke: '#5b6475', grid: { stroke: '#eceff4', width: 1 }, ticks: { stroke: '#dfe3ea', width: 1 } };
+/** The y axis is never narrower than this, so that the chart does not jump for small values. */
+const MIN_Y_AXIS_PX = 48;
+
+/**
+ * The y axis's width: its widest label, measured in the axis's own font, plus its ticks and gap,
+ * so that values in the millions show whole (a fixed width cut "8,100,000" to "0,000"). Kept in
+ * `fit` for the tests: the width given beside the widest label's.
+ */
+function yAxisSize(fit) {
+  return (u, values, axisIndex, cycle) => {
+    const axis = u.axes[axisIndex];
+    // uPlot asks again while the axes settle; after the first cycle the width stays put.
+    if (cycle > 1 && fit.size) return fit.size;
+    u.ctx.font = axis.font?.[0] ?? u.ctx.font;
+    const label = Math.max(0, ...(values ?? []).map((v) => u.ctx.measureText(String(v)).width / uPlot.pxRatio));
+    const size = Math.max(MIN_Y_AXIS_PX, Math.ceil(label + (axis.ticks?.size ?? 10) + (axis.gap ?? 5) + 4));
+    Object.assign(fit, { size, label: Math.ceil(label), widest: (values ?? []).reduce((w, v) => (String(v).length > w.length ? String(v) : w), '') });
+    return size;
+  };
+}
 
 /** Signals drawn as triangles (up for positive, down for negative) centred on the batch average. */
 function triangles(up) {
@@ -109,6 +129,8 @@ export class SeriesChart {
     this.window = { start: Date.now() - 3_600_000, end: Date.now() };
     /** What is drawn, for the page's debug handle and the tests. */
     this.counts = { mode: 'raw', points: 0, positive: 0, negative: 0, series: [] };
+    /** The y axis's width and its widest label, as last laid out. */
+    this.yAxis = { size: 0, label: 0, widest: '' };
     // Charts follow their card's width (a phone turned, a window resized).
     this.observer = new ResizeObserver(() => this.plot?.setSize(this.size()));
     this.observer.observe(container);
@@ -151,6 +173,7 @@ export class SeriesChart {
       positive: count(markers),
       negative: count(markers + 1),
       series: series.slice(1).map((s) => s.label),
+      yAxis: this.yAxis,
     };
   }
 
@@ -162,7 +185,7 @@ export class SeriesChart {
       // The x range is the window the page shows, not the data's extent: the same window the
       // analysis covers, so markers and records line up with the pickers.
       scales: { x: { time: true, range: () => [this.window.start / 1000, this.window.end / 1000] } },
-      axes: [{ ...AXIS }, { ...AXIS, size: 48 }],
+      axes: [{ ...AXIS }, { ...AXIS, size: yAxisSize(this.yAxis) }],
       legend: { live: true },
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {

@@ -17,6 +17,9 @@ const TABLE_ROWS = 50;
 const REDRAW_MS = 250;
 /** History waits this long for the socket to open, then loads anyway (the monitor catches up on open). */
 const LIVE_WAIT_MS = 5_000;
+/** The longest window the swing analysis takes (MAX_WINDOW_DAYS of lambdas/core/query.ts). */
+const ANALYSIS_MAX_MS = 366 * 86_400_000;
+
 /**
  * While the window follows the data, live records run the analysis again at most this often:
  * a page opened before `npm run demo` draws the demo's analysis without a click.
@@ -249,7 +252,10 @@ export class Dashboard {
     if (this.stopped) return;
     const seq = ++this.analysisSeq;
     const userId = this.userId;
-    const window = this.window.current(this.store.span(userId));
+    const shown = this.window.current(this.store.span(userId));
+    // The API analyses at most ANALYSIS_MAX_MS at once: a longer span gets its most recent part.
+    const window = shown.end - shown.start > ANALYSIS_MAX_MS ? { start: shown.end - ANALYSIS_MAX_MS, end: shown.end } : shown;
+    const clipped = window !== shown ? ' The window spans more than the 366 days an analysis covers: its last 366 days were analysed.' : '';
     const message = this.$('analysis-message');
     message.textContent = 'Analysing…';
     try {
@@ -261,7 +267,7 @@ export class Dashboard {
       renderSignals(this.$('signals'), result.signals);
       const positive = signals.filter((s) => s.signal === 'positive').length;
       const summary = result.message ?? `${signals.length} signals: ${positive} positive, ${signals.length - positive} negative`;
-      message.textContent = `${summary} (${localTime(window.start)} to ${localTime(window.end)}).${batches ? '' : ' Batch levels not drawn: the window holds more than 10,000 batches.'}`;
+      message.textContent = `${summary} (${localTime(window.start)} to ${localTime(window.end)}).${clipped}${batches ? '' : ' Batch levels not drawn: the window holds more than 10,000 batches.'}`;
       this.redraw();
     } catch (error) {
       if (seq === this.analysisSeq && !this.stopped) message.textContent = error.message;

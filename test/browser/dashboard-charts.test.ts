@@ -160,7 +160,10 @@ describe.skipIf(!chromiumAvailable)("the dashboard's charts, analysis and pipeli
     // 02:00 in Berlin in June is 00:00 UTC.
     await page.fill('#start-time', '2003-06-01T02:00:00');
     await page.fill('#end-time', '2003-06-01T03:00:00');
-    const aggregated = await waitForSnapshot(page, (s) => s.chart.mode === 'aggregate');
+    // The typed window's own buckets: while only From is typed, the window runs to the records
+    // of today, and that span's aggregates (the series takes any span) come first.
+    const typed = (s: { window: { start: string; end: string } }) => s.window.start === '2003-06-01T00:00:00.000Z' && s.window.end === '2003-06-01T01:00:00.000Z';
+    const aggregated = await waitForSnapshot(page, (s) => s.chart.mode === 'aggregate' && typed(s) && s.chart.points === 3600);
     expect(aggregated.chart.points).toBe(3600); // the buckets' counts
     expect(await page.textContent('#chart-caption')).toMatch(/^3,600 records of all users: too many to draw one by one, so the server's min–max band and average per \d+[smh]\./);
     await screenshot(page, 'dashboard-aggregate');
@@ -174,6 +177,29 @@ describe.skipIf(!chromiumAvailable)("the dashboard's charts, analysis and pipeli
     const zoomed = await waitForSnapshot(page, (s) => s.chart.mode === 'raw' && s.window.edited && s.window.end < '2003-06-01T00:10:00Z');
     expect(zoomed.chart.points).toBeGreaterThan(300);
     expect(zoomed.chart.points).toBeLessThan(450);
+    expect(admin.problems).toEqual([]);
+  });
+
+  it('analyses the last 366 days of a span of decades, and shows values in the millions whole on the axis', async () => {
+    // Arrange: records in 2003 and 2044, values near 8,100,000, beside the others of this page.
+    const ids = [
+      ...(await upload(stack.httpUrl, token, recordsAt('2003-02-01T00:00:00Z', [8_100_000, 8_100_007, 8_099_990], 60_000))),
+      ...(await upload(stack.httpUrl, token, recordsAt('2044-12-01T00:00:00Z', [8_100_003, 8_199_999], 60_000))),
+    ];
+
+    // Act: the window follows the data, now 2003 to 2044.
+    await page.click('#whole-span');
+    const end = await waitForSnapshot(page, (s) => ids.every((id) => s.ids.includes(id)) && !s.window.edited && s.window.end >= '2044-12-01' && s.analysis?.end === s.window.end);
+
+    // Assert: the analysis covers the span's last 366 days and says so; no validation error.
+    expect(Date.parse(end.analysis!.end) - Date.parse(end.analysis!.start)).toBe(366 * 86_400_000);
+    const message = await page.textContent('#analysis-message');
+    expect(message).toContain('its last 366 days were analysed');
+    expect(message).not.toMatch(/must be at most/);
+    // The y axis is as wide as its widest label, which is a value in the millions, whole.
+    expect(end.chart.yAxis.widest).toMatch(/^-?\d{1,3}(,\d{3}){2,}$/);
+    expect(end.chart.yAxis.size).toBeGreaterThanOrEqual(end.chart.yAxis.label);
+    await screenshot(page, 'dashboard-decades');
     expect(admin.problems).toEqual([]);
   });
 
