@@ -65,27 +65,71 @@ function align(rows, seriesCount) {
   return data;
 }
 
+/**
+ * A user's line breaks where its records are further apart than this share of the window:
+ * records from 2003 and 2044 are two islands, not one straight line across four decades.
+ */
+const RAW_GAP_SHARE = 1 / 50;
+
+/**
+ * uPlot's `gaps` hook for a series: besides its null gaps, a gap wherever two of its points lie
+ * over `seconds` apart, so that its line (and a band edge) stops there instead of running
+ * across a stretch with no data. uPlot clips the path to these pixel spans.
+ */
+function gapsWider(seconds) {
+  return (u, seriesIndex, i0, i1, nullGaps) => {
+    const xs = u.data[0];
+    const ys = u.data[seriesIndex];
+    const gaps = [...nullGaps];
+    let previous;
+    for (let i = i0; i <= i1; i++) {
+      if (ys[i] == null) continue;
+      if (previous !== undefined && xs[i] - xs[previous] > seconds) {
+        gaps.push([Math.round(u.valToPos(xs[previous], 'x', true)) + 1, Math.round(u.valToPos(xs[i], 'x', true)) - 1]);
+      }
+      previous = i;
+    }
+    return gaps.sort((a, b) => a[0] - b[0]);
+  };
+}
+
+/** How many stretches over `seconds` long each series has no point in: the breaks drawn. */
+function countGaps(rows, seconds) {
+  const last = new Map();
+  let count = 0;
+  for (const [x, s] of [...rows].sort((a, b) => a[0] - b[0])) {
+    const before = last.get(s);
+    if (before !== undefined && x - before > seconds) count++;
+    last.set(s, x);
+  }
+  return count;
+}
+
 /** The series and rows of raw records: a line per user, the quieter ones as shared dots. */
-function rawLayout({ points, users }) {
+function rawLayout({ points, users, window }) {
   const lines = users.length > MAX_USER_LINES + 1 ? users.slice(0, MAX_USER_LINES) : users;
   const index = new Map(lines.map((u, i) => [u, i + 1]));
-  const series = lines.map((u, i) => ({ label: u, stroke: USER_COLOURS[i % USER_COLOURS.length], width: 1.25, points: { size: 5 } }));
+  const gap = ((window.end - window.start) / 1000) * RAW_GAP_SHARE;
+  const series = lines.map((u, i) => ({ label: u, stroke: USER_COLOURS[i % USER_COLOURS.length], width: 1.25, points: { size: 5 }, gaps: gapsWider(gap) }));
   let others = 0;
   if (lines.length < users.length) {
     series.push({ label: `${users.length - lines.length} other users`, stroke: '#9aa3b2', paths: () => null, points: { show: true, size: 4, fill: '#9aa3b2' } });
     others = series.length;
   }
   const rows = points.map((p) => [p.t / 1000, index.get(p.user) ?? others, p.data]);
-  return { series, bands: [], rows };
+  return { series, bands: [], rows, gaps: countGaps(rows.filter((r) => r[1] !== others || others === 0), gap) };
 }
 
 /** The series and rows of the server's buckets: a min..max band and the average line. */
 function aggregateLayout({ buckets, bucketSeconds }) {
   const band = 'rgba(36, 87, 197, 0.14)';
+  // Empty buckets are a gap in the band and the line, not a straight line across them.
+  const gaps = gapsWider(bucketSeconds * 1.5);
   const series = [
-    { label: 'max', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false } },
-    { label: 'min', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false } },
-    { label: 'average', stroke: '#2457c5', width: 2, points: { show: false } },
+    { label: 'max', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false }, gaps },
+    { label: 'min', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false }, gaps },
+    // Its points show where buckets are few: a lone bucket between empty ones is a dot.
+    { label: 'average', stroke: '#2457c5', width: 2, points: { size: 5 }, gaps },
   ];
   const rows = [];
   for (const b of buckets) {
@@ -93,7 +137,7 @@ function aggregateLayout({ buckets, bucketSeconds }) {
     const x = Date.parse(b.start) / 1000 + bucketSeconds / 2;
     rows.push([x, 1, b.max], [x, 2, b.min], [x, 3, b.avg]);
   }
-  return { series, bands: [{ series: [1, 2], fill: band }], rows };
+  return { series, bands: [{ series: [1, 2], fill: band }], rows, gaps: countGaps(rows.filter((r) => r[1] === 3), bucketSeconds * 1.5) };
 }
 
 /** The analysis series: batch averages as separate flat segments, then the two kinds of signal. */
@@ -173,6 +217,7 @@ export class SeriesChart {
       positive: count(markers),
       negative: count(markers + 1),
       series: series.slice(1).map((s) => s.label),
+      gaps: base.gaps,
       yAxis: this.yAxis,
     };
   }

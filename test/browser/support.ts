@@ -31,7 +31,7 @@ export interface Snapshot {
   received: number;
   ids: string[];
   history: { loading: boolean; fetched: number; complete: boolean; error?: string; delivered: number };
-  chart: { mode: 'raw' | 'aggregate'; points: number; positive: number; negative: number; series: string[]; yAxis: { size: number; label: number; widest: string } };
+  chart: { mode: 'raw' | 'aggregate'; points: number; positive: number; negative: number; series: string[]; gaps: number; yAxis: { size: number; label: number; widest: string } };
   window: { start: string; end: string; edited: boolean };
   analysis?: { start: string; end: string; signals: number; batches: number };
   userId: string;
