@@ -6,12 +6,8 @@
  * - retention: dropping a day of 1,000,000 rows (its partition), beside a DELETE of another
  *   such day, and the database's size on disk after each, with no VACUUM.
  */
-import pg from 'pg';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { performance } from 'node:perf_hooks';
-import { from as copyFrom } from 'pg-copy-streams';
-import { v7 as uuidv7 } from 'uuid';
+import { Worker } from 'node:worker_threads';
 import { maintainPartitions, RECORDS_TABLE } from '../lambdas/adapters/pg-partitions';
 import { PgRecordReader } from '../lambdas/adapters/pg-record-reader';
 import { createPool } from '../lambdas/adapters/pg-record-store';
@@ -33,33 +29,22 @@ export interface HistoryOptions {
 const USERS = 10;
 const YEAR_DAYS = 365;
 
-/** COPYs `count` records spread evenly over `[fromMs, fromMs + spanMs)`, with no trigger (the rollups are built after, in one statement). */
-async function load(pool: pg.Pool, count: number, fromMs: number, spanMs: number): Promise<void> {
-  const accepted = new Date().toISOString();
-  function* rows(): Generator<string> {
-    const step = spanMs / count;
-    for (let i = 0; i < count; i += 10_000) {
-      let chunk = '';
-      for (let j = i; j < Math.min(count, i + 10_000); j++) {
-        chunk += `${uuidv7()}\tuser-${j % USERS}\t${(j * 7919) % 100_000}\t${new Date(fromMs + Math.floor(j * step)).toISOString()}\t${accepted}\n`;
-      }
-      yield chunk;
-    }
-  }
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN; SET LOCAL session_replication_role = 'replica'");
-    await pipeline(Readable.from(rows()), client.query(copyFrom('COPY records (id, user_id, data, date, accepted_at) FROM STDIN')));
-    await client.query('COMMIT');
-  } finally {
-    client.release();
-  }
+/**
+ * COPYs `count` records spread evenly over `[fromMs, fromMs + spanMs)`, with no trigger (the
+ * rollups are built after, in one statement), from a worker thread (bench/history-load.mjs).
+ */
+async function load(databaseUrl: string, count: number, fromMs: number, spanMs: number): Promise<void> {
+  const worker = new Worker(new URL('./history-load.mjs', import.meta.url), { workerData: { databaseUrl, count, fromMs, spanMs, users: USERS } });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`history: the loader exited with code ${code}`))));
+  });
 }
 
 /**
- * Median ms of `runs` calls, after one untimed call. The load leaves much garbage behind in this
- * process (10M rows of COPY text): it is collected first, where the runtime allows it
- * (`--expose-gc`, as `npm run bench` starts it), so the timings are the query's, not the load's.
+ * Median ms of `runs` calls, after one untimed call, the garbage collected first where the
+ * runtime allows it (`--expose-gc`, as `npm run bench` starts it).
  */
 async function timed(runs: number, work: () => Promise<unknown>): Promise<number> {
   (globalThis as { gc?: () => void }).gc?.();
@@ -95,15 +80,15 @@ export async function runHistoryBench(options: HistoryOptions): Promise<BenchTab
     // days of the year hold the rest: the same day, the same page, a table 100 times larger.
     const small = Math.min(100_000, total);
     const dayStart = start + 100 * DAY_MS;
-    await load(pool, small, dayStart, DAY_MS);
+    await load(options.databaseUrl, small, dayStart, DAY_MS);
     await pool.query('VACUUM ANALYZE records');
     // A page takes a few ms, most of it the client's: more runs steady its median.
     const pageRuns = Math.max(15, runs);
     const pageSmall = await timed(pageRuns, page);
     const loadStarted = performance.now();
     const before = Math.round(((total - small) * 100) / (YEAR_DAYS - 1));
-    await load(pool, before, start, 100 * DAY_MS);
-    await load(pool, total - small - before, dayStart + DAY_MS, (YEAR_DAYS - 101) * DAY_MS);
+    await load(options.databaseUrl, before, start, 100 * DAY_MS);
+    await load(options.databaseUrl, total - small - before, dayStart + DAY_MS, (YEAR_DAYS - 101) * DAY_MS);
     // The rollups as the migration builds them from stored rows (the COPY above ran without the trigger).
     for (const [table, grain] of [['record_rollups', '1 minute'], ['record_rollups_hourly', '1 hour'], ['record_rollups_daily', '1 day']] as const) {
       await pool.query(`INSERT INTO ${table} (bucket, user_id, count, min, max, sum)
@@ -132,8 +117,8 @@ export async function runHistoryBench(options: HistoryOptions): Promise<BenchTab
 
     // Retention: two days of dayRecords each, after the year; one dropped whole, one deleted.
     const [dropDay, deleteDay] = [start + (YEAR_DAYS + 1) * DAY_MS, start + (YEAR_DAYS + 2) * DAY_MS];
-    await load(pool, dayRecords, dropDay, DAY_MS);
-    await load(pool, dayRecords, deleteDay, DAY_MS);
+    await load(options.databaseUrl, dayRecords, dropDay, DAY_MS);
+    await load(options.databaseUrl, dayRecords, deleteDay, DAY_MS);
     await pool.query('CHECKPOINT');
     const sizeLoaded = await size();
     let started = performance.now();
