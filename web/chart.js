@@ -78,31 +78,22 @@ const RAW_GAP_SHARE = 1 / 50;
  */
 function gapsWider(seconds) {
   return (u, seriesIndex, i0, i1, nullGaps) => {
-    const xs = u.data[0];
-    const ys = u.data[seriesIndex];
-    const gaps = [...nullGaps];
-    let previous;
-    for (let i = i0; i <= i1; i++) {
-      if (ys[i] == null) continue;
-      if (previous !== undefined && xs[i] - xs[previous] > seconds) {
-        gaps.push([Math.round(u.valToPos(xs[previous], 'x', true)) + 1, Math.round(u.valToPos(xs[i], 'x', true)) - 1]);
-      }
-      previous = i;
-    }
-    return gaps.sort((a, b) => a[0] - b[0]);
+    const px = (x) => Math.round(u.valToPos(x, 'x', true));
+    const wide = gapSpans(u.data[0], u.data[seriesIndex], seconds, i0, i1).map(([from, to]) => [px(from) + 1, px(to) - 1]);
+    return [...nullGaps, ...wide].sort((a, b) => a[0] - b[0]);
   };
 }
 
-/** How many stretches over `seconds` long each series has no point in: the breaks drawn. */
-function countGaps(rows, seconds) {
-  const last = new Map();
-  let count = 0;
-  for (const [x, s] of [...rows].sort((a, b) => a[0] - b[0])) {
-    const before = last.get(s);
-    if (before !== undefined && x - before > seconds) count++;
-    last.set(s, x);
+/** The stretches `[x, x]` (s) over `seconds` long between consecutive points of one aligned series. */
+function gapSpans(xs, ys, seconds, i0 = 0, i1 = xs.length - 1) {
+  const spans = [];
+  let previous;
+  for (let i = i0; i <= i1; i++) {
+    if (ys[i] == null) continue;
+    if (previous !== undefined && xs[i] - xs[previous] > seconds) spans.push([xs[previous], xs[i]]);
+    previous = i;
   }
-  return count;
+  return spans;
 }
 
 /** The series and rows of raw records: a line per user, the quieter ones as shared dots. */
@@ -117,14 +108,16 @@ function rawLayout({ points, users, window }) {
     others = series.length;
   }
   const rows = points.map((p) => [p.t / 1000, index.get(p.user) ?? others, p.data]);
-  return { series, bands: [], rows, gaps: countGaps(rows.filter((r) => r[1] !== others || others === 0), gap) };
+  // The breaks counted are the users' lines' (the shared dots draw no line).
+  return { series, bands: [], rows, gapSeconds: gap, counted: lines.map((_, i) => i + 1) };
 }
 
 /** The series and rows of the server's buckets: a min..max band and the average line. */
 function aggregateLayout({ buckets, bucketSeconds }) {
   const band = 'rgba(36, 87, 197, 0.14)';
   // Empty buckets are a gap in the band and the line, not a straight line across them.
-  const gaps = gapsWider(bucketSeconds * 1.5);
+  const gapSeconds = bucketSeconds * 1.5;
+  const gaps = gapsWider(gapSeconds);
   const series = [
     { label: 'max', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false }, gaps },
     { label: 'min', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false }, gaps },
@@ -137,7 +130,7 @@ function aggregateLayout({ buckets, bucketSeconds }) {
     const x = Date.parse(b.start) / 1000 + bucketSeconds / 2;
     rows.push([x, 1, b.max], [x, 2, b.min], [x, 3, b.avg]);
   }
-  return { series, bands: [{ series: [1, 2], fill: band }], rows, gaps: countGaps(rows.filter((r) => r[1] === 3), bucketSeconds * 1.5) };
+  return { series, bands: [{ series: [1, 2], fill: band }], rows, gapSeconds, counted: [3] };
 }
 
 /** The analysis series: batch averages as separate flat segments, then the two kinds of signal. */
@@ -217,7 +210,7 @@ export class SeriesChart {
       positive: count(markers),
       negative: count(markers + 1),
       series: series.slice(1).map((s) => s.label),
-      gaps: base.gaps,
+      gaps: base.counted.reduce((n, s) => n + gapSpans(data[0], data[s], base.gapSeconds).length, 0),
       yAxis: this.yAxis,
     };
   }

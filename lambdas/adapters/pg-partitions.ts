@@ -11,7 +11,7 @@
  *   the migrations connect as the owner, never the writer or the readers.
  */
 import type pg from 'pg';
-import { layoutOf, planPartitions, type PartitionBound, type PartitionPlan, type PartitionSettings } from '../core/partitions';
+import { layoutOf, planLayout, type PartitionBound, type PartitionPlan, type PartitionSettings } from '../core/partitions';
 import { pgTimestampToIso } from './pg-record-store';
 import { sqlstateOf } from './pg-errors';
 
@@ -155,16 +155,17 @@ async function expire(client: pg.ClientBase, spec: PartitionedTable, plan: Parti
 /** One pass over one table, on a client that holds the advisory lock. */
 export async function maintainTable(client: pg.ClientBase, spec: PartitionedTable, nowMs: number, settings: PartitionSettings, options: PartitionPassOptions = {}): Promise<TableReport> {
   const { partitions, beforeHasRows } = await readPartitions(client, spec);
-  const plan = planPartitions(spec.table, partitions, nowMs, settings, beforeHasRows);
   const layout = layoutOf(spec.table, partitions);
+  const plan = planLayout(spec.table, layout, nowMs, settings, beforeHasRows);
   const moved = await extend(client, spec, plan, layout.after.name, options);
-  for (const p of plan.create) options.log?.(`created partition ${p.name}`, { table: spec.table, partition: p.name, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() });
+  const created = plan.create.map((p) => ({ name: p.name, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() }));
+  for (const p of created) options.log?.(`created partition ${p.name}`, { table: spec.table, partition: p.name, from: p.from, to: p.to });
   await expire(client, spec, plan, layout.before.name, options);
-  for (const p of plan.beforeTo === undefined ? [] : plan.drop) options.log?.(`dropped partition ${p.name}`, { table: spec.table, partition: p.name, to: new Date(p.to!).toISOString() });
+  for (const p of plan.drop) options.log?.(`dropped partition ${p.name}`, { table: spec.table, partition: p.name, to: new Date(p.to!).toISOString() });
   return {
     table: spec.table,
-    created: plan.create.map((p) => ({ name: p.name, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() })),
-    dropped: plan.beforeTo === undefined ? [] : plan.drop.map((p) => p.name),
+    created,
+    dropped: plan.drop.map((p) => p.name),
     moved,
     ...(plan.beforeTo === undefined ? {} : { beforeTo: new Date(plan.beforeTo).toISOString() }),
   };

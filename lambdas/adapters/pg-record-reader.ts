@@ -9,7 +9,7 @@ import Cursor from 'pg-cursor';
 import { DatabaseUnavailableError } from '../core/errors';
 import type { PageKey, RecordReader, RecordScope, SeriesBucket, SortOrder, TimeField, TimeWindow } from '../core/ports';
 import { SERIES_ORIGIN } from '../core/series';
-import { parseTimestamp } from '../core/timestamp';
+import { compareInstants, instantOf } from '../core/timestamp';
 import type { StoredRecord } from '../core/record';
 import { isTransientConnectionError } from './pg-errors';
 import { textTimestampTypes } from './pg-record-store';
@@ -33,8 +33,7 @@ export const ROLLUP_LEVELS = [
 export const ROLLUP_GRAIN_SECONDS = 60;
 
 function micros(timestamp: string): bigint {
-  const instant = parseTimestamp(timestamp);
-  if (typeof instant === 'string') throw new Error('series: the window is not canonical');
+  const instant = instantOf(timestamp);
   return BigInt(instant.epochMs) * 1000n + BigInt(instant.micros);
 }
 
@@ -86,7 +85,10 @@ export function seriesPieces(window: TimeWindow, bucketSeconds: number): Piece[]
     if (inner) pieces.push({ table, from: span.from, to: inner.from }, { table, from: inner.to, to: span.to });
     else pieces.push({ table, from: span.from, to: span.to });
   });
-  return pieces.filter((p) => (p.toInclusive ? micros(p.from) <= micros(p.to) : micros(p.from) < micros(p.to)));
+  return pieces.filter((p) => {
+    const order = compareInstants(instantOf(p.from), instantOf(p.to));
+    return p.toInclusive ? order <= 0 : order < 0;
+  });
 }
 
 export interface PgRecordReaderOptions {

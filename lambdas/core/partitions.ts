@@ -114,7 +114,14 @@ export function layoutOf(table: string, partitions: readonly PartitionBound[]): 
  * An empty `_before` is made anew only when fixed partitions fold into it (`beforeHasRows`).
  */
 export function planPartitions(table: string, partitions: readonly PartitionBound[], nowMs: number, settings: PartitionSettings, beforeHasRows = true): PartitionPlan {
-  const layout = layoutOf(table, partitions);
+  return planLayout(table, layoutOf(table, partitions), nowMs, settings, beforeHasRows);
+}
+
+/**
+ * planPartitions for a layout already checked. A plan drops fixed partitions only together
+ * with `_before` (`beforeTo` set): they fold into it.
+ */
+export function planLayout(table: string, layout: PartitionLayout, nowMs: number, settings: PartitionSettings, beforeHasRows = true): PartitionPlan {
   const { sizeMs } = settings;
   const current = gridFloor(nowMs, sizeMs);
   const end = current + (settings.ahead + 1) * sizeMs;

@@ -42,19 +42,12 @@ export const ROLLUP_PARTITION_DAYS = { minute: 30, hour: 90, day: 360 } as const
 
 /** The plans' settings: records by PARTITION_SIZE and RETENTION_DAYS, the rollups by ROLLUP_RETENTION_DAYS. */
 export function partitionedTables(settings: RetentionSettings) {
-  const rollups = (days: number) => ({
-    sizeMs: days * DAY_MS,
-    ahead: 1,
-    ...(settings.ROLLUP_RETENTION_DAYS === undefined ? {} : { retentionDays: settings.ROLLUP_RETENTION_DAYS }),
-  });
+  const keep = (days: number | undefined) => (days === undefined ? {} : { retentionDays: days });
+  const rollups = (days: number) => ({ sizeMs: days * DAY_MS, ahead: 1, ...keep(settings.ROLLUP_RETENTION_DAYS) });
   return [
     {
       spec: RECORDS_TABLE,
-      settings: {
-        sizeMs: partitionSizeMs(settings.PARTITION_SIZE),
-        ahead: settings.PARTITIONS_AHEAD,
-        ...(settings.RETENTION_DAYS === undefined ? {} : { retentionDays: settings.RETENTION_DAYS }),
-      },
+      settings: { sizeMs: partitionSizeMs(settings.PARTITION_SIZE), ahead: settings.PARTITIONS_AHEAD, ...keep(settings.RETENTION_DAYS) },
     },
     { spec: ROLLUPS_TABLE, settings: rollups(ROLLUP_PARTITION_DAYS.minute) },
     { spec: HOURLY_ROLLUPS_TABLE, settings: rollups(ROLLUP_PARTITION_DAYS.hour) },
