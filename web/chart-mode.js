@@ -7,6 +7,12 @@ import { fetchSeries } from './history.js';
 export const RAW_LIMIT = 3000;
 const REFRESH_MS = 5_000;
 
+/** What the average lines of an answer are: one, or each user's (and the rest's). */
+function averagesOf({ users, otherUsers }) {
+  if (!otherUsers && users.length <= 1) return 'average';
+  return otherUsers ? `the average of each of the ${users.length} busiest users (and of the ${otherUsers.users} others)` : "each user's average";
+}
+
 export class ChartMode {
   /**
    * @param {{ get(path: string, params?: object): Promise<any> }} api
@@ -51,7 +57,7 @@ export class ChartMode {
     return {
       mode: 'aggregate',
       series: s,
-      caption: `${s.total.toLocaleString()} records ${who}: too many to draw one by one, so the server's min–max band and average per ${s.bucket}.`,
+      caption: `${s.total.toLocaleString()} records ${who}: too many to draw one by one, so the server's min–max band and ${averagesOf(s)} per ${s.bucket}.`,
     };
   }
 

@@ -112,25 +112,34 @@ function rawLayout({ points, users, window }) {
   return { series, bands: [], rows, gapSeconds: gap, counted: lines.map((_, i) => i + 1) };
 }
 
-/** The series and rows of the server's buckets: a min..max band and the average line. */
-function aggregateLayout({ buckets, bucketSeconds }) {
+/**
+ * The series and rows of the server's buckets: everyone's min..max band, and an average line per
+ * user the server named (the others' average as shared dots), or one average line when the
+ * answer is one user's.
+ */
+function aggregateLayout({ buckets, users = [], others = null, bucketSeconds }) {
   const band = 'rgba(36, 87, 197, 0.14)';
-  // Empty buckets are a gap in the band and the line, not a straight line across them.
+  // Empty buckets are a gap in the band and the lines, not a straight line across them.
   const gapSeconds = bucketSeconds * 1.5;
   const gaps = gapsWider(gapSeconds);
+  const edge = { stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false }, gaps };
   const series = [
-    { label: 'max', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false }, gaps },
-    { label: 'min', stroke: 'rgba(36, 87, 197, 0.35)', width: 1, points: { show: false }, gaps },
-    // Its points show where buckets are few: a lone bucket between empty ones is a dot.
-    { label: 'average', stroke: '#2457c5', width: 2, points: { size: 5 }, gaps },
+    { label: 'max', ...edge },
+    { label: 'min', ...edge },
   ];
-  const rows = [];
-  for (const b of buckets) {
-    // A bucket is drawn at its middle: the average of a day is not the value at midnight.
-    const x = Date.parse(b.start) / 1000 + bucketSeconds / 2;
-    rows.push([x, 1, b.max], [x, 2, b.min], [x, 3, b.avg]);
-  }
-  return { series, bands: [{ series: [1, 2], fill: band }], rows, gapSeconds, counted: [3] };
+  // Its points show where buckets are few: a lone bucket between empty ones is a dot.
+  const averages = users.length > 1 || others ? users.map((u, i) => ({ label: u.user_id, stroke: USER_COLOURS[i % USER_COLOURS.length], buckets: u.buckets })) : [{ label: 'average', stroke: '#2457c5', buckets }];
+  for (const a of averages) series.push({ label: a.label, stroke: a.stroke, width: averages.length > 1 ? 1.5 : 2, points: { size: 5 }, gaps });
+  if (others) series.push({ label: `${others.users} other users`, stroke: '#9aa3b2', paths: () => null, points: { show: true, size: 4, fill: '#9aa3b2' } });
+  // A bucket is drawn at its middle: the average of a day is not the value at midnight.
+  const x = (b) => Date.parse(b.start) / 1000 + bucketSeconds / 2;
+  const rows = buckets.flatMap((b) => [
+    [x(b), 1, b.max],
+    [x(b), 2, b.min],
+  ]);
+  averages.forEach((a, i) => a.buckets.forEach((b) => rows.push([x(b), 3 + i, b.avg])));
+  for (const b of others?.buckets ?? []) rows.push([x(b), series.length, b.avg]);
+  return { series, bands: [{ series: [1, 2], fill: band }], rows, gapSeconds, counted: averages.map((_, i) => 3 + i) };
 }
 
 /** The analysis series: batch averages as separate flat segments, then the two kinds of signal. */
@@ -185,6 +194,8 @@ export class SeriesChart {
    * @param {object[]} [model.points]   raw: { t, data, user }, sorted by t
    * @param {string[]} [model.users]    raw: one series each, in this order
    * @param {object[]} [model.buckets]  aggregate: GET /api/data/series buckets
+   * @param {object[]} [model.users]     aggregate: its `users` (group_by=user), a line each
+   * @param {object} [model.others]      aggregate: its `other_users`, as dots
    * @param {number} [model.bucketSeconds]
    * @param {{ batches: object[], signals: object[] }} [model.analysis]
    */

@@ -233,7 +233,7 @@ export class Dashboard {
     const who = this.principal.isAdmin ? (this.userId ? `of ${this.userId}` : 'of all users') : 'of yours';
     const { mode, caption, series } = this.mode.choose({ window, userId: this.userId, local: points.length, complete: this.isComplete(this.userId), version: this.store.added, who });
     const analysis = this.analysis?.userId === this.userId ? this.analysis : undefined;
-    if (mode === 'aggregate') this.chart.draw({ mode, window, buckets: series.buckets, bucketSeconds: series.bucketSeconds, analysis });
+    if (mode === 'aggregate') this.chart.draw({ mode, window, buckets: series.buckets, users: series.users, others: series.otherUsers, bucketSeconds: series.bucketSeconds, analysis });
     else this.chart.draw({ mode, window, points, users: this.userId ? [this.userId] : [...this.store.users.keys()], analysis });
     let markers = '';
     if (analysis) {

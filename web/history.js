@@ -22,16 +22,18 @@ function windowQuery({ start, end }, userId) {
 }
 
 /**
- * GET /api/data/series: per-bucket min, max and average of `data` by `date` (the server picks a
- * bucket that keeps the window to about 1000 of them).
- * @returns {Promise<{ bucketSeconds: number, bucket: string, buckets: object[], total: number }>}
+ * GET /api/data/series by user: per-bucket min, max and average of `data` by `date`, everyone's
+ * and the busiest users' each (the server picks a bucket that keeps the window to about 1000).
+ * @returns {Promise<{ bucketSeconds: number, bucket: string, buckets: object[], users: object[], otherUsers: object | null, total: number }>}
  */
 export async function fetchSeries(api, window, userId) {
-  const answer = await api.get('api/data/series', windowQuery(window, userId));
+  const answer = await api.get('api/data/series', { ...windowQuery(window, userId), group_by: 'user' });
   return {
     bucket: answer.bucket,
     bucketSeconds: answer.bucket_seconds,
     buckets: answer.buckets,
+    users: answer.users,
+    otherUsers: answer.other_users,
     total: answer.buckets.reduce((n, b) => n + b.count, 0),
   };
 }

@@ -7,8 +7,8 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import { DatabaseUnavailableError } from '../core/errors';
-import type { PageKey, RecordReader, RecordScope, SeriesBucket, SortOrder, TimeField, TimeWindow } from '../core/ports';
-import { SERIES_ORIGIN } from '../core/series';
+import type { PageKey, RecordReader, RecordScope, SeriesBucket, SortOrder, TimeField, TimeWindow, UserSeries } from '../core/ports';
+import { MAX_SERIES_USERS, SERIES_ORIGIN } from '../core/series';
 import { compareInstants, instantOf } from '../core/timestamp';
 import type { StoredRecord } from '../core/record';
 import { isTransientConnectionError } from './pg-errors';
@@ -159,10 +159,21 @@ export class PgRecordReader implements RecordReader {
   }
 
   async series(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<SeriesBucket[]> {
+    return this.read<SeriesBucket>(this.seriesQuery(window, scope, bucketSeconds, false));
+  }
+
+  async seriesByUser(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<UserSeries> {
+    return userSeriesOf(await this.read<UserSeriesRow>(this.seriesQuery(window, scope, bucketSeconds, true)));
+  }
+
+  private seriesQuery(window: TimeWindow, scope: RecordScope, bucketSeconds: number, byUser: boolean) {
     const rollups = this.useRollups && bucketSeconds % ROLLUP_GRAIN_SECONDS === 0;
-    const { sql, params } = rollups ? rollupSeries(window, scope, bucketSeconds) : rawSeries(window, scope, bucketSeconds);
+    return (rollups ? rollupSeries : rawSeries)(window, scope, bucketSeconds, byUser);
+  }
+
+  private async read<T extends pg.QueryResultRow>({ sql, params }: { sql: string; params: unknown[] }): Promise<T[]> {
     try {
-      return (await this.pool.query<SeriesBucket>(sql, params)).rows;
+      return (await this.pool.query<T>(sql, params)).rows;
     } catch (error) {
       throw asUnavailable(error);
     }
@@ -210,17 +221,33 @@ export class PgRecordReader implements RecordReader {
   }
 }
 
+/** The sums per bucket, from `per` (start, user_id, count, min, max, sum): everyone's, or by user. */
+function seriesOf(per: string, byUser: boolean): string {
+  const sums = 'sum(per.count)::int AS count, min(per.min) AS min, max(per.max) AS max, (sum(per.sum)::float8 / sum(per.count)::float8) AS avg';
+  if (!byUser) return `WITH per AS (${per}) SELECT per.start, ${sums} FROM per GROUP BY 1 ORDER BY 1`;
+  // Each bucket once for everyone (grouping 1), once per named user (rank set), once for the
+  // rest (neither); `users` counts every user of the window.
+  return `
+    WITH per AS (${per}),
+      top AS (SELECT user_id, row_number() OVER (ORDER BY sum(count) DESC, user_id) AS rank FROM per GROUP BY user_id ORDER BY rank LIMIT ${MAX_SERIES_USERS})
+    SELECT per.start, top.user_id, min(top.rank)::int AS rank, GROUPING(top.user_id) = 1 AS everyone, ${sums},
+      (SELECT count(DISTINCT user_id) FROM per)::int AS users
+      FROM per LEFT JOIN top ON top.user_id = per.user_id
+      GROUP BY GROUPING SETS ((per.start), (per.start, top.user_id)) ORDER BY 1`;
+}
+
 /**
  * The series from raw rows: one pass over the (date, id) index range of the window; date_bin
  * aligns each bucket to SERIES_ORIGIN, as core/series.ts documents. data is an integer: the
  * sums behind avg are exact.
  */
-function rawSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number) {
+function rawSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number, byUser: boolean) {
   const params: unknown[] = [window.start, window.end, bucketSeconds, SERIES_ORIGIN];
-  const sql =
-    'SELECT date_bin(make_interval(secs => $3), date, $4::timestamptz) AS start, count(*)::int AS count, min(data) AS min, max(data) AS max, avg(data)::float8 AS avg' +
-    ` FROM records WHERE date >= $1 AND date <= $2${scopeClause(scope, params)} GROUP BY 1 ORDER BY 1`;
-  return { sql, params };
+  const per =
+    `SELECT date_bin(make_interval(secs => $3), date, $4::timestamptz) AS start, ${byUser ? 'user_id' : "''::text AS user_id"},` +
+    ' count(*) AS count, min(data) AS min, max(data) AS max, sum(data) AS sum' +
+    ` FROM records WHERE date >= $1 AND date <= $2${scopeClause(scope, params)} GROUP BY 1, 2`;
+  return { sql: seriesOf(per, byUser), params };
 }
 
 /**
@@ -230,9 +257,10 @@ function rawSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number
  * within float rounding. A window whose raw rows the retention dropped still counts here, from
  * its rollups.
  */
-function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number) {
+function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: number, byUser: boolean) {
   const params: unknown[] = [bucketSeconds, SERIES_ORIGIN];
   const scoped = scopeClause(scope, params);
+  const user = byUser ? 'user_id' : "''::text AS user_id";
   const parts = seriesPieces(window, bucketSeconds).map((piece) => {
     params.push(piece.from, piece.to);
     const [from, to] = [`$${params.length - 1}::timestamptz`, `$${params.length}::timestamptz`];
@@ -240,12 +268,32 @@ function rollupSeries(window: TimeWindow, scope: RecordScope, bucketSeconds: num
     const range = `${column} >= ${from} AND ${column} ${piece.toInclusive ? '<=' : '<'} ${to}${scoped}`;
     const bin = `date_bin(make_interval(secs => $1), ${column}, $2::timestamptz)`;
     return piece.table === 'records'
-      ? `SELECT ${bin} AS start, 1::bigint AS count, data AS min, data AS max, data::bigint AS sum FROM records WHERE ${range}`
-      : `SELECT ${bin} AS start, count, min, max, sum FROM ${piece.table} WHERE ${range}`;
+      ? `SELECT ${bin} AS start, ${user}, 1::bigint AS count, data AS min, data AS max, data::bigint AS sum FROM records WHERE ${range}`
+      : `SELECT ${bin} AS start, ${user}, count, min, max, sum FROM ${piece.table} WHERE ${range}`;
   });
-  const sql = `
-    WITH parts AS (${parts.join('\n      UNION ALL ')})
-    SELECT start, sum(count)::int AS count, min(min) AS min, max(max) AS max, (sum(sum)::float8 / sum(count)::float8) AS avg
-      FROM parts GROUP BY 1 ORDER BY 1`;
-  return { sql, params };
+  const per = `SELECT start, user_id, sum(count) AS count, min(min) AS min, max(max) AS max, sum(sum) AS sum
+      FROM (${parts.join('\n      UNION ALL ')}) AS parts GROUP BY 1, 2`;
+  return { sql: seriesOf(per, byUser), params };
+}
+
+interface UserSeriesRow extends SeriesBucket {
+  readonly user_id: string | null;
+  readonly rank: number | null;
+  readonly everyone: boolean;
+  readonly users: number;
+}
+
+/** seriesOf's rows, by bucket, into everyone's buckets, each named user's and the rest's. */
+function userSeriesOf(rows: readonly UserSeriesRow[]): UserSeries {
+  const bucketOf = ({ start, count, min, max, avg }: UserSeriesRow): SeriesBucket => ({ start, count, min, max, avg });
+  const buckets: SeriesBucket[] = [];
+  const users: { user_id: string; buckets: SeriesBucket[] }[] = [];
+  const others: SeriesBucket[] = [];
+  for (const row of rows) {
+    if (row.everyone) buckets.push(bucketOf(row));
+    else if (row.rank === null) others.push(bucketOf(row));
+    else (users[row.rank - 1] ??= { user_id: row.user_id!, buckets: [] }).buckets.push(bucketOf(row));
+  }
+  const total = rows[0]?.users ?? 0;
+  return { buckets, users, other_users: total > users.length ? { users: total - users.length, buckets: others } : null };
 }

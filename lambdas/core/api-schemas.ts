@@ -5,7 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { MAX_RECORDS_PER_REQUEST, RecordBatchInput, RecordInput } from './record';
-import { MAX_BUCKET_DAYS, MAX_BUCKETS, RAW_SERIES_MAX_DAYS } from './series';
+import { MAX_BUCKET_DAYS, MAX_BUCKETS, MAX_GROUPED_BUCKETS, MAX_SERIES_USERS, RAW_SERIES_MAX_DAYS } from './series';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_USER_ID_LENGTH, MAX_WINDOW_DAYS } from './query';
 
 const NON_EMPTY = { error: 'must be a non-empty string' };
@@ -96,14 +96,27 @@ export const SwingAnalysis = z.object({
   ),
 });
 
+const SeriesBuckets = z.array(
+  z.object({ start: instant("The bucket's start, aligned to 2000-01-01T00:00:00Z."), count: z.int().check(z.positive()), min: z.int32(), max: z.int32(), avg: z.number() }),
+);
+
 export const Series = z.object({
   start_time: instant('The window start, canonical UTC.'),
   end_time: instant('The window end, canonical UTC.'),
   bucket: described(z.string(), 'The bucket size, as 15m.'),
   bucket_seconds: z.int().check(z.positive()),
-  buckets: described(
-    z.array(z.object({ start: instant("The bucket's start, aligned to 2000-01-01T00:00:00Z."), count: z.int().check(z.positive()), min: z.int32(), max: z.int32(), avg: z.number() })),
-    'The non-empty buckets, in time order.',
+  buckets: described(SeriesBuckets, 'The non-empty buckets, in time order.'),
+  users: z.optional(
+    described(
+      z.array(z.object({ user_id: z.string(), buckets: described(SeriesBuckets, "This user's non-empty buckets, in time order.") })).check(z.maxLength(MAX_SERIES_USERS)),
+      `With group_by=user: the ${MAX_SERIES_USERS} users (at most) with the most records in the window, most first.`,
+    ),
+  ),
+  other_users: z.optional(
+    described(
+      z.nullable(z.object({ users: z.int().check(z.positive()), buckets: described(SeriesBuckets, "Their records' non-empty buckets, summed.") })),
+      'With group_by=user: the users not named in users, summed; null when every user is named.',
+    ),
   ),
 });
 
@@ -146,6 +159,7 @@ export const QueryParameters = {
   include: described(z.literal('batches'), `batches: list every batch of the analysis too (at most 10,000), to draw it.`),
   bucket: described(
     z.string().check(z.regex(/^[1-9][0-9]{0,6}[smhd]$/)),
-    `Bucket size such as 10s, 1m, 1h, 1d; at most ${MAX_BUCKET_DAYS}d, and at most ${MAX_BUCKETS} buckets in the window; whole minutes for a window longer than ${RAW_SERIES_MAX_DAYS} days. Absent: chosen for about 1000.`,
+    `Bucket size such as 10s, 1m, 1h, 1d; at most ${MAX_BUCKET_DAYS}d, and at most ${MAX_BUCKETS} buckets in the window (${MAX_GROUPED_BUCKETS} with group_by=user); whole minutes for a window longer than ${RAW_SERIES_MAX_DAYS} days. Absent: chosen for about 1000.`,
   ),
+  group_by: described(z.literal('user'), `user: also each of the ${MAX_SERIES_USERS} busiest users' buckets, and the other users' summed (users, other_users).`),
 } as const;

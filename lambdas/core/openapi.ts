@@ -75,7 +75,7 @@ const OPERATIONS: Record<string, Json> = {
   'GET /api/data/series': {
     operationId: 'recordSeries',
     summary: 'Count, min, max and average of data per time bucket of a window',
-    parameters: [...WINDOW, param('bucket'), param('user_id')],
+    parameters: [...WINDOW, param('bucket'), param('user_id'), param('group_by')],
     responses: { 200: answer('The non-empty buckets.', ref('Series')), 400: BAD_QUERY, 401: UNAUTHORIZED, 503: UNAVAILABLE },
   },
   'GET /api/pipeline/status': {
@@ -137,7 +137,8 @@ export function openApiDocument(serverUrl?: string): Json {
     openapi: '3.1.0',
     info: {
       title: 'data-handler HTTP API',
-      version: '1',
+      // 1.1: GET /api/data/series?group_by=user (docs/api.md lists the versions).
+      version: '1.1',
       description: 'Accepts records over HTTPS, stores them in PostgreSQL in bulk, and answers queries over them. Monitoring is a WebSocket API of its own (see docs/monitoring-protocol.md).',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',

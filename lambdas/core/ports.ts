@@ -182,6 +182,20 @@ export interface RecordReader {
   stream(window: TimeWindow, scope: RecordScope): AsyncIterable<{ data: number; date: string }>;
   /** The window's records by `date`, summed up per bucket of `bucketSeconds` (core/series.ts): non-empty buckets, in order. */
   series(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<SeriesBucket[]>;
+  /**
+   * The same buckets, and beside them each of the MAX_SERIES_USERS users with the most records
+   * in the window (most first, ties by id), and the other users' records summed.
+   */
+  seriesByUser(window: TimeWindow, scope: RecordScope, bucketSeconds: number): Promise<UserSeries>;
+}
+
+/** A series per user (RecordReader.seriesByUser). */
+export interface UserSeries {
+  /** Everyone's records in the scope, as `series` answers. */
+  readonly buckets: SeriesBucket[];
+  readonly users: { readonly user_id: string; readonly buckets: SeriesBucket[] }[];
+  /** The records of the users not named, summed per bucket; null when every user is named. */
+  readonly other_users: { readonly users: number; readonly buckets: SeriesBucket[] } | null;
 }
 
 /** One bucket of a series: the records whose date is in [start, start + bucket). */

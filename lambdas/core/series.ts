@@ -4,7 +4,7 @@
  * Buckets are aligned to SERIES_ORIGIN + k × bucket, as PostgreSQL's date_bin aligns them.
  */
 import { ValidationError } from './errors';
-import type { SeriesBucket, TimeWindow } from './ports';
+import type { SeriesBucket, TimeWindow, UserSeries } from './ports';
 import { parseTimestamp } from './timestamp';
 
 /** Where buckets are aligned from: every bucket starts a whole number of buckets after it. */
@@ -13,6 +13,13 @@ export const SERIES_ORIGIN = '2000-01-01T00:00:00Z';
 export const MAX_BUCKETS = 10_000;
 /** Buckets the automatic choice aims to stay within. */
 export const TARGET_BUCKETS = 1_000;
+/**
+ * With `group_by=user`: buckets one answer may hold at most (each comes up to 2 + MAX_SERIES_USERS
+ * times: everyone, each named user, the other users), so the answer stays under a megabyte.
+ */
+export const MAX_GROUPED_BUCKETS = 1_000;
+/** With `group_by=user`: the users named, those with the most records in the window; the rest are summed. */
+export const MAX_SERIES_USERS = 8;
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
 type Unit = keyof typeof UNIT_SECONDS;
@@ -63,7 +70,7 @@ function bucketsIn(span: number, seconds: number): number {
  * `bucket`: `<n>s`, `<n>m`, `<n>h` or `<n>d`, at most MAX_BUCKETS of them in the window; absent,
  * the smallest round size that keeps the window within TARGET_BUCKETS.
  */
-export function parseBucket(params: Readonly<Record<string, string | undefined>>, window: TimeWindow): Bucket {
+export function parseBucket(params: Readonly<Record<string, string | undefined>>, window: TimeWindow, maxBuckets = MAX_BUCKETS): Bucket {
   const span = spanSeconds(window);
   const raw = params.bucket;
   const long = span > RAW_SERIES_MAX_DAYS * 86_400;
@@ -80,21 +87,29 @@ export function parseBucket(params: Readonly<Record<string, string | undefined>>
   const seconds = Number(match[1]) * UNIT_SECONDS[match[2] as Unit];
   if (seconds > MAX_BUCKET_DAYS * 86_400) return fail(`must be at most ${MAX_BUCKET_DAYS}d`);
   if (long && seconds % 60 !== 0) return fail(`must be a whole number of minutes (such as 1m, 1h or 1d) for a window longer than ${RAW_SERIES_MAX_DAYS} days`);
-  if (bucketsIn(span, seconds) > MAX_BUCKETS) {
-    return fail(`makes more than ${MAX_BUCKETS} buckets of this window; take at least ${bucketName(smallestFitting(span, long))}`);
+  if (bucketsIn(span, seconds) > maxBuckets) {
+    return fail(`makes more than ${maxBuckets} buckets of this window; take at least ${bucketName(smallestFitting(span, long, maxBuckets))}`);
   }
   return { seconds, name: bucketName(seconds) };
 }
 
-/** The smallest bucket (whole seconds, or whole minutes for a long window) that keeps `span` within MAX_BUCKETS. */
-function smallestFitting(span: number, wholeMinutes: boolean): number {
+/** The smallest bucket (whole seconds, or whole minutes for a long window) that keeps `span` within `maxBuckets`. */
+function smallestFitting(span: number, wholeMinutes: boolean, maxBuckets: number): number {
   const unit = wholeMinutes ? 60 : 1;
-  let seconds = Math.max(unit, Math.floor(span / MAX_BUCKETS / unit) * unit);
-  while (bucketsIn(span, seconds) > MAX_BUCKETS) seconds += unit;
+  let seconds = Math.max(unit, Math.floor(span / maxBuckets / unit) * unit);
+  while (bucketsIn(span, seconds) > maxBuckets) seconds += unit;
   return seconds;
 }
 
-/** The series answer. */
-export function seriesBody(window: TimeWindow, bucket: Bucket, buckets: readonly SeriesBucket[]) {
-  return { start_time: window.start, end_time: window.end, bucket: bucket.name, bucket_seconds: bucket.seconds, buckets };
+/** `group_by`: absent, or `user` for each user's buckets beside everyone's. */
+export function parseGroupBy(params: Readonly<Record<string, string | undefined>>): 'user' | undefined {
+  const raw = params.group_by;
+  if (raw === undefined || raw === 'user') return raw;
+  throw new ValidationError('The query parameters are not valid.', [{ path: 'group_by', message: 'must be user' }]);
+}
+
+/** The series answer; with `group_by=user`, also `users` and `other_users` (UserSeries). */
+export function seriesBody(window: TimeWindow, bucket: Bucket, answer: readonly SeriesBucket[] | UserSeries) {
+  const head = { start_time: window.start, end_time: window.end, bucket: bucket.name, bucket_seconds: bucket.seconds };
+  return 'users' in answer ? { ...head, ...answer } : { ...head, buckets: answer };
 }

@@ -180,11 +180,14 @@ describe.skipIf(!chromiumAvailable)("the dashboard's charts, analysis and pipeli
     expect(admin.problems).toEqual([]);
   });
 
-  it('analyses the last 366 days of a span of decades, and shows values in the millions whole on the axis', async () => {
-    // Arrange: records in 2003 and 2044, values near 8,100,000, beside the others of this page.
+  it("analyses the last 366 days of a span of decades, draws each user's average over it, and shows values in the millions whole on the axis", async () => {
+    // Arrange: records in 2003 and 2044, values near 8,100,000 (and a third user's near
+    // 4,000,000), beside the others of this page.
+    const carol = (await stack.identity.tokenFor('carol', false)).access_token;
     const ids = [
       ...(await upload(stack.httpUrl, token, recordsAt('2003-02-01T00:00:00Z', [8_100_000, 8_100_007, 8_099_990], 60_000))),
       ...(await upload(stack.httpUrl, token, recordsAt('2044-12-01T00:00:00Z', [8_100_003, 8_199_999], 60_000))),
+      ...(await upload(stack.httpUrl, carol, recordsAt('2044-12-01T00:00:00Z', [4_000_000, 4_000_001], 60_000))),
     ];
 
     // Act: the window follows the data, now 2003 to 2044.
@@ -202,6 +205,9 @@ describe.skipIf(!chromiumAvailable)("the dashboard's charts, analysis and pipeli
     const total = served.buckets.reduce((n, b) => n + b.count, 0);
     const drawn = await waitForSnapshot(page, (s) => s.chart.mode === 'aggregate' && s.chart.points === total, 20_000);
     expect(drawn.chart.gaps).toBeGreaterThanOrEqual(2); // 2003 to the 2020s, and on to 2044
+    // Everyone's min–max band, and an average line per user, the busiest first.
+    expect(drawn.chart.series.slice(0, 5)).toEqual(['max', 'min', 'parsa', 'alice', 'carol']);
+    expect(await page.textContent('#chart-caption')).toContain("min–max band and each user's average per");
     // The y axis is as wide as its widest label, which is a value in the millions, whole.
     expect(drawn.chart.yAxis.widest).toMatch(/^-?\d{1,3}(,\d{3}){2,}$/);
     expect(drawn.chart.yAxis.size).toBeGreaterThanOrEqual(drawn.chart.yAxis.label);

@@ -14,6 +14,7 @@ import { asyncApiDocument } from '../../lambdas/core/asyncapi';
 import { HTTP_ROUTES } from '../../lambdas/routes';
 import { asyncApiErrors, validateClientMessage, validateFrame } from '../support/asyncapi-contract';
 import { login, startTestStack, waitFor } from '../support/stack';
+import { readFile } from 'node:fs/promises';
 import WebSocket from 'ws';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>>; components: object };
@@ -61,6 +62,10 @@ describe('the OpenAPI document and the API it describes', () => {
     expect(result.valid).toBe(true);
     expect((doc as unknown as { openapi: string }).openapi).toBe('3.1.0');
     for (const route of HTTP_ROUTES) expect(doc.paths[route.path]?.[route.method.toLowerCase()], `${route.method} ${route.path}`).toBeDefined();
+    // Its version is the last one docs/api.md lists, with what changed.
+    const table = /^\| Version \| Change \|\n((?:\|.*\n)+)/m.exec(await readFile('docs/api.md', 'utf8'))![1]!;
+    const versions = [...table.matchAll(/^\| (\d+(?:\.\d+)*) \| /gm)].map((m) => m[1]);
+    expect(versions.at(-1)).toBe((doc as unknown as { info: { version: string } }).info.version);
   });
 
   it('matches the answers of uploads: 202, 400, 401, 413, 415 and 422', async () => {
@@ -93,6 +98,9 @@ describe('the OpenAPI document and the API it describes', () => {
     expect(drawn.body.batches.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(40);
     expect((await call('GET', '/api/data/swing-analyze', { token: user, query: { start_time: '1990-01-01T00:00:00Z', end_time: '1990-01-02T00:00:00Z' } })).body.message).toBe('No Data to merge');
     expect((await call('GET', '/api/data/series', { token: user, query: window })).body.buckets.length).toBeGreaterThan(0);
+    const grouped = (await call('GET', '/api/data/series', { token: admin, query: { ...window, group_by: 'user' } })).body;
+    expect(grouped.users.map((u: { user_id: string }) => u.user_id)).toContain('contract-user');
+    expect(grouped).toHaveProperty('other_users');
     for (const path of ['/api/data/records', '/api/data/swing-analyze', '/api/data/series']) {
       expect((await call('GET', path, { token: user, query: { start_time: 'yesterday' } })).status).toBe(400);
       expect((await call('GET', path, { query: window })).status).toBe(401);

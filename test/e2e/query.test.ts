@@ -200,6 +200,8 @@ describe('the query API on the local stack', () => {
     ['a bucket over 3,660 days', { bucket: '4000d' }, 'bucket'],
     ['a bucket of no whole minutes over a window of decades', { bucket: '90s', end_time: '2041-01-01T00:00:00Z' }, 'bucket'],
     ['a missing end_time', { end_time: '' }, 'end_time'],
+    ['a grouping other than user', { group_by: 'team' }, 'group_by'],
+    ['more than 1,000 buckets grouped by user', { group_by: 'user', bucket: '1s' }, 'bucket'],
   ])('answers 400 naming the parameter for a series with %s', async (_, params, path) => {
     const { status, body } = await get('/api/data/series', admin, { start_time: '2001-01-01T00:00:00Z', end_time: '2001-01-01T01:00:00Z', ...params });
     expect(status).toBe(400);

@@ -126,6 +126,47 @@ describe('rollups of records', () => {
     }
   });
 
+  it('groups the series by user: the busiest users named, each as its own series, the rest summed, from the rollups and raw rows alike', async () => {
+    // Arrange: ten users, the k-th with 30 + 10k records over one day, so that two are left over.
+    const store = new PgRecordStore(pool);
+    const names = Array.from({ length: 10 }, (_, k) => `g-${String(k).padStart(2, '0')}`);
+    const records = names.flatMap((user, k) =>
+      Array.from({ length: 30 + 10 * k }, (_, i) => ({
+        ...recordsToStore(1, { userId: user })[0]!,
+        date: new Date(Date.parse('2024-06-10T00:00:00Z') + i * 600_000 + k * 61_000).toISOString(),
+        data: (i * 7_919 + k * 104_729) % 2_000_001 - 1_000_000,
+      })),
+    );
+    await store.insertBatch(records);
+    const window = { start: '2024-06-10T00:00:00Z', end: '2024-06-10T23:59:59.999999Z' };
+    const exact = (buckets: readonly { avg: number }[]) => buckets.map(({ avg: _, ...rest }) => rest);
+
+    for (const reader of [new PgRecordReader(pool), new PgRecordReader(pool, { useRollups: false })]) {
+      for (const bucket of [3_600, 5_400]) {
+        // Act
+        const grouped = await reader.seriesByUser(window, { allUsers: true }, bucket);
+
+        // Assert: everyone's buckets are the plain series; each named user's, that user's own.
+        const everyone = await reader.series(window, { allUsers: true }, bucket);
+        expect(exact(grouped.buckets)).toEqual(exact(everyone));
+        grouped.buckets.forEach((b, i) => expect(b.avg).toBeCloseTo(everyone[i]!.avg, 6));
+        expect(grouped.users.map((u) => u.user_id)).toEqual(names.slice(2).reverse());
+        for (const { user_id, buckets } of grouped.users) expect(exact(buckets)).toEqual(exact(await reader.series(window, { userId: user_id }, bucket)));
+        const rest = records.filter((r) => r.user_id === 'g-00' || r.user_id === 'g-01').map((r) => r.data);
+        expect(grouped.other_users?.users).toBe(2);
+        const others = grouped.other_users!.buckets;
+        expect(others.reduce((n, b) => n + b.count, 0)).toBe(rest.length);
+        expect(Math.min(...others.map((b) => b.min))).toBe(Math.min(...rest));
+        expect(Math.max(...others.map((b) => b.max))).toBe(Math.max(...rest));
+      }
+    }
+    // One user's scope names that user alone, with nothing left over.
+    const one = await new PgRecordReader(pool).seriesByUser(window, { userId: 'g-05' }, 3_600);
+    expect(one.users.map((u) => u.user_id)).toEqual(['g-05']);
+    expect(one.other_users).toBeNull();
+    expect(await new PgRecordReader(pool).seriesByUser({ start: '1990-01-01T00:00:00Z', end: '1990-01-02T00:00:00Z' }, { allUsers: true }, 3_600)).toEqual({ buckets: [], users: [], other_users: null });
+  });
+
   it('reads whole hours from the hourly rollups, the minutes around them from the minute rollups, and ragged ends from raw rows', () => {
     // Arrange
     const window = { start: '2024-04-01T06:17:31.250001Z', end: '2024-04-02T19:03:02.5Z' };
