@@ -5,13 +5,16 @@
  * - a one-day records page at 10M rows, beside the same page when the table held 100k, as the
  *   client sees it and in the server alone;
  * - retention: dropping a day of 1,000,000 rows (its partition), beside a DELETE of another
- *   such day, and the database's size on disk after each, with no VACUUM.
+ *   such day, and the database's size on disk after each, with no VACUUM;
+ * - the catch-all's cost: a pass that makes a partition while `records_after` holds a day of
+ *   far-future rows, and how long an insert waits for it.
  */
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { maintainPartitions, RECORDS_TABLE } from '../lambdas/adapters/pg-partitions';
 import { PgRecordReader } from '../lambdas/adapters/pg-record-reader';
-import { createPool } from '../lambdas/adapters/pg-record-store';
+import { createPool, PgRecordStore } from '../lambdas/adapters/pg-record-store';
+import { recordsToStore } from '../test/fixtures/records';
 import { DAY_MS, gridFloor, partitionName } from '../lambdas/core/partitions';
 import { median } from './stats';
 import { formatBytes, formatCount, formatFixed, formatRatio, type BenchTable } from './table';
@@ -132,6 +135,27 @@ export async function runHistoryBench(options: HistoryOptions): Promise<BenchTab
     const [passReport] = (await maintainPartitions(passClient, [{ spec: RECORDS_TABLE, settings: { sizeMs: DAY_MS, ahead: YEAR_DAYS + 3, retentionDays: 1 } }], start + 2 * DAY_MS + 1).finally(() => passClient.release()))!;
     const passMs = performance.now() - passStarted;
 
+    // The catch-all's cost: a pass that makes the next day while records_after holds a day of
+    // rows dated 2090 (they stay) and a hundredth of that for the new day (they move). Its step
+    // locks records whole; a one-row insert sent meanwhile shows how long a writer waits.
+    const nearRows = Math.max(1, Math.round(dayRecords / 100));
+    const nextDay = start + (YEAR_DAYS + 6) * DAY_MS; // where records_after begins after the pass above
+    await load(options.databaseUrl, dayRecords, Date.parse('2090-01-01T00:00:00Z'), DAY_MS);
+    await load(options.databaseUrl, nearRows, nextDay, DAY_MS);
+    await pool.query('VACUUM ANALYZE records_after');
+    await pool.query('CHECKPOINT');
+    const store = new PgRecordStore(pool);
+    const extendClient = await pool.connect();
+    const extendStarted = performance.now();
+    const extending = maintainPartitions(extendClient, [{ spec: RECORDS_TABLE, settings: { sizeMs: DAY_MS, ahead: YEAR_DAYS + 3 } }], start + 3 * DAY_MS + 1).finally(() => extendClient.release());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const insertStarted = performance.now();
+    await store.insertBatch(recordsToStore(1, { userId: 'user-1', start: new Date(start + 200 * DAY_MS).toISOString() }));
+    const insertWaitMs = performance.now() - insertStarted;
+    const [extendReport] = (await extending)!;
+    const extendMs = performance.now() - extendStarted;
+    if (extendReport!.created.length !== 1 || extendReport!.moved !== nearRows) throw new Error(`history: the pass made ${extendReport!.created.length} partitions and moved ${extendReport!.moved} rows`);
+
     // Retention: two days of dayRecords each, after the year; one dropped whole, one deleted.
     const [dropDay, deleteDay] = [start + (YEAR_DAYS + 1) * DAY_MS, start + (YEAR_DAYS + 2) * DAY_MS];
     await load(options.databaseUrl, dayRecords, dropDay, DAY_MS);
@@ -149,6 +173,7 @@ export async function runHistoryBench(options: HistoryOptions): Promise<BenchTab
     const sizeAfterDelete = await size();
     if (deleted.rowCount !== dayRecords) throw new Error(`history: the DELETE removed ${deleted.rowCount} rows, not ${dayRecords}`);
 
+
     const rows = [
       ['series over a year, daily buckets, all users', 'from the rollups', formatFixed(fromRollups, 1), 'same aggregate from raw rows', formatFixed(fromRows, 1), formatRatio(fromRows / fromRollups)],
       ['records page of one day (1,000 of one user)', `at ${formatCount(stored)} rows`, formatFixed(pageLarge, 2), `at ${formatCount(small)} rows`, formatFixed(pageSmall, 2), formatRatio(pageLarge / pageSmall)],
@@ -157,6 +182,14 @@ export async function runHistoryBench(options: HistoryOptions): Promise<BenchTab
       ['database size after it, no VACUUM', 'after the DROP', formatBytes(sizeAfterDrop), 'after the DELETE', formatBytes(sizeAfterDelete), `loaded: ${formatBytes(sizeLoaded)}`],
       ['bytes on disk per record', 'records, 3 indexes', formatFixed(recordBytes, 0), 'its rollups (minute, hour, day)', formatFixed(rollupBytes, 0), ''],
       ['a maintenance pass', `dropped ${passReport!.dropped.length} partition(s)`, formatFixed(passMs, 1), '', '', ''],
+      [
+        `a pass past a catch-all of ${formatCount(dayRecords + nearRows)} rows`,
+        `made 1, moved ${formatCount(nearRows)}`,
+        formatFixed(extendMs, 1),
+        'a one-row insert meanwhile',
+        formatFixed(insertWaitMs, 1),
+        '',
+      ],
     ];
     return {
       title: `Months of data: ${formatCount(stored)} records over a year in day partitions (loaded with COPY in ${formatFixed(loadMs / 1000, 1)} s, rollups built after), ${USERS} users, median of ${runs} runs`,
