@@ -4,6 +4,8 @@
  * fauxqs writes every mutation through to SQLite before it answers, so a message that
  * SendMessage accepted (and so every 202) survives a SIGKILL of the whole stack; a restart
  * restores queues and messages (visible, delayed, and in flight with their visibility deadlines).
+ * The sync to disk is shared between the answers that need it (group-commit.ts), so a message
+ * sent is on disk, not only written, before SendMessage answers.
  *
  * fauxqs's `startFauxqs({ dataDir })` wires that persistence, but always listens on every
  * interface. So we wire the same parts ourselves around its public `buildApp` (which takes the
@@ -15,6 +17,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { durableStores, loadFauxqsInternals } from './fauxqs-internals';
+import { GroupCommit } from './group-commit';
 import { Restarter, type PlatformHealth } from './restarter';
 
 /** The SQLite database, in the queue's folder. */
@@ -22,6 +25,8 @@ export const QUEUE_DB_FILE = 'fauxqs.db';
 
 export interface DurableQueueServer {
   readonly endpoint: string;
+  /** Syncs to disk made, and the durable writes they covered (group-commit.ts). */
+  readonly commits?: GroupCommit['stats'];
   /** Closes the listener, then the database (every write is already on disk). */
   close(): Promise<void>;
 }
@@ -43,11 +48,18 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   const { sqsStore } = stores;
   for (const suffix of ['-wal', '-shm']) if (existsSync(db + suffix)) chmodSync(db + suffix, 0o600);
 
+  const commits = new GroupCommit(persistence, db);
   const app = buildApp({ logger: false, stores: stores as never });
+  // No answer leaves before the messages it may promise are on disk (group-commit.ts).
+  app.addHook('onSend', async (_request: unknown, _reply: unknown, payload: unknown) => {
+    await commits.barrier();
+    return payload;
+  });
   let endpoint: string;
   try {
     endpoint = await app.listen({ port: options.port, host: '127.0.0.1' });
   } catch (error) {
+    await commits.close();
     persistence.close();
     throw error;
   }
@@ -64,8 +76,10 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   }
   return {
     endpoint,
+    commits: commits.stats,
     close: async () => {
       await app.close();
+      await commits.close();
       persistence.close();
     },
   };

@@ -15,12 +15,28 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+/** Persistence's writes that make a message or a queue exist (see Persistence). */
+export const DURABLE_WRITES = ['insertMessage', 'insertQueue', 'deleteQueue', 'updateQueueAttributes'] as const;
+
 /** The fauxqs release whose dist/ files this module was read against. */
 export const FAUXQS_CHECKED_VERSION = '2.4.1';
+
+/** node:sqlite's DatabaseSync, as much of it as the group commit uses. */
+export interface SqliteDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): { run(...values: unknown[]): unknown };
+}
 
 export interface Persistence {
   load(sqs: unknown, sns: unknown, s3: unknown): void;
   close(): void;
+  /** The SQLite connection every write goes through, one commit a call. */
+  readonly db: SqliteDatabase;
+  /** The writes that make a message or a queue exist, which an answer must not promise before they are on disk. */
+  insertMessage(queueName: string, message: unknown): void;
+  insertQueue(queue: unknown): void;
+  deleteQueue(name: string): void;
+  updateQueueAttributes(name: string, attributes: unknown, lastModified: number): void;
 }
 export interface QueueInternals {
   name: string;
@@ -75,7 +91,7 @@ export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
     SnsStore: await load('sns/snsStore.js', 'SnsStore'),
     S3Store: await load('s3/s3Store.js', 'S3Store'),
   };
-  for (const method of ['load', 'close'] as const) {
+  for (const method of ['load', 'close', ...DURABLE_WRITES] as const) {
     if (typeof parts.PersistenceManager.prototype[method] !== 'function') throw fail(`PersistenceManager has no ${method}()`);
   }
   const sqsStore = new parts.SqsStore();
@@ -94,6 +110,10 @@ export interface DurableStores {
 export function durableStores(parts: FauxqsInternals, dir: string): DurableStores {
   const stores = { sqsStore: new parts.SqsStore(), snsStore: new parts.SnsStore(), s3Store: new parts.S3Store() };
   const persistence = new parts.PersistenceManager(dir);
+  if (typeof persistence.db?.exec !== 'function' || typeof persistence.db.prepare !== 'function') {
+    persistence.close();
+    throw new Error(`fauxqs ${parts.version}: PersistenceManager has no SQLite connection (db). local/fauxqs-internals.ts was written against fauxqs ${FAUXQS_CHECKED_VERSION}.`);
+  }
   persistence.load(stores.sqsStore, stores.snsStore, stores.s3Store);
   for (const store of Object.values(stores)) store.persistence = persistence;
   for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;

@@ -1,15 +1,16 @@
 /**
  * The embedded queue keeps what it accepted on disk (fauxqs's SQLite, written through before
- * each answer): a restart on the same folder finds every message, the files are private, and
- * it listens on 127.0.0.1 alone.
+ * each answer, synced before a send's answer, one sync shared by the sends answered together): a
+ * restart on the same folder finds every message, the files are private, and it listens on
+ * 127.0.0.1 alone.
  */
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startDurableQueueThread } from '../../local/durable-queue';
+import { startDurableQueue, startDurableQueueThread } from '../../local/durable-queue';
 import { localSqsClient, provisionQueues, startQueue } from '../../local/services';
 
 describe('the durable embedded queue', () => {
@@ -58,6 +59,37 @@ describe('the durable embedded queue', () => {
       expect(await receiveAll(second.info.endpoint, second.info.queueUrl)).toEqual(sent);
     } finally {
       await second.stop();
+    }
+  });
+
+  it('answers a send only after a sync to disk, one for a batch; receives and deletes wait for none', async () => {
+    // Arrange: the queue in this thread, to read its counts.
+    const server = await startDurableQueue({ dir, port: 0 });
+    const sqs = localSqsClient(server.endpoint);
+    try {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'group-commit' }));
+      const commits = server.commits!;
+      const at = () => ({ ...commits });
+
+      // Act + Assert: one send, one sync that covers it.
+      let before = at();
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'one' }));
+      expect(commits.syncs - before.syncs).toBe(1);
+      expect(commits.writes - before.writes).toBe(1);
+
+      // A batch of ten: one sync.
+      before = at();
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `b${i}` })) }));
+      expect(commits.syncs - before.syncs).toBe(1);
+      expect(commits.writes - before.writes).toBe(10);
+
+      // Receiving and deleting every message makes no sync.
+      before = at();
+      expect((await receiveAll(server.endpoint, QueueUrl!)).length).toBe(11);
+      expect(at()).toEqual(before);
+    } finally {
+      sqs.destroy();
+      await server.close();
     }
   });
 
