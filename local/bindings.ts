@@ -4,6 +4,7 @@
  * them into variables that point at AWS resources. The SDK finds the local services through
  * its standard AWS_ENDPOINT_URL_* variables, so no function code knows it runs locally.
  */
+import type { MessagePort } from 'node:worker_threads';
 import path from 'node:path';
 import { databaseRoleOf, type Binding, type FunctionName, type FunctionSpec } from '../lambdas/functions';
 import { readEnv } from '../lambdas/shared/env';
@@ -32,6 +33,11 @@ export interface LocalDatabase {
 /** Where the local resources are. */
 export interface LocalResources {
   readonly sqsEndpoint: string;
+  /**
+   * A new channel to the embedded queue's thread for each environment of the ingest function,
+   * which sends its records over it (queue-channel.ts). @default - none: over SQS's API
+   */
+  readonly sqsChannel?: () => MessagePort | undefined;
   readonly queueUrl: string;
   /** The record queue's dead-letter queue. */
   readonly deadLetterQueueUrl: string;

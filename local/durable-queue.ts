@@ -15,9 +15,10 @@
 import { buildApp } from 'fauxqs';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { durableStores, loadFauxqsInternals } from './fauxqs-internals';
 import { GroupCommit } from './group-commit';
+import type { Inject } from './queue-channel';
 import { Restarter, type PlatformHealth } from './restarter';
 
 /** The SQLite database, in the queue's folder. */
@@ -25,6 +26,8 @@ export const QUEUE_DB_FILE = 'fauxqs.db';
 
 export interface DurableQueueServer {
   readonly endpoint: string;
+  /** Answers one SQS API request as the listener would, without a socket (queue-channel.ts). */
+  readonly inject: Inject;
   /** Syncs to disk made, and the durable writes they covered (group-commit.ts). */
   readonly commits?: GroupCommit['stats'];
   /** Closes the listener, then the database (every write is already on disk). */
@@ -76,6 +79,15 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   }
   return {
     endpoint,
+    inject: async (action, body) => {
+      const answer = await app.inject({
+        method: 'POST',
+        url: '/',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${action}` },
+        payload: JSON.stringify(body),
+      });
+      return { statusCode: answer.statusCode, body: answer.body };
+    },
     commits: commits.stats,
     close: async () => {
       await app.close();
@@ -86,7 +98,12 @@ export async function startDurableQueue(options: { dir: string; port: number }):
 }
 
 /** The embedded queue in its thread, supervised: restarted on its port when the thread dies. */
-export interface SupervisedQueue extends DurableQueueServer {
+export interface SupervisedQueue extends Omit<DurableQueueServer, 'inject'> {
+  /**
+   * A new channel to the running thread (queue-channel.ts), for one function environment;
+   * undefined while the thread is down. It closes when the thread ends.
+   */
+  channel(): MessagePort | undefined;
   /** ok, or degraded (with the reason) while the thread is down and being restarted. */
   health(): PlatformHealth;
   /** The running thread, if any (a test ends it as a crash would). */
@@ -142,6 +159,12 @@ export async function startDurableQueueThread(options: { dir: string; port: numb
     health: () => restarter.health(),
     get thread() {
       return current;
+    },
+    channel: () => {
+      if (!current) return undefined;
+      const { port1, port2 } = new MessageChannel();
+      current.postMessage({ type: 'channel', port: port1 }, [port1]);
+      return port2;
     },
     close: async () => {
       await restarter.stop();

@@ -11,7 +11,7 @@ import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { type MessagePort, Worker } from 'node:worker_threads';
 import type { FunctionName } from '../lambdas/functions';
 import { InvocationTimeoutError, type LambdaHandler } from './invoke';
 
@@ -39,6 +39,11 @@ export interface FunctionRuntimeOptions {
   readonly idleTimeoutMs?: number;
   /** Where the function's log lines go, already prefixed with its name. @default stdout */
   readonly output?: (line: string) => void;
+  /**
+   * A channel to the embedded queue for each new environment, over which the function sends its
+   * records (queue-channel.ts). @default - none: over SQS's API
+   */
+  readonly queueChannel?: () => MessagePort | undefined;
 }
 
 /** A failure inside a function, carrying the type and message the function threw. */
@@ -79,8 +84,10 @@ class Environment {
   idleTimer?: NodeJS.Timeout;
 
   constructor(options: FunctionRuntimeOptions, onGone: (env: Environment) => void) {
+    const queueChannel = options.queueChannel?.();
     this.worker = new Worker(WORKER_SCRIPT, {
-      workerData: { bundle: options.bundle, functionName: options.name, memoryMb: options.memoryMb },
+      workerData: { bundle: options.bundle, functionName: options.name, memoryMb: options.memoryMb, queueChannel },
+      transferList: queueChannel ? [queueChannel] : [],
       env: { ...options.env },
       // The environment's own variables and streams, as a Lambda environment has.
       stdout: true,

