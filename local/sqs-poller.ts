@@ -27,6 +27,8 @@ const MAX_EVENT_BYTES = 6 * 1024 * 1024;
  */
 const POLL_WAIT_SECONDS = 1;
 
+/** While a batch gathers, the pause after a receive that did not fill up: messages arrive meanwhile. */
+const GATHER_PAUSE_MS = 25;
 /** How long a worker waits after a failed receive or delete before it polls again. */
 const RETRY_PAUSE_MS = 1_000;
 
@@ -144,9 +146,12 @@ export class SqsEventSource {
         this.options.log?.(`event source: a receive failed while gathering; delivering the ${batch.length} message(s) gathered: ${error instanceof Error ? error.message : String(error)}`);
         break;
       }
-      if (more.length === 0 && left < 1000) await sleep(Math.min(left, 25));
+      // A receive that came back short found the queue empty: let messages gather before the
+      // next one, rather than ask for each message as it arrives (every receive is a request).
+      const wanted = Math.min(10, this.options.batchSize - batch.length);
       for (const m of more) bytes += m.Body?.length ?? 0;
       batch.push(...more);
+      if (more.length < wanted && batch.length < this.options.batchSize) await sleep(Math.min(closesAt - Date.now(), GATHER_PAUSE_MS));
     }
     return batch;
   }

@@ -1,7 +1,8 @@
 /**
  * Stopping the local SQS event source leaves nothing in flight: every message a receive brought
  * back is handed to the function and settled before `stop()` resolves, and a message that no
- * receive took stays visible, not hidden until the visibility timeout. Real fauxqs with its
+ * receive took stays visible, not hidden until the visibility timeout. While it gathers a
+ * batch, it does not ask for each message as it arrives. Real fauxqs with its
  * SQLite persistence (the local stack's queue), on a folder of this test's own.
  */
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -9,6 +10,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localSqsClient, startQueue, type QueueInfo } from '../../local/services';
 import { SqsEventSource } from '../../local/sqs-poller';
@@ -90,6 +92,38 @@ describe('stopping the SQS event source', () => {
     );
     expect(source.stats.messagesDeleted).toBe(delivered.length);
     expect(tookMs).toBeLessThan(PROMPT_STOP_MS);
+  });
+
+  it('while it gathers a batch, waits after a receive that came back short rather than asking again at once', async () => {
+    // Arrange: each receive's start and what it brought, read from the poller's own client.
+    const receives: { at: number; got: number }[] = [];
+    pollerSqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const at = performance.now();
+        const result = await next(args);
+        if (context.commandName === 'ReceiveMessageCommand') receives.push({ at, got: (result.output as { Messages?: unknown[] }).Messages?.length ?? 0 });
+        return result;
+      },
+      { step: 'initialize', name: 'timeReceives' },
+    );
+    source = eventSource({ batchSize: 100, batchWindowMs: 500, maxConcurrency: 1 });
+    source.start();
+    await waitFor(() => receivesSent >= 1);
+
+    // Act: 40 messages, one after another (a bounded loop), delivered in the window.
+    for (let i = 0; i < 40; i++) await sqs.send(new SendMessageCommand({ QueueUrl: queue.info.queueUrl, MessageBody: `t${i}` }));
+    await waitFor(() => delivered.length === 40, 10_000);
+    await source.stop();
+
+    // Assert: within the first window (well before it closes, when the last pause is cut
+    // short), a receive that brought fewer than 10 is followed by a pause of GATHER_PAUSE_MS
+    // (25 ms, timers allowing a millisecond early), not by another receive at once.
+    expect(new Set(delivered).size).toBe(40);
+    const first = receives.findIndex((r) => r.got > 0);
+    const gathering = receives.slice(first).filter((r) => r.at < receives[first]!.at + 400);
+    const short = gathering.slice(0, -1).filter((r, i) => r.got < 10 && gathering[i + 1]!.at - r.at < 24);
+    expect(short).toEqual([]);
+    expect(gathering.length).toBeGreaterThan(1);
   });
 
   it('delivers and settles the batch it was gathering when the stop came', async () => {
