@@ -18,7 +18,7 @@ import path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { durableStores, loadFauxqsInternals } from './fauxqs-internals';
 import { GroupCommit } from './group-commit';
-import type { Inject } from './queue-channel';
+import type { QueueSend } from './queue-channel';
 import { Restarter, type PlatformHealth } from './restarter';
 
 /** The SQLite database, in the queue's folder. */
@@ -26,8 +26,8 @@ export const QUEUE_DB_FILE = 'fauxqs.db';
 
 export interface DurableQueueServer {
   readonly endpoint: string;
-  /** Answers one SQS API request as the listener would, without a socket (queue-channel.ts). */
-  readonly inject: Inject;
+  /** Sends as the listener's SendMessage and SendMessageBatch would, without a socket or HTTP (queue-channel.ts). */
+  readonly send: QueueSend;
   /** Syncs to disk made, and the durable writes they covered (group-commit.ts). */
   readonly commits?: GroupCommit['stats'];
   /** Closes the listener, then the database (every write is already on disk). */
@@ -79,14 +79,16 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   }
   return {
     endpoint,
-    inject: async (action, body) => {
-      const answer = await app.inject({
-        method: 'POST',
-        url: '/',
-        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${action}` },
-        payload: JSON.stringify(body),
-      });
-      return { statusCode: answer.statusCode, body: answer.body };
+    send: async (action, body) => {
+      // fauxqs's own action, as its router runs it, then the same wait for the disk as an answer's.
+      try {
+        const answer = (action === 'SendMessage' ? parts.sendMessage : parts.sendMessageBatch)(body, sqsStore);
+        await commits.barrier();
+        return { statusCode: 200, body: JSON.stringify(answer) };
+      } catch (error) {
+        const status = (error as { statusCode?: unknown }).statusCode;
+        return { statusCode: typeof status === 'number' ? status : 500, body: error instanceof Error ? error.message : String(error) };
+      }
     },
     commits: commits.stats,
     close: async () => {
@@ -98,7 +100,7 @@ export async function startDurableQueue(options: { dir: string; port: number }):
 }
 
 /** The embedded queue in its thread, supervised: restarted on its port when the thread dies. */
-export interface SupervisedQueue extends Omit<DurableQueueServer, 'inject'> {
+export interface SupervisedQueue extends Omit<DurableQueueServer, 'send'> {
   /**
    * A new channel to the running thread (queue-channel.ts), for one function environment;
    * undefined while the thread is down. It closes when the thread ends.

@@ -4,6 +4,9 @@
  * persistence but always listens on 0.0.0.0 (its `host` option only names queue URLs);
  * `buildApp` takes the stores but not the persistence. So the stores and `PersistenceManager`
  * come from the package's dist/ files, which it does not export and may change in any release.
+ * Two more parts come from there: the persistence's SQLite connection, whose syncs the group
+ * commit shares (group-commit.ts), and the SendMessage and SendMessageBatch actions, which the
+ * ingest function's channel calls without HTTP (queue-channel.ts).
  *
  * That is held in place three ways: package.json pins fauxqs exactly; every part is checked for
  * the shape durable-queue.ts uses when it loads, with an error naming the installed version;
@@ -53,9 +56,15 @@ export interface StoreInternals {
   persistence?: Persistence;
 }
 
+/** One of fauxqs's SQS actions: the request's JSON body and the store, to its answer (throws its SqsError). */
+export type SqsAction = (body: Record<string, unknown>, store: SqsStoreInternals) => unknown;
+
 export interface FauxqsInternals {
   /** The installed package's version. */
   readonly version: string;
+  /** The SendMessage and SendMessageBatch actions, as fauxqs's router calls them. */
+  readonly sendMessage: SqsAction;
+  readonly sendMessageBatch: SqsAction;
   readonly PersistenceManager: new (dataDir: string) => Persistence;
   readonly SqsStore: new () => SqsStoreInternals;
   readonly SnsStore: new () => StoreInternals;
@@ -81,7 +90,7 @@ export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
     const full = path.join(dir, 'dist', file);
     if (!existsSync(full)) throw fail(`dist/${file} is missing`);
     const value = ((await import(pathToFileURL(full).href)) as Record<string, unknown>)[name];
-    if (typeof value !== 'function') throw fail(`dist/${file} has no class ${name}`);
+    if (typeof value !== 'function') throw fail(`dist/${file} has no ${name}`);
     return value as T;
   };
   const parts: FauxqsInternals = {
@@ -90,6 +99,8 @@ export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
     SqsStore: await load('sqs/sqsStore.js', 'SqsStore'),
     SnsStore: await load('sns/snsStore.js', 'SnsStore'),
     S3Store: await load('s3/s3Store.js', 'S3Store'),
+    sendMessage: await load('sqs/actions/sendMessage.js', 'sendMessage'),
+    sendMessageBatch: await load('sqs/actions/sendMessageBatch.js', 'sendMessageBatch'),
   };
   for (const method of ['load', 'close', ...DURABLE_WRITES] as const) {
     if (typeof parts.PersistenceManager.prototype[method] !== 'function') throw fail(`PersistenceManager has no ${method}()`);

@@ -13,7 +13,7 @@ const port0 = parentPort!;
 try {
   const server = await startDurableQueue({ dir, port });
   port0.on('message', (message: { type: string; port?: MessagePort }) => {
-    if (message.type === 'channel' && message.port) return serveChannel(message.port, server.inject);
+    if (message.type === 'channel' && message.port) return serveChannel(message.port, server.send);
     if (message.type !== 'close') return;
     server.close().then(
       () => port0.postMessage({ type: 'closed' }),

@@ -96,4 +96,26 @@ describe("fauxqs's private seam", () => {
       await second.close();
     }
   });
+
+  it("sends with its SendMessage and SendMessageBatch actions as its API does, refusing as its API refuses", async () => {
+    // Arrange
+    const parts = await loadFauxqsInternals();
+    const app = durableApp(parts, dir);
+    try {
+      const { QueueUrl } = (await app.call('CreateQueue', { QueueName: 'actions' })) as { QueueUrl: string };
+
+      // Act
+      const one = parts.sendMessage({ QueueUrl, MessageBody: 'one' }, app.sqsStore) as { MessageId?: string };
+      const batch = parts.sendMessageBatch({ QueueUrl, Entries: [{ Id: '0', MessageBody: 'two' }, { Id: '1', MessageBody: 'three' }] }, app.sqsStore) as { Successful?: unknown[]; Failed?: unknown[] };
+      const received = (await app.call('ReceiveMessage', { QueueUrl, MaxNumberOfMessages: 10 })) as { Messages?: { Body: string }[] };
+
+      // Assert
+      expect(one.MessageId, `fauxqs ${parts.version}: sendMessage no longer answers a MessageId`).toEqual(expect.any(String));
+      expect(batch.Successful, `fauxqs ${parts.version}: sendMessageBatch no longer answers Successful`).toHaveLength(2);
+      expect(received.Messages?.map((m) => m.Body).sort()).toEqual(['one', 'three', 'two']);
+      expect(() => parts.sendMessage({ QueueUrl: `${QueueUrl}-none`, MessageBody: 'x' }, app.sqsStore)).toThrow(expect.objectContaining({ statusCode: 400 }));
+    } finally {
+      await app.close();
+    }
+  });
 });
