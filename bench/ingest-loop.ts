@@ -146,6 +146,11 @@ export async function runIngestLoopBench(options: IngestLoopOptions): Promise<Be
     await pushed.waitForAll(warm.ids, timeoutMs, 'ingest-loop: warm-up');
 
     const floor = await runLoop('ingest-loop: GET /health', total, workers, timeoutMs, health);
+    // One client, one request at a time: the accept's own latency beside the gateway's floor.
+    const soloFloor = await runLoop('ingest-loop: GET /health, one client', total, 1, timeoutMs, health);
+    const soloBodies = uploadBodies(total, 1);
+    const solo = await runLoop('ingest-loop: single-record uploads, one client', total, 1, timeoutMs, (i, s) => upload(soloBodies[i]!, s));
+    await pushed.waitForAll(solo.ids, timeoutMs, 'ingest-loop: one client');
     const loops: { label: string; result: LoopResult; pushLagMs: number }[] = [];
     for (const [label, uploads, size] of [
       ['(a) single-record uploads', total, 1],
@@ -183,6 +188,19 @@ export async function runIngestLoopBench(options: IngestLoopOptions): Promise<Be
           formatRatio(1),
           '—',
         ],
+        ...[
+          ['one client: GET /health', soloFloor, soloFloor],
+          ['one client: single-record uploads', solo, soloFloor],
+        ].map(([label, result, base]) => [
+          label as string,
+          formatCount((result as LoopResult).requests),
+          formatCount(((result as LoopResult).requests / (result as LoopResult).wallMs) * 1000),
+          result === solo ? formatCount((solo.records / solo.wallMs) * 1000) : '—',
+          `${formatFixed(percentile((result as LoopResult).latenciesMs, 50), 2)}`,
+          formatFixed(percentile((result as LoopResult).latenciesMs, 99), 2),
+          formatRatio(percentile((result as LoopResult).latenciesMs, 50) / percentile((base as LoopResult).latenciesMs, 50)),
+          '—',
+        ]),
         ...loops.map(({ label, result, pushLagMs }) => [
           label,
           formatCount(result.requests),
@@ -196,6 +214,7 @@ export async function runIngestLoopBench(options: IngestLoopOptions): Promise<Be
       ],
       notes: [
         'Latency: request sent to 202 (or 200) body read, per request; records/s counts accepted records over the loop\'s wall time.',
+        `One client: p50 ${formatFixed(percentile(solo.latenciesMs, 50) - percentile(soloFloor.latenciesMs, 50), 2)} ms and p99 ${formatFixed(percentile(solo.latenciesMs, 99) - percentile(soloFloor.latenciesMs, 99), 2)} ms over /health's (targets: at most 1.0 and 3 ms); its ratio is to the one-client /health.`,
         'Last 202 → last push: from the loop\'s last answer until the monitor held every accepted id (it includes the batching window).',
         `Pushes: ${formatCount(pushed.arrivals.size)} records in ${formatCount(pushed.framesReceived)} frames, ${pushed.duplicates} repeats (at least once); ` +
           `event source: ${stats.invocations} invocations, ${stats.messagesReceived} messages, ${stats.messagesFailed} failed, ${stats.invocationErrors} invocation errors.`,
