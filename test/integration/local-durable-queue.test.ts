@@ -25,18 +25,25 @@ describe('the durable embedded queue', () => {
   const start = (settings: { visibilityTimeoutSeconds: number; maxReceiveCount: number } = { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 }) =>
     startQueue({ port: 0, dataDir: dir, ...settings });
 
-  const receiveAll = async (endpoint: string, queueUrl: string) => {
+  /**
+   * Receives and deletes until `expected` bodies came (messages in flight become visible again
+   * within the 1 s visibility timeout), then once more without waiting, so that a message too
+   * many would show; sorted.
+   */
+  const receiveAll = async (endpoint: string, queueUrl: string, expected: number) => {
     const sqs = localSqsClient(endpoint);
     const bodies: string[] = [];
-    try {
-      for (let empty = 0; empty < 3; ) {
-        const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-        for (const m of out.Messages ?? []) {
-          bodies.push(m.Body!);
-          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-        }
-        if (!out.Messages?.length) empty++;
+    const take = async (waitSeconds: number) => {
+      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }));
+      for (const m of out.Messages ?? []) {
+        bodies.push(m.Body!);
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
       }
+    };
+    try {
+      const deadline = Date.now() + 15_000;
+      while (bodies.length < expected && Date.now() < deadline) await take(1);
+      await take(0);
     } finally {
       sqs.destroy();
     }
@@ -58,7 +65,7 @@ describe('the durable embedded queue', () => {
     try {
       // Assert
       expect(new URL(second.info.queueUrl).port).toBe(new URL(second.info.endpoint).port);
-      expect(await receiveAll(second.info.endpoint, second.info.queueUrl)).toEqual(sent);
+      expect(await receiveAll(second.info.endpoint, second.info.queueUrl, sent.length)).toEqual(sent);
     } finally {
       await second.stop();
     }
@@ -87,7 +94,7 @@ describe('the durable embedded queue', () => {
 
       // Receiving and deleting every message makes no sync.
       before = at();
-      expect((await receiveAll(server.endpoint, QueueUrl!)).length).toBe(11);
+      expect((await receiveAll(server.endpoint, QueueUrl!, 11)).length).toBe(11);
       expect(at()).toEqual(before);
     } finally {
       sqs.destroy();
@@ -123,7 +130,7 @@ describe('the durable embedded queue', () => {
       expect(beforeCrash).toEqual([]);
       expect(viaApi).toEqual(['after']);
       sqs.destroy();
-      expect(await receiveAll(server.endpoint, info.queueUrl)).toEqual(['after', ...Array.from({ length: 25 }, (_, i) => `b${String(i).padStart(2, '0')}`), 'one'].sort());
+      expect(await receiveAll(server.endpoint, info.queueUrl, 27)).toEqual(['after', ...Array.from({ length: 25 }, (_, i) => `b${String(i).padStart(2, '0')}`), 'one'].sort());
     } finally {
       await server.close();
     }
@@ -216,7 +223,7 @@ describe('the durable embedded queue', () => {
       while (server.health().status !== 'ok' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(server.health()).toEqual({ status: 'ok' });
       expect(lines.some((l) => /the embedded queue is back after/.test(l))).toBe(true);
-      expect(await receiveAll(server.endpoint, info.queueUrl)).toEqual(['a', 'b', 'c']);
+      expect(await receiveAll(server.endpoint, info.queueUrl, 3)).toEqual(['a', 'b', 'c']);
     } finally {
       await server.close();
     }
