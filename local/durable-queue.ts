@@ -26,7 +26,7 @@ export const QUEUE_DB_FILE = 'fauxqs.db';
 
 export interface DurableQueueServer {
   readonly endpoint: string;
-  /** Sends as the listener's SendMessage and SendMessageBatch would, without a socket or HTTP (queue-channel.ts). */
+  /** Sends and deletes as the listener's SendMessage(Batch) and DeleteMessageBatch would, without a socket or HTTP (queue-channel.ts). */
   readonly send: QueueSend;
   /** Syncs to disk made, and the durable writes they covered (group-commit.ts). */
   readonly commits?: GroupCommit['stats'];
@@ -82,7 +82,7 @@ export async function startDurableQueue(options: { dir: string; port: number }):
     send: async (action, body) => {
       // fauxqs's own action, as its router runs it, then the same wait for the disk as an answer's.
       try {
-        const answer = (action === 'SendMessage' ? parts.sendMessage : parts.sendMessageBatch)(body, sqsStore);
+        const answer = { SendMessage: parts.sendMessage, SendMessageBatch: parts.sendMessageBatch, DeleteMessageBatch: parts.deleteMessageBatch }[action](body, sqsStore);
         await commits.barrier();
         return { statusCode: 200, body: JSON.stringify(answer) };
       } catch (error) {

@@ -5,8 +5,9 @@
  * `buildApp` takes the stores but not the persistence. So the stores and `PersistenceManager`
  * come from the package's dist/ files, which it does not export and may change in any release.
  * Two more parts come from there: the persistence's SQLite connection, whose syncs the group
- * commit shares (group-commit.ts), and the SendMessage and SendMessageBatch actions, which the
- * ingest function's channel calls without HTTP (queue-channel.ts).
+ * commit shares (group-commit.ts), and the SendMessage, SendMessageBatch and DeleteMessageBatch
+ * actions, which the ingest function's and the event source's channels call without HTTP
+ * (queue-channel.ts).
  *
  * That is held in place three ways: package.json pins fauxqs exactly; every part is checked for
  * the shape durable-queue.ts uses when it loads, with an error naming the installed version;
@@ -62,9 +63,10 @@ export type SqsAction = (body: Record<string, unknown>, store: SqsStoreInternals
 export interface FauxqsInternals {
   /** The installed package's version. */
   readonly version: string;
-  /** The SendMessage and SendMessageBatch actions, as fauxqs's router calls them. */
+  /** The SendMessage, SendMessageBatch and DeleteMessageBatch actions, as fauxqs's router calls them. */
   readonly sendMessage: SqsAction;
   readonly sendMessageBatch: SqsAction;
+  readonly deleteMessageBatch: SqsAction;
   readonly PersistenceManager: new (dataDir: string) => Persistence;
   readonly SqsStore: new () => SqsStoreInternals;
   readonly SnsStore: new () => StoreInternals;
@@ -101,6 +103,7 @@ export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
     S3Store: await load('s3/s3Store.js', 'S3Store'),
     sendMessage: await load('sqs/actions/sendMessage.js', 'sendMessage'),
     sendMessageBatch: await load('sqs/actions/sendMessageBatch.js', 'sendMessageBatch'),
+    deleteMessageBatch: await load('sqs/actions/deleteMessageBatch.js', 'deleteMessageBatch'),
   };
   for (const method of ['load', 'close', ...DURABLE_WRITES] as const) {
     if (typeof parts.PersistenceManager.prototype[method] !== 'function') throw fail(`PersistenceManager has no ${method}()`);

@@ -44,6 +44,12 @@ export interface EventSourceOptions {
   readonly batchWindowMs: number;
   /** Concurrent invocations at most (Lambda: ScalingConfig.MaximumConcurrency). */
   readonly maxConcurrency: number;
+  /**
+   * Deletes settled messages by another way than DeleteMessageBatch requests (the embedded
+   * queue's channel); resolves how many it deleted, or undefined when it could not, and the
+   * requests are made. @default - DeleteMessageBatch requests only
+   */
+  readonly deleteMessages?: (receiptHandles: readonly string[]) => Promise<number | undefined>;
   readonly log?: (line: string) => void;
 }
 
@@ -177,6 +183,11 @@ export class SqsEventSource {
     }
     stats.messagesFailed += failed.size;
     const done = messages.filter((m) => !failed.has(m.MessageId!));
+    const deleted = done.length > 0 ? await options.deleteMessages?.(done.map((m) => m.ReceiptHandle!)) : 0;
+    if (deleted !== undefined) {
+      stats.messagesDeleted += deleted;
+      return;
+    }
     for (let i = 0; i < done.length; i += 10) {
       const group = done.slice(i, i + 10);
       const out = await options.sqs.send(

@@ -33,6 +33,7 @@ import {
   type RunningPostgres,
   type Service,
 } from './services';
+import { QueueChannel } from './queue-channel';
 import { SqsEventSource } from './sqs-poller';
 import type { StartOptions } from './stack';
 import { localUserStore } from './users';
@@ -198,8 +199,21 @@ export async function startEventSource(
   const { compose, queue, sqs, functions } = parts;
   const log = logOf(options);
   const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  // Deletes go to the embedded queue's thread over a channel (a new one after the thread restarts).
+  let channel: QueueChannel | undefined;
+  const deleteMessages = async (handles: readonly string[]) => {
+    const port = channel ? undefined : queue.channel?.();
+    if (port) channel = new QueueChannel(port);
+    const deleted = await channel?.deleteMessages(queue.queueUrl, handles);
+    if (deleted === undefined) {
+      channel?.close();
+      channel = undefined;
+    }
+    return deleted;
+  };
   const eventSource = new SqsEventSource({
     sqs,
+    ...(queue.channel ? { deleteMessages } : {}),
     queueUrl: queue.queueUrl,
     queueArn,
     invoke: (event) => functions.runtime('batch-writer').invoke(event) as Promise<SQSBatchResponse | null>,

@@ -2,7 +2,8 @@
  * Stopping the local SQS event source leaves nothing in flight: every message a receive brought
  * back is handed to the function and settled before `stop()` resolves, and a message that no
  * receive took stays visible, not hidden until the visibility timeout. While it gathers a
- * batch, it does not ask for each message as it arrives. Real fauxqs with its
+ * batch, it does not ask for each message as it arrives; it deletes what it settled over the
+ * embedded queue's channel when it has one. Real fauxqs with its
  * SQLite persistence (the local stack's queue), on a folder of this test's own.
  */
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localSqsClient, startQueue, type QueueInfo } from '../../local/services';
+import { QueueChannel } from '../../local/queue-channel';
 import { SqsEventSource } from '../../local/sqs-poller';
 import { waitFor } from '../support/stack';
 
@@ -41,7 +43,7 @@ describe('stopping the SQS event source', () => {
     return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) };
   };
 
-  const eventSource = (options: { batchSize: number; batchWindowMs: number; maxConcurrency: number }) =>
+  const eventSource = (options: { batchSize: number; batchWindowMs: number; maxConcurrency: number; deleteMessages?: (handles: readonly string[]) => Promise<number | undefined> }) =>
     new SqsEventSource({ sqs: pollerSqs, queueUrl: queue.info.queueUrl, queueArn, invoke, ...options });
 
   beforeEach(async () => {
@@ -124,6 +126,47 @@ describe('stopping the SQS event source', () => {
     const short = gathering.slice(0, -1).filter((r, i) => r.got < 10 && gathering[i + 1]!.at - r.at < 24);
     expect(short).toEqual([]);
     expect(gathering.length).toBeGreaterThan(1);
+  });
+
+  it("deletes what it settled over the embedded queue's channel, and with DeleteMessageBatch requests when the channel cannot", async () => {
+    // Arrange: the poller's DeleteMessageBatch requests counted.
+    let deleteRequests = 0;
+    pollerSqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DeleteMessageBatchCommand') deleteRequests++;
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'countDeletes' },
+    );
+    const channel = new QueueChannel(queue.info.channel!()!);
+    let channelWorks = true;
+    source = eventSource({
+      batchSize: 100,
+      batchWindowMs: 100,
+      maxConcurrency: 1,
+      deleteMessages: async (handles) => (channelWorks ? channel.deleteMessages(queue.info.queueUrl, handles) : undefined),
+    });
+    source.start();
+    const sendAll = async (prefix: string) => {
+      for (let i = 0; i < 25; i++) await sqs.send(new SendMessageCommand({ QueueUrl: queue.info.queueUrl, MessageBody: `${prefix}${i}` }));
+    };
+
+    try {
+      // Act + Assert: over the channel, no request; the queue is empty after.
+      await sendAll('c');
+      await waitFor(async () => source!.stats.messagesDeleted === 25 && (await counts()).inFlight === 0);
+      expect(deleteRequests).toBe(0);
+      expect(await counts()).toEqual({ visible: 0, inFlight: 0 });
+
+      // The channel cannot: the same deletes go as requests.
+      channelWorks = false;
+      await sendAll('r');
+      await waitFor(async () => source!.stats.messagesDeleted === 50 && (await counts()).inFlight === 0);
+      expect(deleteRequests).toBeGreaterThanOrEqual(3);
+      expect(new Set(delivered).size).toBe(50);
+    } finally {
+      channel.close();
+    }
   });
 
   it('delivers and settles the batch it was gathering when the stop came', async () => {

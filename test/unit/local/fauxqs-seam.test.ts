@@ -97,7 +97,7 @@ describe("fauxqs's private seam", () => {
     }
   });
 
-  it("sends with its SendMessage and SendMessageBatch actions as its API does, refusing as its API refuses", async () => {
+  it("sends and deletes with its SendMessage, SendMessageBatch and DeleteMessageBatch actions as its API does, refusing as its API refuses", async () => {
     // Arrange
     const parts = await loadFauxqsInternals();
     const app = durableApp(parts, dir);
@@ -107,12 +107,15 @@ describe("fauxqs's private seam", () => {
       // Act
       const one = parts.sendMessage({ QueueUrl, MessageBody: 'one' }, app.sqsStore) as { MessageId?: string };
       const batch = parts.sendMessageBatch({ QueueUrl, Entries: [{ Id: '0', MessageBody: 'two' }, { Id: '1', MessageBody: 'three' }] }, app.sqsStore) as { Successful?: unknown[]; Failed?: unknown[] };
-      const received = (await app.call('ReceiveMessage', { QueueUrl, MaxNumberOfMessages: 10 })) as { Messages?: { Body: string }[] };
+      const received = (await app.call('ReceiveMessage', { QueueUrl, MaxNumberOfMessages: 10 })) as { Messages?: { Body: string; ReceiptHandle: string }[] };
+      const deleted = parts.deleteMessageBatch({ QueueUrl, Entries: received.Messages!.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }, app.sqsStore) as { Successful?: unknown[] };
 
       // Assert
       expect(one.MessageId, `fauxqs ${parts.version}: sendMessage no longer answers a MessageId`).toEqual(expect.any(String));
       expect(batch.Successful, `fauxqs ${parts.version}: sendMessageBatch no longer answers Successful`).toHaveLength(2);
       expect(received.Messages?.map((m) => m.Body).sort()).toEqual(['one', 'three', 'two']);
+      expect(deleted.Successful, `fauxqs ${parts.version}: deleteMessageBatch no longer answers Successful`).toHaveLength(3);
+      expect(app.sqsStore.queues.get(QueueUrl), 'the queue').toBeDefined();
       expect(() => parts.sendMessage({ QueueUrl: `${QueueUrl}-none`, MessageBody: 'x' }, app.sqsStore)).toThrow(expect.objectContaining({ statusCode: 400 }));
     } finally {
       await app.close();
