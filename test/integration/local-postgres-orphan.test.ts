@@ -74,6 +74,10 @@ describe.runIf(process.platform === 'linux')('an embedded PostgreSQL left behind
     started.push(parent.pid!);
     const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
     await waitFor(() => catchesSigint(pid));
+    // Only once the shell has become `sleep` does nothing reap the server: a shell still
+    // between its `echo` and its `exec` may reap it (on a loaded machine it did, and the zombie
+    // this test needs was gone).
+    await waitFor(() => readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() === 'sleep');
     process.kill(pid, 'SIGKILL');
     await waitFor(() => readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '));
     await lock(pid);
