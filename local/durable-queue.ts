@@ -52,6 +52,7 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   for (const suffix of ['-wal', '-shm']) if (existsSync(db + suffix)) chmodSync(db + suffix, 0o600);
 
   const commits = new GroupCommit(persistence, db);
+  const actions = { SendMessage: parts.sendMessage, SendMessageBatch: parts.sendMessageBatch, DeleteMessageBatch: parts.deleteMessageBatch };
   const app = buildApp({ logger: false, stores: stores as never });
   // No answer leaves before the messages it may promise are on disk (group-commit.ts).
   app.addHook('onSend', async (_request: unknown, _reply: unknown, payload: unknown) => {
@@ -82,7 +83,7 @@ export async function startDurableQueue(options: { dir: string; port: number }):
     send: async (action, body) => {
       // fauxqs's own action, as its router runs it, then the same wait for the disk as an answer's.
       try {
-        const answer = { SendMessage: parts.sendMessage, SendMessageBatch: parts.sendMessageBatch, DeleteMessageBatch: parts.deleteMessageBatch }[action](body, sqsStore);
+        const answer = actions[action](body, sqsStore);
         await commits.barrier();
         return { statusCode: 200, body: JSON.stringify(answer) };
       } catch (error) {

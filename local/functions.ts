@@ -34,8 +34,8 @@ export class LocalFunctions {
           name: spec.name,
           bundle: options.bundles.files[spec.name],
           env: localEnvironment(spec, options.resources),
-          // The ingest function sends its records to the embedded queue over a channel.
-          ...(spec.name === 'ingest' && options.resources.sqsChannel ? { queueChannel: options.resources.sqsChannel } : {}),
+          // A function that sends records to the queue sends them over a channel to the embedded one.
+          ...(spec.bindings.includes('enqueue-records') && options.resources.sqsChannel ? { queueChannel: options.resources.sqsChannel } : {}),
           memoryMb: spec.memoryMb,
           timeoutMs: override.timeoutMs ?? spec.timeoutSeconds * 1000,
           maxEnvironments: override.maxEnvironments ?? options.maxEnvironments,

@@ -1,16 +1,64 @@
-// The ingest function environment's side of queue-channel.ts: a RecordQueue that sends over a
-// MessagePort to the embedded queue's thread. Plain JavaScript, as function-worker.mjs that
-// loads it. A send the channel cannot make (the queue's thread died and was started again, no
-// answer in time, a refusal) is made again by `fallback`, the function's own SqsRecordQueue,
-// over SQS's API: a message sent twice carries the same record ids, which the store makes
-// harmless.
+// The client side of queue-channel.ts, for the ingest function's environments and for the event
+// source on the main thread: requests over a MessagePort to the embedded queue's thread, each
+// answered or given up. Plain JavaScript, as function-worker.mjs that loads it.
 
 /** The global the ingest function looks for (lambdas/shared/local-queue.ts). */
 export const LOCAL_RECORD_QUEUE = Symbol.for('data-handler.local.record-queue');
 
-/** A send the channel answers in no more than this, or the fallback makes it. */
+/** A request the channel answers in no more than this, or the caller goes the other way. */
 const CHANNEL_TIMEOUT_MS = 5_000;
 
+/** Requests over one channel, matched to their answers by id. */
+export class ChannelClient {
+  /** @param {import('node:worker_threads').MessagePort} port */
+  constructor(port, timeoutMs = CHANNEL_TIMEOUT_MS) {
+    this.port = port;
+    this.timeoutMs = timeoutMs;
+    this.open = true;
+    this.next = 1;
+    /** @type {Map<number, (answer: object | undefined) => void>} */
+    this.pending = new Map();
+    port.on('message', (answer) => {
+      const settle = this.pending.get(answer.id);
+      this.pending.delete(answer.id);
+      settle?.(answer);
+    });
+    port.on('close', () => {
+      this.open = false;
+      for (const settle of this.pending.values()) settle(undefined);
+      this.pending.clear();
+    });
+    port.unref();
+  }
+
+  /** Resolves the thread's answer, or undefined when the channel is closed or the answer late. */
+  request(message) {
+    if (!this.open) return Promise.resolve(undefined);
+    const id = this.next++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve(undefined);
+      }, this.timeoutMs);
+      this.pending.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.port.postMessage({ ...message, id });
+    });
+  }
+
+  close() {
+    this.port.close();
+  }
+}
+
+/**
+ * A RecordQueue over the channel. A send the channel cannot make (the queue's thread died and
+ * was started again, no answer in time, a refusal) is made again by `fallback`, the function's
+ * own SqsRecordQueue, over SQS's API: a message sent twice carries the same record ids, which
+ * the store makes harmless.
+ */
 export class ChannelRecordQueue {
   /**
    * @param {import('node:worker_threads').MessagePort} port
@@ -18,45 +66,14 @@ export class ChannelRecordQueue {
    * @param {{ send(bodies: readonly string[]): Promise<void> }} fallback
    */
   constructor(port, queueUrl, fallback) {
-    this.port = port;
+    this.client = new ChannelClient(port);
     this.queueUrl = queueUrl;
     this.fallback = fallback;
-    this.open = true;
-    this.next = 1;
-    /** @type {Map<number, (ok: boolean) => void>} */
-    this.pending = new Map();
-    port.on('message', (answer) => {
-      const settle = this.pending.get(answer.id);
-      this.pending.delete(answer.id);
-      settle?.(answer.ok === true);
-    });
-    port.on('close', () => {
-      this.open = false;
-      for (const settle of this.pending.values()) settle(false);
-      this.pending.clear();
-    });
-    port.unref();
   }
 
   /** @param {readonly string[]} bodies */
   async send(bodies) {
-    if (this.open && (await this.viaChannel(bodies))) return;
-    await this.fallback.send(bodies);
-  }
-
-  /** Resolves whether the queue's thread took every body. */
-  viaChannel(bodies) {
-    const id = this.next++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(false);
-      }, CHANNEL_TIMEOUT_MS);
-      this.pending.set(id, (ok) => {
-        clearTimeout(timer);
-        resolve(ok);
-      });
-      this.port.postMessage({ id, queueUrl: this.queueUrl, bodies });
-    });
+    const answer = await this.client.request({ queueUrl: this.queueUrl, bodies });
+    if (!answer?.ok) await this.fallback.send(bodies);
   }
 }

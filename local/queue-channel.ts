@@ -5,7 +5,7 @@
  * (group-commit.ts). The function's side is queue-channel-client.mjs; whatever fails on the
  * channel is sent again over SQS's API by the function's own SqsRecordQueue, which the records'
  * ids make harmless. The event source deletes the messages it settled the same way
- * (QueueChannel), a batch of 400 in one message rather than 40 DeleteMessageBatch requests,
+ * (deleteOverChannel), a batch of 400 in one message rather than 40 DeleteMessageBatch requests,
  * and over SQS's API when the channel cannot.
  *
  * Measured (one client, single-record uploads, GET /health at 0.9 ms): with the SDK's
@@ -13,6 +13,7 @@
  * the sync to disk); over this channel, 1.9 ms.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { ChannelClient } from './queue-channel-client.mjs';
 
 /** One send: the bodies of the messages, as RecordQueue.send takes them. */
 export interface ChannelSend {
@@ -36,32 +37,39 @@ export type ChannelAnswer =
 /** What takes a SendMessage, SendMessageBatch or DeleteMessageBatch request's body: its status and answer, as over HTTP. */
 export type QueueSend = (action: 'SendMessage' | 'SendMessageBatch' | 'DeleteMessageBatch', body: Record<string, unknown>) => Promise<{ statusCode: number; body: string }>;
 
-/** SendMessageBatch takes at most 10 entries (the bodies of one upload are far below its 1 MiB). */
+/** SendMessageBatch and DeleteMessageBatch take at most 10 entries (an upload's bodies are far below 1 MiB). */
 const BATCH_ENTRIES = 10;
+
+/** An answer's parsed body; throws with it when its status is not 200. */
+function answerOf({ statusCode, body }: { statusCode: number; body: string }): { Successful?: unknown[]; Failed?: unknown[] } {
+  if (statusCode !== 200) throw new Error(`${statusCode}: ${body.slice(0, 200)}`);
+  return JSON.parse(body) as { Successful?: unknown[]; Failed?: unknown[] };
+}
+
+/** `action` called on every ten of `entries` (each given its Id); the parsed answers. */
+async function inTens(queue: QueueSend, action: 'SendMessageBatch' | 'DeleteMessageBatch', queueUrl: string, entries: readonly object[]) {
+  const answers: ReturnType<typeof answerOf>[] = [];
+  for (let i = 0; i < entries.length; i += BATCH_ENTRIES) {
+    const group = entries.slice(i, i + BATCH_ENTRIES).map((entry, k) => ({ Id: String(k), ...entry }));
+    answers.push(answerOf(await queue(action, { QueueUrl: queueUrl, Entries: group })));
+  }
+  return answers;
+}
 
 /** Enqueues one send's bodies; throws with fauxqs's answer when it refuses any. */
 export async function enqueue(queue: QueueSend, send: Omit<ChannelSend, 'id'>): Promise<void> {
-  for (let i = 0; i < send.bodies.length; i += BATCH_ENTRIES) {
-    const group = send.bodies.slice(i, i + BATCH_ENTRIES);
-    const answer =
-      group.length === 1
-        ? await queue('SendMessage', { QueueUrl: send.queueUrl, MessageBody: group[0] })
-        : await queue('SendMessageBatch', { QueueUrl: send.queueUrl, Entries: group.map((body, k) => ({ Id: String(k), MessageBody: body })) });
-    if (answer.statusCode !== 200) throw new Error(`${answer.statusCode}: ${answer.body.slice(0, 200)}`);
-    if (group.length > 1 && (JSON.parse(answer.body) as { Failed?: unknown[] }).Failed?.length) throw new Error(`some entries were refused: ${answer.body.slice(0, 200)}`);
+  if (send.bodies.length === 1) {
+    answerOf(await queue('SendMessage', { QueueUrl: send.queueUrl, MessageBody: send.bodies[0] }));
+    return;
   }
+  const refused = (await inTens(queue, 'SendMessageBatch', send.queueUrl, send.bodies.map((body) => ({ MessageBody: body })))).find((a) => a.Failed?.length);
+  if (refused) throw new Error(`some entries were refused: ${JSON.stringify(refused.Failed).slice(0, 200)}`);
 }
 
 /** Deletes the messages of `receiptHandles`, ten a call; resolves with how many were deleted. */
 export async function deleteMessages(queue: QueueSend, request: Omit<ChannelDelete, 'id' | 'kind'>): Promise<number> {
-  let deleted = 0;
-  for (let i = 0; i < request.receiptHandles.length; i += BATCH_ENTRIES) {
-    const group = request.receiptHandles.slice(i, i + BATCH_ENTRIES);
-    const answer = await queue('DeleteMessageBatch', { QueueUrl: request.queueUrl, Entries: group.map((handle, k) => ({ Id: String(k), ReceiptHandle: handle })) });
-    if (answer.statusCode !== 200) throw new Error(`${answer.statusCode}: ${answer.body.slice(0, 200)}`);
-    deleted += (JSON.parse(answer.body) as { Successful?: unknown[] }).Successful?.length ?? 0;
-  }
-  return deleted;
+  const answers = await inTens(queue, 'DeleteMessageBatch', request.queueUrl, request.receiptHandles.map((handle) => ({ ReceiptHandle: handle })));
+  return answers.reduce((n, a) => n + (a.Successful?.length ?? 0), 0);
 }
 
 /** Answers every send and delete that arrives on `port` until it closes. */
@@ -76,50 +84,10 @@ export function serveChannel(port: MessagePort, queue: QueueSend): void {
 }
 
 /**
- * The event source's side, on the main thread: deletes over the channel. Resolves undefined
- * when the channel cannot (closed, no answer in time, a refusal), and the caller deletes over
- * SQS's API instead.
+ * The event source's deletes over `channel`: how many were deleted, or undefined when the
+ * channel cannot (closed, no answer in time, a refusal) and the caller deletes over SQS's API.
  */
-export class QueueChannel {
-  private open = true;
-  private next = 1;
-  private readonly pending = new Map<number, (answer: ChannelAnswer | undefined) => void>();
-
-  constructor(
-    private readonly port: MessagePort,
-    private readonly timeoutMs = 5_000,
-  ) {
-    port.on('message', (answer: ChannelAnswer) => {
-      const settle = this.pending.get(answer.id);
-      this.pending.delete(answer.id);
-      settle?.(answer);
-    });
-    port.on('close', () => {
-      this.open = false;
-      for (const settle of this.pending.values()) settle(undefined);
-      this.pending.clear();
-    });
-    port.unref();
-  }
-
-  async deleteMessages(queueUrl: string, receiptHandles: readonly string[]): Promise<number | undefined> {
-    if (!this.open) return undefined;
-    const id = this.next++;
-    const answer = await new Promise<ChannelAnswer | undefined>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(undefined);
-      }, this.timeoutMs);
-      this.pending.set(id, (a) => {
-        clearTimeout(timer);
-        resolve(a);
-      });
-      this.port.postMessage({ id, kind: 'delete', queueUrl, receiptHandles } satisfies ChannelDelete);
-    });
-    return answer?.ok ? (answer.deleted ?? 0) : undefined;
-  }
-
-  close(): void {
-    this.port.close();
-  }
+export async function deleteOverChannel(channel: ChannelClient, queueUrl: string, receiptHandles: readonly string[]): Promise<number | undefined> {
+  const answer = await channel.request<ChannelAnswer>({ kind: 'delete', queueUrl, receiptHandles } satisfies Omit<ChannelDelete, 'id'>);
+  return answer?.ok ? (answer.deleted ?? 0) : undefined;
 }

@@ -33,7 +33,8 @@ import {
   type RunningPostgres,
   type Service,
 } from './services';
-import { QueueChannel } from './queue-channel';
+import { deleteOverChannel } from './queue-channel';
+import { ChannelClient } from './queue-channel-client.mjs';
 import { SqsEventSource } from './sqs-poller';
 import type { StartOptions } from './stack';
 import { localUserStore } from './users';
@@ -200,11 +201,11 @@ export async function startEventSource(
   const log = logOf(options);
   const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   // Deletes go to the embedded queue's thread over a channel (a new one after the thread restarts).
-  let channel: QueueChannel | undefined;
+  let channel: ChannelClient | undefined;
   const deleteMessages = async (handles: readonly string[]) => {
     const port = channel ? undefined : queue.channel?.();
-    if (port) channel = new QueueChannel(port);
-    const deleted = await channel?.deleteMessages(queue.queueUrl, handles);
+    if (port) channel = new ChannelClient(port);
+    const deleted = channel && (await deleteOverChannel(channel, queue.queueUrl, handles));
     if (deleted === undefined) {
       channel?.close();
       channel = undefined;

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localSqsClient, startQueue, type QueueInfo } from '../../local/services';
-import { QueueChannel } from '../../local/queue-channel';
+import { deleteOverChannel } from '../../local/queue-channel';
+import { ChannelClient } from '../../local/queue-channel-client.mjs';
 import { SqsEventSource } from '../../local/sqs-poller';
 import { waitFor } from '../support/stack';
 
@@ -138,13 +139,13 @@ describe('stopping the SQS event source', () => {
       },
       { step: 'finalizeRequest', name: 'countDeletes' },
     );
-    const channel = new QueueChannel(queue.info.channel!()!);
+    const channel = new ChannelClient(queue.info.channel!()!);
     let channelWorks = true;
     source = eventSource({
       batchSize: 100,
       batchWindowMs: 100,
       maxConcurrency: 1,
-      deleteMessages: async (handles) => (channelWorks ? channel.deleteMessages(queue.info.queueUrl, handles) : undefined),
+      deleteMessages: async (handles) => (channelWorks ? deleteOverChannel(channel, queue.info.queueUrl, handles) : undefined),
     });
     source.start();
     const sendAll = async (prefix: string) => {
