@@ -1,7 +1,9 @@
 /**
  * Linux /proc readings of the processes a benchmark measures: resident memory and CPU time.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { CPU_USAGE_FILE, type CpuUsage } from '../local/cpu-usage';
 
 /** The fields of /proc/<pid>/stat after the command name (field 3 onwards). */
 function statFields(pid: number): string[] | undefined {
@@ -41,4 +43,32 @@ export function rssMiB(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * The local stack's CPU by part (local/cpu-usage.ts), as `npm start` writes it on SIGUSR2 to
+ * its data folder.
+ */
+export async function readStackCpuUsage(pid: number, dataDir: string, timeoutMs = 5_000): Promise<CpuUsage> {
+  const file = path.join(dataDir, CPU_USAGE_FILE);
+  rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`the stack (pid ${pid}) wrote no ${CPU_USAGE_FILE} within ${timeoutMs} ms of SIGUSR2`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as CpuUsage;
+}
+
+/** What each part used between two readings. */
+export function cpuUsageBetween(from: CpuUsage, to: CpuUsage): CpuUsage {
+  const functionsMs = Object.fromEntries(Object.entries(to.functionsMs).map(([name, ms]) => [name, ms - (from.functionsMs[name as keyof CpuUsage['functionsMs']] ?? 0)]));
+  return {
+    processMs: to.processMs - from.processMs,
+    mainThreadMs: to.mainThreadMs - from.mainThreadMs,
+    queueThreadMs: to.queueThreadMs - from.queueThreadMs,
+    functionsMs: functionsMs as CpuUsage['functionsMs'],
+    otherThreadsMs: to.otherThreadsMs - from.otherThreadsMs,
+  };
 }

@@ -47,6 +47,8 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
   fanout: async (ctx) => (await import('./fanout')).runFanoutBench(ctx.quick ? { monitorCounts: [1, 20], runs: 1, pausedAt: 20 } : {}),
   memory: async (ctx) => (await import('./memory')).runMemoryBench(ctx.quick ? { records: 20_000, reading: 1, paused: 4, settleMs: 5_000, idleTimeoutS: 10 } : {}),
   sustained: async (ctx) => (await import('./sustained')).runSustainedBench(ctx.quick ? { records: 20_000 } : {}),
+  // The same loop at a steady rate below saturation: latency and memory as a steady load sees them.
+  paced: async (ctx) => (await import('./sustained')).runSustainedBench({ paceRecordsPerSecond: 30_000, records: ctx.quick ? 60_000 : 1_200_000 }),
 };
 
 const args = process.argv.slice(2);

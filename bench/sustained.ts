@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { Frame } from '../lambdas/core/frames';
 import { ChildStack, token as logIn } from '../test/e2e/local-child-stack';
-import { processCpuMs, processTreeCpuMs, rssMiB } from './proc';
+import { processCpuMs, processTreeCpuMs, readStackCpuUsage, cpuUsageBetween, rssMiB } from './proc';
 import { formatCount, formatFixed, type BenchTable } from './table';
 
 export interface SustainedOptions {
@@ -25,6 +25,11 @@ export interface SustainedOptions {
   readonly recordsPerUpload?: number;
   /** @default 5 */
   readonly monitors?: number;
+  /**
+   * Uploads start on a schedule of this many records a second (paced, not at saturation); a
+   * client sends its next upload at its time, or at once when it is behind. @default - as fast as answered
+   */
+  readonly paceRecordsPerSecond?: number;
   /** The whole run fails after this. @default 900_000 */
   readonly timeoutMs?: number;
   /** Progress lines go here. @default stderr */
@@ -140,7 +145,10 @@ export async function runSustainedBench(options: SustainedOptions = {}): Promise
     const started = performance.now();
     const rss = { start: rssMiB(info.pid), middle: NaN, end: NaN, peak: 0 };
     const postmaster = stack.postmaster().pid;
+    const partsAtStart = await readStackCpuUsage(info.pid, stack.dataDir);
     const cpuAtStart = { stack: processCpuMs(info.pid), postgres: processTreeCpuMs(postmaster), bench: process.cpuUsage() };
+    const pace = options.paceRecordsPerSecond;
+    let behindMs = 0; // the furthest a paced upload started after its time
     let accepted = 0;
     let lastAcceptAt = 0;
     let failures = 0;
@@ -148,6 +156,11 @@ export async function runSustainedBench(options: SustainedOptions = {}): Promise
     const worker = async () => {
       while (nextUpload < uploads) {
         const u = nextUpload++;
+        if (pace) {
+          const wait = started + ((u * perUpload) / pace) * 1000 - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          else behindMs = Math.max(behindMs, -wait);
+        }
         const from = u * perUpload;
         const count = Math.min(perUpload, total - from);
         const body = JSON.stringify({ records: Array.from({ length: count }, (_, k) => ({ data: (from + k) % 2_000_000_000, date: new Date(Date.UTC(2025, 0, 1) + (from + k) * 1000).toISOString() })) });
@@ -212,6 +225,7 @@ export async function runSustainedBench(options: SustainedOptions = {}): Promise
       await new Promise((r) => setTimeout(r, 50));
     }
     rss.end = rssMiB(info.pid);
+    const parts = cpuUsageBetween(partsAtStart, await readStackCpuUsage(info.pid, stack.dataDir));
     const benchCpu = process.cpuUsage(cpuAtStart.bench);
     const cpu = {
       stack: processCpuMs(info.pid) - cpuAtStart.stack,
@@ -242,13 +256,17 @@ export async function runSustainedBench(options: SustainedOptions = {}): Promise
     const seconds = (to: number) => (to - started) / 1000;
     const rate = (to: number) => formatCount(total / seconds(to));
     const p99 = latency.percentile(99);
+    const perMillion = (ms: number) => formatFixed(ms / 1000 / (total / 1_000_000), 1);
+    const { ingest = 0, 'batch-writer': writer = 0, ...otherFunctions } = parts.functionsMs as Record<string, number>;
+    const otherFunctionsMs = Object.values(otherFunctions).reduce((a, b) => a + b, 0);
     return {
-      title: `Sustained loop: ${formatCount(total)} records in uploads of ${formatCount(perUpload)} from ${clients} clients, ${monitorCount} monitors, \`npm start\` in its own process (product settings: batch window ${batchWindowMs} ms)`,
+      title: `${pace ? `Paced loop at ${formatCount(pace)} records/s` : 'Sustained loop'}: ${formatCount(total)} records in uploads of ${formatCount(perUpload)} from ${clients} clients, ${monitorCount} monitors, \`npm start\` in its own process (product settings: batch window ${batchWindowMs} ms)`,
       columns: [{ header: 'measure', align: 'left' }, { header: 'result' }, { header: 'target', align: 'left' }],
       rows: [
+        ...(pace ? [['uploads scheduled at, records/s / furthest an upload started behind its time, ms', `${formatCount(pace)} / ${formatCount(behindMs)}`, '']] : []),
         ['accepted (HTTP 202), records/s', rate(lastAcceptAt), ''],
         ['stored (PostgreSQL), records/s', rate(storedAllAt || lastPushAt), ''],
-        [`pushed to all ${monitorCount} monitors, records/s (end to end)`, rate(lastPushAt), '≥ 50,000'],
+        [`pushed to all ${monitorCount} monitors, records/s (end to end)`, rate(lastPushAt), pace ? '' : '≥ 50,000'],
         ['accept→push latency p50, ms', formatCount(latency.percentile(50)), ''],
         ['accept→push latency p99, ms', formatCount(p99), `≤ ${formatCount(batchWindowMs + 1000)} (batch window + 1 s)`],
         ['accept→push latency max, ms', formatCount(latency.max), ''],
@@ -260,6 +278,12 @@ export async function runSustainedBench(options: SustainedOptions = {}): Promise
           `${formatFixed(cpu.stack / 1000, 0)} / ${formatFixed(cpu.postgres / 1000, 0)} / ${formatFixed(cpu.bench / 1000, 0)} of ${formatFixed((os.cpus().length * wallMs) / 1000, 0)}`,
           '',
         ],
+        ['stack CPU-s per million records (PostgreSQL apart)', perMillion(parts.processMs), '≤ 20'],
+        [
+          '  by part: main thread / queue thread / ingest / batch-writer / other functions / other threads',
+          [parts.mainThreadMs, parts.queueThreadMs, ingest, writer, otherFunctionsMs, parts.otherThreadsMs].map(perMillion).join(' / '),
+          '',
+        ],
         ['repeated pushes (deduplicated) / missed frames / upload retries', `${monitors.reduce((n, m) => n + m.repeats, 0)} / ${monitors.reduce((n, m) => n + m.missed, 0)} / ${failures}`, ''],
       ],
       notes: [
@@ -267,6 +291,7 @@ export async function runSustainedBench(options: SustainedOptions = {}): Promise
         'Latency: from the 202 of a record\'s upload to its first arrival at each monitor (a push that overtakes its 202 counts 0).',
         'RSS is the `npm start` process alone (PostgreSQL runs apart); the middle is read when half the records are accepted.',
         `CPU: what each used over the run, beside what ${os.cpus().length} cores offer in its wall time; on one machine the load's clients and monitors take their share.`,
+        'CPU by part: the stack\'s own report (SIGUSR2, local/cpu-usage.ts); the main thread runs the gateways, the event source and DynamoDB; other threads are V8\'s GC and compiler helpers and libuv\'s pool.',
       ],
     };
   } finally {

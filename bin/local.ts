@@ -6,8 +6,11 @@
  * PID on: SIGTERM there ends npm alone, so this process also stops cleanly when its parent
  * goes away.
  */
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { FUNCTION_SPECS } from '../lambdas/functions';
 import { localConfigFromEnv } from '../local/config';
+import { CPU_USAGE_FILE, formatCpuUsage } from '../local/cpu-usage';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Metrics would print an EMF blob after every invocation; there is no CloudWatch to read them.
@@ -57,6 +60,8 @@ async function main() {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // SIGUSR2: where the CPU went so far, by part, printed and written to DATA_DIR/cpu-usage.json.
+  process.on('SIGUSR2', () => void reportCpuUsage(stack, config.DATA_DIR));
   // A SIGTERM to npm's PID ends npm and leaves this process to init: stop as if it had come here.
   const parent = process.ppid;
   setInterval(() => {
@@ -99,6 +104,20 @@ ${await usersBanner(stack, config)}
  Try it:  npm run demo
  Stop:    Ctrl-C, or kill -TERM ${process.pid}   (this process; npm, its parent, does not pass signals on)
 ${bar}`);
+}
+
+/** One line of where the CPU went, and the same as JSON in the data folder (written whole). */
+async function reportCpuUsage(stack: LocalStack | undefined, dataDir: string): Promise<void> {
+  if (!stack) return;
+  try {
+    const usage = await stack.cpuUsage();
+    const file = path.join(dataDir, CPU_USAGE_FILE);
+    await writeFile(`${file}.tmp`, JSON.stringify(usage));
+    await rename(`${file}.tmp`, file);
+    say(`CPU so far: ${formatCpuUsage(usage)}`);
+  } catch (error) {
+    say(`CPU usage: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /**

@@ -111,15 +111,17 @@ export interface SupervisedQueue extends Omit<DurableQueueServer, 'send'> {
   health(): PlatformHealth;
   /** The running thread, if any (a test ends it as a crash would). */
   readonly thread: Worker | undefined;
+  /** The running thread's CPU time so far, in ms; NaN when it is down or does not answer within a second. */
+  cpuMs(): Promise<number>;
 }
 
-type ThreadMessage = { type: 'ready'; endpoint: string } | { type: 'failed' | 'closed'; error?: string };
+type ThreadMessage = { type: 'ready'; endpoint: string } | { type: 'failed' | 'closed'; error?: string } | { type: 'usage'; cpuMs: number };
 
 /** One thread running startDurableQueue; resolves once it listens. */
 async function startThread(dir: string, port: number, onExit: (code: number) => void): Promise<{ worker: Worker; endpoint: string }> {
   const worker = new Worker(new URL('./queue-thread.ts', import.meta.url), { execArgv: ['--import', 'tsx'], workerData: { dir, port } });
-  const ready = await new Promise<ThreadMessage>((resolve) => {
-    worker.on('message', (message: ThreadMessage) => message.type !== 'closed' && resolve(message));
+  const ready = await new Promise<Exclude<ThreadMessage, { type: 'usage' }>>((resolve) => {
+    worker.on('message', (message: ThreadMessage) => (message.type === 'ready' || message.type === 'failed') && resolve(message));
     worker.once('error', (error) => resolve({ type: 'failed', error: error.message }));
     worker.once('exit', (code) => resolve({ type: 'failed', error: `the embedded queue's thread exited (code ${code}) before it was ready` }));
   });
@@ -168,6 +170,23 @@ export async function startDurableQueueThread(options: { dir: string; port: numb
       const { port1, port2 } = new MessageChannel();
       current.postMessage({ type: 'channel', port: port1 }, [port1]);
       return port2;
+    },
+    cpuMs: async () => {
+      const worker = current;
+      if (!worker) return Number.NaN;
+      let onMessage: ((message: ThreadMessage) => void) | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await new Promise<number>((resolve) => {
+          onMessage = (message) => message.type === 'usage' && resolve(message.cpuMs);
+          worker.on('message', onMessage);
+          timer = setTimeout(() => resolve(Number.NaN), 1_000);
+          worker.postMessage({ type: 'usage' });
+        });
+      } finally {
+        clearTimeout(timer);
+        worker.off('message', onMessage!);
+      }
     },
     close: async () => {
       await restarter.stop();

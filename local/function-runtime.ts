@@ -82,6 +82,8 @@ class Environment {
   pending?: Pending;
   gone = false;
   idleTimer?: NodeJS.Timeout;
+  /** The environment's CPU time as of its last answer, in ms. */
+  cpuMs = 0;
 
   constructor(options: FunctionRuntimeOptions, onGone: (env: Environment) => void) {
     const queueChannel = options.queueChannel?.();
@@ -101,7 +103,8 @@ class Environment {
     }
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new FunctionError(options.name, 'Runtime.InitTimeout', `${options.name}: init took longer than ${INIT_TIMEOUT_MS} ms`)), INIT_TIMEOUT_MS);
-      this.worker.on('message', (message: { type: string; id?: string; result?: unknown; error?: { name: string; message: string; stack?: string } }) => {
+      this.worker.on('message', (message: { type: string; id?: string; result?: unknown; error?: { name: string; message: string; stack?: string }; cpuMs?: number }) => {
+        if (message.cpuMs !== undefined) this.cpuMs = message.cpuMs;
         if (message.type === 'ready') {
           clearTimeout(timer);
           resolve();
@@ -169,6 +172,8 @@ export class FunctionRuntime {
   private stopped = false;
   /** Environments started so far (cold starts). */
   coldStarts = 0;
+  /** CPU time of the environments that have ended, in ms. */
+  private endedCpuMs = 0;
 
   constructor(private readonly options: FunctionRuntimeOptions) {}
 
@@ -202,6 +207,16 @@ export class FunctionRuntime {
   /** Environments that exist right now. */
   get environments(): number {
     return this.all.size;
+  }
+
+  /**
+   * CPU time the function's environments have used, in ms, as of each one's last answer (its
+   * own thread's time: init, invocations, its GC). NaN where Node cannot tell a thread's time.
+   */
+  get cpuMs(): number {
+    let total = this.endedCpuMs;
+    for (const env of this.all) total += env.cpuMs;
+    return total;
   }
 
   /** Ends every environment; invocations still running fail. */
@@ -242,6 +257,7 @@ export class FunctionRuntime {
   private discard(env: Environment): void {
     clearTimeout(env.idleTimer);
     if (!this.all.delete(env)) return;
+    this.endedCpuMs += env.cpuMs;
     const at = this.idle.indexOf(env);
     if (at >= 0) this.idle.splice(at, 1);
     void env.worker.terminate();

@@ -15,6 +15,12 @@ const { bundle, functionName, memoryMb, queueChannel } = workerData;
 // the embedded queue when the environment has one (queue-channel.ts).
 if (queueChannel) globalThis[LOCAL_RECORD_QUEUE] = (queueUrl, fallback) => new ChannelRecordQueue(queueChannel, queueUrl, fallback);
 
+/** This environment's own CPU time so far, in ms: each answer carries it (the stack's usage report). */
+function cpuMs() {
+  const usage = process.threadCpuUsage?.(); // Node 22.19 and later
+  return usage ? (usage.user + usage.system) / 1000 : Number.NaN;
+}
+
 /** An error as Lambda reports it: its type and message, and the stack for the local log only. */
 function describe(error) {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
@@ -43,7 +49,7 @@ try {
     error.name = 'Runtime.HandlerNotFound';
     throw error;
   }
-  parentPort.postMessage({ type: 'ready' });
+  parentPort.postMessage({ type: 'ready', cpuMs: cpuMs() });
 } catch (error) {
   parentPort.postMessage({ type: 'init-error', error: describe(error) });
 }
@@ -68,8 +74,8 @@ parentPort.on('message', async (message) => {
     const result = await handler(message.event, context);
     // Lambda hands the caller the JSON of the result: undefined becomes null, a Date a string.
     const json = result === undefined ? null : JSON.parse(JSON.stringify(result));
-    parentPort.postMessage({ type: 'result', id: message.id, result: json });
+    parentPort.postMessage({ type: 'result', id: message.id, result: json, cpuMs: cpuMs() });
   } catch (error) {
-    parentPort.postMessage({ type: 'error', id: message.id, error: describe(error) });
+    parentPort.postMessage({ type: 'error', id: message.id, error: describe(error), cpuMs: cpuMs() });
   }
 });

@@ -51,6 +51,11 @@ export class LocalFunctions {
     return this.runtimes.get(name)!;
   }
 
+  /** CPU time each function's environments have used, in ms (function-runtime.ts). */
+  cpuMs(): Record<FunctionName, number> {
+    return Object.fromEntries([...this.runtimes].map(([name, runtime]) => [name, runtime.cpuMs])) as Record<FunctionName, number>;
+  }
+
   /** The handlers of the functions a trigger kind serves, by name (for the gateways). */
   handlers(kinds: readonly string[]): Partial<Record<FunctionName, LambdaHandler>> {
     return Object.fromEntries(

@@ -14,6 +14,10 @@ try {
   const server = await startDurableQueue({ dir, port });
   port0.on('message', (message: { type: string; port?: MessagePort }) => {
     if (message.type === 'channel' && message.port) return serveChannel(message.port, server.send);
+    if (message.type === 'usage') {
+      const usage = process.threadCpuUsage?.(); // Node 22.19 and later
+      return port0.postMessage({ type: 'usage', cpuMs: usage ? (usage.user + usage.system) / 1000 : Number.NaN });
+    }
     if (message.type !== 'close') return;
     server.close().then(
       () => port0.postMessage({ type: 'closed' }),

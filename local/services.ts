@@ -53,6 +53,8 @@ export interface Service<T> {
   stop(): Promise<void>;
   /** ok, or degraded with the reason; absent for a service that is not supervised. */
   health?(): PlatformHealth;
+  /** CPU time of the service's own thread, in ms; absent for a service that has none. */
+  cpuMs?(): Promise<number>;
 }
 
 /** A TCP port that is free right now on 127.0.0.1. */
@@ -212,9 +214,10 @@ export async function startQueue(options: QueueOptions): Promise<Service<QueueIn
   let close: () => Promise<void>;
   let health: (() => PlatformHealth) | undefined;
   let channel: (() => MessagePort | undefined) | undefined;
+  let cpuMs: (() => Promise<number>) | undefined;
   if (options.dataDir) {
     const server = await startDurableQueueThread({ dir: options.dataDir, port: options.port, ...(options.log ? { log: options.log } : {}) });
-    ({ endpoint, close, health } = server);
+    ({ endpoint, close, health, cpuMs } = server);
     channel = () => server.channel();
   } else {
     // buildApp + our own listen: startFauxqs would bind every interface.
@@ -225,7 +228,7 @@ export async function startQueue(options: QueueOptions): Promise<Service<QueueIn
   try {
     const info: QueueInfo = { ...(await provisionQueues(endpoint, options)), ...(channel ? { channel } : {}) };
     if (options.dataDir) await applyQueueSettings(info, options);
-    return { info, stop: close, ...(health ? { health } : {}) };
+    return { info, stop: close, ...(health ? { health } : {}), ...(cpuMs ? { cpuMs } : {}) };
   } catch (error) {
     await close();
     throw error;

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import type pg from 'pg';
 import { FUNCTION_SPECS } from '../lambdas/functions';
 import { bundleFunctions } from './bundles';
+import { readCpuUsage, type CpuUsage } from './cpu-usage';
 import type { LocalConfig } from './config';
 import type { LocalFunctions } from './functions';
 import type { LocalIdentity } from './identity';
@@ -62,6 +63,8 @@ export interface LocalStack {
   readonly postgres: RunningPostgres | undefined;
   /** The platform's own state, as GET /health reports it before the health function runs. */
   health(): PlatformHealth;
+  /** Where this process's CPU went so far, by part (cpu-usage.ts). */
+  cpuUsage(): Promise<CpuUsage>;
   /**
    * Stops everything: no new connections, every request in flight answered, then the queue
    * drains for a while (what is left stays in the durable queue for the next start), then the rest.
@@ -148,6 +151,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
       pool,
       postgres,
       health,
+      cpuUsage: () => readCpuUsage({ ...(queue.cpuMs ? { queueThreadMs: queue.cpuMs } : {}), functionsMs: () => functions.cpuMs() }),
       stop: () => (stopping ??= stoppers.stopAll()),
     };
   } catch (error) {

@@ -9,3 +9,11 @@ declare module 'dynalite' {
   }
   export default function dynalite(options?: DynaliteOptions): Server;
 }
+
+// Node 22.19 and later (npm's scripts run on 22); the types here are Node 20's.
+declare namespace NodeJS {
+  interface Process {
+    /** The calling thread's CPU time, in µs. */
+    threadCpuUsage?(previous?: CpuUsage): CpuUsage;
+  }
+}

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/stack';
+import { readStackCpuUsage } from '../../bench/proc';
 import { ChildStack, tally, token, uploadStream } from './local-child-stack';
 
 function portIsFree(port: number): Promise<boolean> {
@@ -92,6 +93,9 @@ describe('stopping the local stack', () => {
     const uploads = uploadStream(httpUrl, await token(httpUrl), { workers: 64, perRequest: 10 });
     await waitFor(() => uploads.accepted.size >= 1_000, 60_000);
 
+    // Where the CPU went so far, as SIGUSR2 reports it (the benchmarks read it).
+    const usage = await readStackCpuUsage(stack.info.pid, stack.dataDir);
+
     // Act
     const inFlightAtStop = uploads.counts().inFlight;
     const ended = await stack.signal('SIGTERM');
@@ -106,6 +110,9 @@ describe('stopping the local stack', () => {
       // Assert
       expect(ended.code).toBe(0);
       expect(inFlightAtStop).toBe(64);
+      for (const part of [usage.mainThreadMs, usage.queueThreadMs, usage.functionsMs.ingest, usage.otherThreadsMs]) expect(part).toBeGreaterThan(0);
+      expect(usage.processMs).toBeGreaterThan(usage.mainThreadMs + usage.queueThreadMs + usage.functionsMs.ingest);
+      expect(stack.lines.some((l) => l.includes('[local] CPU so far: process '))).toBe(true);
       expect(result.storedWithout202).toBe(0);
       expect(result.lost).toBe(0);
       expect(result.duplicated).toBe(0);

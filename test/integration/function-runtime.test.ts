@@ -100,6 +100,20 @@ describe('the local function runtime', () => {
     expect(counter.coldStarts).toBe(2);
   });
 
+  it('counts the CPU time of its environments, those that have ended included', async () => {
+    const counter = runtime({ bundle: bundles.counter!, idleTimeoutMs: 200 });
+
+    await counter.invoke({ spinMs: 60 });
+    const afterOne = counter.cpuMs;
+    await expect.poll(() => counter.environments, { timeout: 3_000 }).toBe(0);
+    const afterEnded = counter.cpuMs;
+    await counter.invoke({ spinMs: 60 });
+
+    expect(afterOne).toBeGreaterThanOrEqual(50);
+    expect(afterEnded).toBe(afterOne);
+    expect(counter.cpuMs).toBeGreaterThanOrEqual(afterOne + 50);
+  });
+
   it('gives the function the smaller of its own timeout and the caller\'s deadline', async () => {
     const counter = runtime({ bundle: bundles.counter!, timeoutMs: 5_000 });
     await counter.invoke({});
