@@ -33,11 +33,15 @@ export function utf8Length(text: string): number {
 /**
  * Packs `items` greedily, in order, into documents each at most `maxBytes`. `wrap` receives the
  * JSON array text of one part (e.g. `[{…},{…}]`) and returns the document around it; the
- * envelope must not depend on the part. Each item is serialised once. Throws when one item
+ * envelope must not depend on the part. A list that fits in one document is serialised once as
+ * a whole; a longer one, item by item. Throws when one item
  * alone cannot fit.
  */
 export function chunkBySize<T>(items: readonly T[], maxBytes: number, wrap: (jsonArray: string) => string): string[] {
   if (items.length === 0) return [];
+  // Most often everything fits in one document: one stringify of the whole list, no per-item sizes.
+  const whole = wrap(JSON.stringify(items));
+  if (whole.length * 3 <= maxBytes || byteLength(whole) <= maxBytes) return [whole];
   const envelope = byteLength(wrap('[]'));
   const documents: string[] = [];
   let part: string[] = [];

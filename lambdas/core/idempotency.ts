@@ -12,7 +12,7 @@
  */
 import { IdempotencyKeyReusedError } from './errors';
 import type { RecordInput } from './record';
-import { canonicalTimestamp } from './timestamp';
+import { canonicalValidated } from './timestamp';
 
 /** How long a key stays claimed: a retry within a day is recognised. */
 export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
@@ -44,7 +44,7 @@ export interface IdempotencyKeyStore {
  * its retry is still retrying.
  */
 export function uploadFingerprint(inputs: readonly RecordInput[]): string {
-  return JSON.stringify(inputs.map((r) => [r.data, canonicalTimestamp(r.date)]));
+  return JSON.stringify(inputs.map((r) => [r.data, canonicalValidated(r.date)]));
 }
 
 /** Claims the key for these records, or throws IdempotencyKeyReusedError when others hold it. */

@@ -99,18 +99,28 @@ export function canonicalTimestamp(text: string): string {
   if (m && (m[8] === 'Z' || m[8] === 'z')) {
     const parsed = fromParts(m as unknown as string[]);
     if (typeof parsed === 'string') throw new RangeError(`not a timestamp (${parsed}): ${text}`);
-    const fraction = m[7] === undefined ? '000000' : m[7].padEnd(6, '0').slice(0, 6);
-    return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${fraction === '000000' ? '' : `.${fraction}`}Z`;
+    return respellUtc(m);
   }
   return formatInstant(instantOf(text));
+}
+
+/** A UTC timestamp's fields in the canonical form. */
+function respellUtc(m: RegExpExecArray): string {
+  const fraction = m[7] === undefined ? '000000' : m[7].padEnd(6, '0').slice(0, 6);
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${fraction === '000000' ? '' : `.${fraction}`}Z`;
 }
 
 /** The shape formatInstant writes: what a timestamp validated before needs no re-spelling in. */
 const CANONICAL_SHAPE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.(?!000000)\d{6})?Z$/;
 
-/** canonicalTimestamp for a timestamp validated before: text already canonical is kept as it is. */
+/**
+ * canonicalTimestamp for a timestamp validated before (parseTimestamp accepted it): text already
+ * canonical is kept as it is, and a UTC one is re-spelled without checking its fields again.
+ */
 export function canonicalValidated(text: string): string {
-  return CANONICAL_SHAPE.test(text) ? text : canonicalTimestamp(text);
+  if (CANONICAL_SHAPE.test(text)) return text;
+  const m = ISO.exec(text);
+  return m && (m[8] === 'Z' || m[8] === 'z') ? respellUtc(m) : formatInstant(instantOf(text));
 }
 
 /** Orders two instants; microsecond exact. */

@@ -16,7 +16,7 @@ import {
 import { claimIdempotencyKey, type IdempotencyKeyStore } from '../core/idempotency';
 import type { RecordQueue } from '../core/ports';
 import { packQueueMessages, parseIdempotencyKey, parseUploadBody, recordIds, toQueuedRecords } from '../core/record';
-import { formatInstant } from '../core/timestamp';
+import { canonicalValidated, formatInstant } from '../core/timestamp';
 import { DynamoIdempotencyKeys } from '../adapters/dynamo-idempotency-keys';
 import { MemoryIdempotencyKeys } from '../adapters/memory-idempotency-keys';
 import { documentClient } from '../shared/dynamo-client';
@@ -66,7 +66,8 @@ export function makeIngestHandler(deps: IngestDeps) {
     } catch {
       throw new InvalidJsonError('The body is not valid JSON.');
     }
-    const inputs = parseUploadBody(body);
+    // Each date in its canonical spelling once, for the fingerprint and the queue alike.
+    const inputs = parseUploadBody(body).map((r) => ({ data: r.data, date: canonicalValidated(r.date) }));
     const key = parseIdempotencyKey(header(event, 'idempotency-key'));
     const claim = key === undefined ? undefined : await claimIdempotencyKey(keys, principal.userId, key, inputs, now()).catch(countReuse(principal.userId));
     const ids = recordIds(inputs.length, principal.userId, key);

@@ -1,7 +1,10 @@
+import { v5 as uuidv5 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../lambdas/core/errors';
 import {
+  MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_QUEUE_MESSAGE_BYTES,
+  RECORD_ID_NAMESPACE,
   packQueueMessages,
   parseIdempotencyKey,
   parseQueueMessage,
@@ -74,6 +77,25 @@ describe('record ids', () => {
 
   it('cannot be confused by separators inside the user or key', () => {
     expect(recordIds(1, 'a:b', 'c')).not.toEqual(recordIds(1, 'a', 'b:c'));
+  });
+
+  it('keeps the ids it has always given: the uuid package\'s v5 of [user, key, position] in the fixed namespace', () => {
+    // Arrange: a user and a key of every shape a request may bring (any sub; keys of visible ASCII up to 128).
+    const cases: [string, string][] = [
+      ['alice', 'k'],
+      ['0f3c2a9e-7a6b-4c1d-9e8f-123456789abc', 'sustained-41'],
+      ['ünïcødé 用户 🙂', '"quoted"\\back\\slash'],
+      ['u', '~'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH)],
+    ];
+
+    for (const [user, key] of cases) {
+      // Act
+      const ids = recordIds(1000, user, key);
+
+      // Assert
+      expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => uuidv5(JSON.stringify([user, key, i]), RECORD_ID_NAMESPACE)));
+    }
+    expect(recordIds(2, 'alice', 'key-1')).toEqual(['e0627d0c-82ed-5620-9e78-5ccc4239b64c', '57880f82-4960-517f-9432-606036766a28']);
   });
 
   it('makes UUIDv5 ids with a key and time-ordered UUIDv7 ids without one', () => {
