@@ -26,7 +26,7 @@ export const QUEUE_DB_FILE = 'fauxqs.db';
 
 export interface DurableQueueServer {
   readonly endpoint: string;
-  /** Sends and deletes as the listener's SendMessage(Batch) and DeleteMessageBatch would, without a socket or HTTP (queue-channel.ts). */
+  /** Sends, receives and deletes as the listener's SendMessage(Batch), ReceiveMessage and DeleteMessageBatch would, without a socket or HTTP (queue-channel.ts). */
   readonly send: QueueSend;
   /** Syncs to disk made, and the durable writes they covered (group-commit.ts). */
   readonly commits?: GroupCommit['stats'];
@@ -52,7 +52,7 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   for (const suffix of ['-wal', '-shm']) if (existsSync(db + suffix)) chmodSync(db + suffix, 0o600);
 
   const commits = new GroupCommit(persistence, db);
-  const actions = { SendMessage: parts.sendMessage, SendMessageBatch: parts.sendMessageBatch, DeleteMessageBatch: parts.deleteMessageBatch };
+  const actions = { SendMessage: parts.sendMessage, SendMessageBatch: parts.sendMessageBatch, ReceiveMessage: parts.receiveMessage, DeleteMessageBatch: parts.deleteMessageBatch };
   const app = buildApp({ logger: false, stores: stores as never });
   // No answer leaves before the messages it may promise are on disk (group-commit.ts).
   app.addHook('onSend', async (_request: unknown, _reply: unknown, payload: unknown) => {
@@ -82,13 +82,15 @@ export async function startDurableQueue(options: { dir: string; port: number }):
     endpoint,
     send: async (action, body) => {
       // fauxqs's own action, as its router runs it, then the same wait for the disk as an answer's.
+      // A receive makes no message exist, so it waits for none (a message it hands out whose
+      // send is not synced yet has had no answer: its sender was promised nothing).
       try {
-        const answer = actions[action](body, sqsStore);
-        await commits.barrier();
-        return { statusCode: 200, body: JSON.stringify(answer) };
+        const answer = await actions[action](body, sqsStore);
+        if (action !== 'ReceiveMessage') await commits.barrier();
+        return { ok: true, answer };
       } catch (error) {
         const status = (error as { statusCode?: unknown }).statusCode;
-        return { statusCode: typeof status === 'number' ? status : 500, body: error instanceof Error ? error.message : String(error) };
+        return { ok: false, statusCode: typeof status === 'number' ? status : 500, error: error instanceof Error ? error.message : String(error) };
       }
     },
     commits: commits.stats,

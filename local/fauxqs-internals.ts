@@ -5,9 +5,9 @@
  * `buildApp` takes the stores but not the persistence. So the stores and `PersistenceManager`
  * come from the package's dist/ files, which it does not export and may change in any release.
  * Two more parts come from there: the persistence's SQLite connection, whose syncs the group
- * commit shares (group-commit.ts), and the SendMessage, SendMessageBatch and DeleteMessageBatch
- * actions, which the ingest function's and the event source's channels call without HTTP
- * (queue-channel.ts).
+ * commit shares (group-commit.ts), and the SendMessage, SendMessageBatch, ReceiveMessage and
+ * DeleteMessageBatch actions, which the ingest function's and the event source's channels call
+ * without HTTP (queue-channel.ts).
  *
  * That is held in place three ways: package.json pins fauxqs exactly; every part is checked for
  * the shape durable-queue.ts uses when it loads, with an error naming the installed version;
@@ -59,13 +59,16 @@ export interface StoreInternals {
 
 /** One of fauxqs's SQS actions: the request's JSON body and the store, to its answer (throws its SqsError). */
 export type SqsAction = (body: Record<string, unknown>, store: SqsStoreInternals) => unknown;
+/** ReceiveMessage: answers once messages are there or its WaitTimeSeconds are up (a long poll). */
+export type SqsAsyncAction = (body: Record<string, unknown>, store: SqsStoreInternals) => Promise<unknown>;
 
 export interface FauxqsInternals {
   /** The installed package's version. */
   readonly version: string;
-  /** The SendMessage, SendMessageBatch and DeleteMessageBatch actions, as fauxqs's router calls them. */
+  /** The SendMessage, SendMessageBatch, ReceiveMessage and DeleteMessageBatch actions, as fauxqs's router calls them. */
   readonly sendMessage: SqsAction;
   readonly sendMessageBatch: SqsAction;
+  readonly receiveMessage: SqsAsyncAction;
   readonly deleteMessageBatch: SqsAction;
   readonly PersistenceManager: new (dataDir: string) => Persistence;
   readonly SqsStore: new () => SqsStoreInternals;
@@ -103,6 +106,7 @@ export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
     S3Store: await load('s3/s3Store.js', 'S3Store'),
     sendMessage: await load('sqs/actions/sendMessage.js', 'sendMessage'),
     sendMessageBatch: await load('sqs/actions/sendMessageBatch.js', 'sendMessageBatch'),
+    receiveMessage: await load('sqs/actions/receiveMessage.js', 'receiveMessage'),
     deleteMessageBatch: await load('sqs/actions/deleteMessageBatch.js', 'deleteMessageBatch'),
   };
   for (const method of ['load', 'close', ...DURABLE_WRITES] as const) {

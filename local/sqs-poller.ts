@@ -50,6 +50,12 @@ export interface EventSourceOptions {
    * requests are made. @default - DeleteMessageBatch requests only
    */
   readonly deleteMessages?: (receiptHandles: readonly string[]) => Promise<number | undefined>;
+  /**
+   * Receives by another way than ReceiveMessage requests (the embedded queue's channel), with
+   * the same long poll; resolves the messages, or undefined when it could not, and a request is
+   * made. @default - ReceiveMessage requests only
+   */
+  readonly receiveMessages?: (max: number, waitSeconds: number) => Promise<Message[] | undefined>;
   readonly log?: (line: string) => void;
 }
 
@@ -120,6 +126,8 @@ export class SqsEventSource {
   }
 
   private async receive(waitSeconds: number, max: number): Promise<Message[]> {
+    const received = await this.options.receiveMessages?.(max, waitSeconds);
+    if (received) return received;
     const out = await this.options.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.options.queueUrl,

@@ -33,7 +33,7 @@ import {
   type RunningPostgres,
   type Service,
 } from './services';
-import { deleteOverChannel } from './queue-channel';
+import { deleteOverChannel, receiveOverChannel } from './queue-channel';
 import { ChannelClient } from './queue-channel-client.mjs';
 import { SqsEventSource } from './sqs-poller';
 import type { StartOptions } from './stack';
@@ -200,21 +200,27 @@ export async function startEventSource(
   const { compose, queue, sqs, functions } = parts;
   const log = logOf(options);
   const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  // Deletes go to the embedded queue's thread over a channel (a new one after the thread restarts).
+  // Receives and deletes go to the embedded queue's thread over a channel (a new one after the
+  // thread restarts; SQS's API while there is none).
   let channel: ChannelClient | undefined;
-  const deleteMessages = async (handles: readonly string[]) => {
+  const overChannel = async <T>(call: (channel: ChannelClient) => Promise<T | undefined>): Promise<T | undefined> => {
     const port = channel ? undefined : queue.channel?.();
     if (port) channel = new ChannelClient(port);
-    const deleted = channel && (await deleteOverChannel(channel, queue.queueUrl, handles));
-    if (deleted === undefined) {
+    const answer = channel && (await call(channel));
+    if (answer === undefined) {
       channel?.close();
       channel = undefined;
     }
-    return deleted;
+    return answer;
   };
   const eventSource = new SqsEventSource({
     sqs,
-    ...(queue.channel ? { deleteMessages } : {}),
+    ...(queue.channel
+      ? {
+          deleteMessages: (handles) => overChannel((c) => deleteOverChannel(c, queue.queueUrl, handles)),
+          receiveMessages: (max, waitSeconds) => overChannel((c) => receiveOverChannel(c, queue.queueUrl, max, waitSeconds)),
+        }
+      : {}),
     queueUrl: queue.queueUrl,
     queueArn,
     invoke: (event) => functions.runtime('batch-writer').invoke(event) as Promise<SQSBatchResponse | null>,

@@ -2,8 +2,8 @@
  * Stopping the local SQS event source leaves nothing in flight: every message a receive brought
  * back is handed to the function and settled before `stop()` resolves, and a message that no
  * receive took stays visible, not hidden until the visibility timeout. While it gathers a
- * batch, it does not ask for each message as it arrives; it deletes what it settled over the
- * embedded queue's channel when it has one. Real fauxqs with its
+ * batch, it does not ask for each message as it arrives; it receives, and deletes what it
+ * settled, over the embedded queue's channel when it has one. Real fauxqs with its
  * SQLite persistence (the local stack's queue), on a folder of this test's own.
  */
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localSqsClient, startQueue, type QueueInfo } from '../../local/services';
-import { deleteOverChannel } from '../../local/queue-channel';
+import { deleteOverChannel, receiveOverChannel } from '../../local/queue-channel';
 import { ChannelClient } from '../../local/queue-channel-client.mjs';
 import { SqsEventSource } from '../../local/sqs-poller';
 import { waitFor } from '../support/stack';
@@ -33,9 +33,11 @@ describe('stopping the SQS event source', () => {
   let source: SqsEventSource | undefined;
   let receivesSent: number;
   const delivered: string[] = [];
+  const records: SQSEvent['Records'] = [];
 
   const invoke = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     delivered.push(...event.Records.map((r) => r.body));
+    records.push(...event.Records);
     return { batchItemFailures: [] };
   };
 
@@ -44,7 +46,8 @@ describe('stopping the SQS event source', () => {
     return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) };
   };
 
-  const eventSource = (options: { batchSize: number; batchWindowMs: number; maxConcurrency: number; deleteMessages?: (handles: readonly string[]) => Promise<number | undefined> }) =>
+  type Channelled = Pick<ConstructorParameters<typeof SqsEventSource>[0], 'deleteMessages' | 'receiveMessages'>;
+  const eventSource = (options: { batchSize: number; batchWindowMs: number; maxConcurrency: number } & Channelled) =>
     new SqsEventSource({ sqs: pollerSqs, queueUrl: queue.info.queueUrl, queueArn, invoke, ...options });
 
   beforeEach(async () => {
@@ -62,6 +65,7 @@ describe('stopping the SQS event source', () => {
     );
     queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.info.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
     delivered.length = 0;
+    records.length = 0;
   });
   afterEach(async () => {
     await source?.stop();
@@ -129,7 +133,7 @@ describe('stopping the SQS event source', () => {
     expect(gathering.length).toBeGreaterThan(1);
   });
 
-  it("deletes what it settled over the embedded queue's channel, and with DeleteMessageBatch requests when the channel cannot", async () => {
+  it("receives and deletes over the embedded queue's channel, and with ReceiveMessage and DeleteMessageBatch requests when the channel cannot", async () => {
     // Arrange: the poller's DeleteMessageBatch requests counted.
     let deleteRequests = 0;
     pollerSqs.middlewareStack.add(
@@ -146,6 +150,7 @@ describe('stopping the SQS event source', () => {
       batchWindowMs: 100,
       maxConcurrency: 1,
       deleteMessages: async (handles) => (channelWorks ? deleteOverChannel(channel, queue.info.queueUrl, handles) : undefined),
+      receiveMessages: async (max, waitSeconds) => (channelWorks ? receiveOverChannel(channel, queue.info.queueUrl, max, waitSeconds) : undefined),
     });
     source.start();
     const sendAll = async (prefix: string) => {
@@ -153,17 +158,21 @@ describe('stopping the SQS event source', () => {
     };
 
     try {
-      // Act + Assert: over the channel, no request; the queue is empty after.
+      // Act + Assert: over the channel, no request; the queue is empty after, and each record
+      // carries the queue's own attributes, as a request's messages do.
       await sendAll('c');
       await waitFor(async () => source!.stats.messagesDeleted === 25 && (await counts()).inFlight === 0);
       expect(deleteRequests).toBe(0);
+      expect(receivesSent).toBe(0);
       expect(await counts()).toEqual({ visible: 0, inFlight: 0 });
+      expect(records[0]).toMatchObject({ eventSource: 'aws:sqs', eventSourceARN: queueArn, md5OfBody: expect.stringMatching(/^[0-9a-f]{32}$/), attributes: { ApproximateReceiveCount: '1', SenderId: '000000000000' } });
 
       // The channel cannot: the same deletes go as requests.
       channelWorks = false;
       await sendAll('r');
       await waitFor(async () => source!.stats.messagesDeleted === 50 && (await counts()).inFlight === 0);
       expect(deleteRequests).toBeGreaterThanOrEqual(3);
+      expect(receivesSent).toBeGreaterThan(0);
       expect(new Set(delivered).size).toBe(50);
     } finally {
       channel.close();

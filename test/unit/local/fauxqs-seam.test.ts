@@ -121,4 +121,30 @@ describe("fauxqs's private seam", () => {
       await app.close();
     }
   });
+
+  it('receives with its ReceiveMessage action as its API does: what is there at once, a long poll answered by the next send, with the attributes asked for', async () => {
+    // Arrange
+    const parts = await loadFauxqsInternals();
+    const app = durableApp(parts, dir);
+    try {
+      const { QueueUrl } = (await app.call('CreateQueue', { QueueName: 'receives' })) as { QueueUrl: string };
+      parts.sendMessage({ QueueUrl, MessageBody: 'waiting' }, app.sqsStore);
+      type Received = { Messages?: { Body: string; ReceiptHandle: string; MessageId: string; Attributes?: Record<string, string> }[] };
+
+      // Act
+      const atOnce = (await parts.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }, app.sqsStore)) as Received;
+      const polling = parts.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }, app.sqsStore) as Promise<Received>;
+      parts.sendMessage({ QueueUrl, MessageBody: 'late' }, app.sqsStore);
+      const late = await polling;
+      const empty = (await parts.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }, app.sqsStore)) as Received;
+
+      // Assert
+      expect(atOnce.Messages?.map((m) => m.Body), `fauxqs ${parts.version}: receiveMessage no longer answers Messages`).toEqual(['waiting']);
+      expect(atOnce.Messages?.[0]).toMatchObject({ MessageId: expect.any(String), ReceiptHandle: expect.any(String), Attributes: { ApproximateReceiveCount: '1', SentTimestamp: expect.any(String) } });
+      expect(late.Messages?.map((m) => m.Body), `fauxqs ${parts.version}: a long poll no longer ends with the next send`).toEqual(['late']);
+      expect(empty.Messages).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
 });
