@@ -19,7 +19,7 @@
  */
 import type { Message } from '@aws-sdk/client-sqs';
 import type { MessagePort } from 'node:worker_threads';
-import type { ChannelClient } from './queue-channel-client.mjs';
+import { ChannelClient } from './queue-channel-client.mjs';
 
 /** One send: the bodies of the messages, as RecordQueue.send takes them. */
 export interface ChannelSend {
@@ -134,4 +134,27 @@ export async function receiveOverChannel(channel: ChannelClient, queueUrl: strin
 export async function deleteOverChannel(channel: ChannelClient, queueUrl: string, receiptHandles: readonly string[]): Promise<number | undefined> {
   const answer = await channel.request<ChannelAnswer>({ kind: 'delete', queueUrl, receiptHandles } satisfies Omit<ChannelDelete, 'id'>);
   return answer?.ok ? (answer.deleted ?? 0) : undefined;
+}
+
+/**
+ * The event source's receives and deletes over the embedded queue's channel, for
+ * EventSourceOptions: a new channel after the queue's thread restarts, and undefined (so SQS's
+ * API) while there is none or a request on it failed.
+ */
+export function eventSourceChannel(open: () => MessagePort | undefined, queueUrl: string) {
+  let channel: ChannelClient | undefined;
+  const over = async <T>(call: (channel: ChannelClient) => Promise<T | undefined>): Promise<T | undefined> => {
+    const port = channel ? undefined : open();
+    if (port) channel = new ChannelClient(port);
+    const answer = channel && (await call(channel));
+    if (answer === undefined) {
+      channel?.close();
+      channel = undefined;
+    }
+    return answer;
+  };
+  return {
+    receiveMessages: (max: number, waitSeconds: number) => over((c) => receiveOverChannel(c, queueUrl, max, waitSeconds)),
+    deleteMessages: (receiptHandles: readonly string[]) => over((c) => deleteOverChannel(c, queueUrl, receiptHandles)),
+  };
 }

@@ -33,8 +33,7 @@ import {
   type RunningPostgres,
   type Service,
 } from './services';
-import { deleteOverChannel, receiveOverChannel } from './queue-channel';
-import { ChannelClient } from './queue-channel-client.mjs';
+import { eventSourceChannel } from './queue-channel';
 import { SqsEventSource } from './sqs-poller';
 import type { StartOptions } from './stack';
 import { localUserStore } from './users';
@@ -200,27 +199,10 @@ export async function startEventSource(
   const { compose, queue, sqs, functions } = parts;
   const log = logOf(options);
   const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  // Receives and deletes go to the embedded queue's thread over a channel (a new one after the
-  // thread restarts; SQS's API while there is none).
-  let channel: ChannelClient | undefined;
-  const overChannel = async <T>(call: (channel: ChannelClient) => Promise<T | undefined>): Promise<T | undefined> => {
-    const port = channel ? undefined : queue.channel?.();
-    if (port) channel = new ChannelClient(port);
-    const answer = channel && (await call(channel));
-    if (answer === undefined) {
-      channel?.close();
-      channel = undefined;
-    }
-    return answer;
-  };
   const eventSource = new SqsEventSource({
     sqs,
-    ...(queue.channel
-      ? {
-          deleteMessages: (handles) => overChannel((c) => deleteOverChannel(c, queue.queueUrl, handles)),
-          receiveMessages: (max, waitSeconds) => overChannel((c) => receiveOverChannel(c, queue.queueUrl, max, waitSeconds)),
-        }
-      : {}),
+    // Receives and deletes go to the embedded queue's thread over a channel when it has one.
+    ...(queue.channel ? eventSourceChannel(queue.channel, queue.queueUrl) : {}),
     queueUrl: queue.queueUrl,
     queueArn,
     invoke: (event) => functions.runtime('batch-writer').invoke(event) as Promise<SQSBatchResponse | null>,

@@ -12,8 +12,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqsRecordQueue } from '../../lambdas/adapters/sqs-record-queue';
 import { startDurableQueue, startDurableQueueThread } from '../../local/durable-queue';
+import { eventSourceChannel } from '../../local/queue-channel';
 import { ChannelRecordQueue } from '../../local/queue-channel-client.mjs';
 import { localSqsClient, provisionQueues, startQueue } from '../../local/services';
+import { SqsEventSource } from '../../local/sqs-poller';
+import { waitFor } from '../support/stack';
 
 describe('the durable embedded queue', () => {
   let dir: string;
@@ -202,6 +205,62 @@ describe('the durable embedded queue', () => {
       await first.stop();
     }
     await expect(first.stop()).resolves.toBeUndefined();
+  });
+
+  it("keeps the event source receiving when its thread dies: over the channel before, SQS's API while it is down, a new channel after, each message delivered once", async () => {
+    // Arrange: the event source as the local stack wires it, its ReceiveMessage requests counted.
+    const server = await startDurableQueueThread({ dir, port: 0, log: () => undefined });
+    const info = await provisionQueues(server.endpoint, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+    const sqs = localSqsClient(server.endpoint);
+    const pollerSqs = localSqsClient(server.endpoint);
+    let receiveRequests = 0;
+    pollerSqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ReceiveMessageCommand') receiveRequests++;
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'countReceives' },
+    );
+    const delivered: string[] = [];
+    const source = new SqsEventSource({
+      sqs: pollerSqs,
+      queueUrl: info.queueUrl,
+      queueArn: info.queueUrl,
+      invoke: async (event) => {
+        delivered.push(...event.Records.map((r) => r.body));
+        return { batchItemFailures: [] };
+      },
+      batchSize: 10,
+      batchWindowMs: 50,
+      maxConcurrency: 1,
+      ...eventSourceChannel(() => server.channel(), info.queueUrl),
+    });
+    const sendAll = async (prefix: string) => {
+      for (let i = 0; i < 5; i++) await sqs.send(new SendMessageCommand({ QueueUrl: info.queueUrl, MessageBody: `${prefix}${i}` }));
+    };
+    source.start();
+    try {
+      await sendAll('before');
+      await waitFor(() => source.stats.messagesDeleted === 5);
+      const requestsBefore = receiveRequests;
+
+      // Act: the thread ends as a crash would, with the event source's long poll waiting on it.
+      await server.thread!.terminate();
+      await waitFor(() => server.health().status === 'ok', 15_000);
+      await sendAll('after');
+      await waitFor(() => source.stats.messagesDeleted === 10, 15_000);
+
+      // Assert
+      expect(requestsBefore).toBe(0);
+      expect(receiveRequests).toBeGreaterThan(0); // while the thread was down
+      expect([...delivered].sort()).toEqual([...['after', 'before'].flatMap((p) => [0, 1, 2, 3, 4].map((i) => `${p}${i}`))].sort());
+      expect(source.stats).toMatchObject({ messagesFailed: 0, invocationErrors: 0 });
+    } finally {
+      await source.stop();
+      sqs.destroy();
+      pollerSqs.destroy();
+      await server.close();
+    }
   });
 
   it('is started again on its port when its thread dies, reporting itself degraded meanwhile, and keeps what it had accepted', async () => {
