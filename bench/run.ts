@@ -44,6 +44,11 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
     return runIngestLoopBench({ databaseUrl: await pg.freshDatabase('bench_ingest_loop'), ...(ctx.quick ? { records: 500 } : {}) });
   },
   bundles: async (ctx) => (await import('./bundles')).runBundlesBench(ctx.quick ? { runs: 3 } : {}),
+  handlers: async (ctx) => {
+    const { runHandlersBench } = await import('./handlers');
+    const pg = await ctx.postgres();
+    return runHandlersBench({ databaseUrl: await pg.freshDatabase('bench_handlers'), ...(ctx.quick ? { invocations: 60 } : {}) });
+  },
   fanout: async (ctx) => (await import('./fanout')).runFanoutBench(ctx.quick ? { monitorCounts: [1, 20], runs: 1, pausedAt: 20 } : {}),
   memory: async (ctx) => (await import('./memory')).runMemoryBench(ctx.quick ? { records: 20_000, reading: 1, paused: 4, settleMs: 5_000, idleTimeoutS: 10 } : {}),
   sustained: async (ctx) => (await import('./sustained')).runSustainedBench(ctx.quick ? { records: 20_000 } : {}),
