@@ -29,11 +29,41 @@ export type TimestampProblem = 'format' | 'zone' | 'range' | 'precision';
  * and after the offset is applied.
  */
 export function parseTimestamp(text: string): Instant | TimestampProblem {
+  if (isUtcShape(text)) return fromFields(digits(text, 0, 4), digits(text, 5, 2), digits(text, 8, 2), digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2), text.slice(20, -1), 0);
   const m = ISO.exec(text);
   if (!m) {
     return /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? 'zone' : 'format';
   }
   return fromParts(m as unknown as string[]);
+}
+
+/** Whether the characters of `text` from `start` to `end` are all digits. */
+function allDigits(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** The number the `length` digits of `text` at `start` spell (checked by isUtcShape). */
+function digits(text: string, start: number, length: number): number {
+  let value = 0;
+  for (let i = start; i < start + length; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
+}
+
+/**
+ * The shape nearly every timestamp has, `YYYY-MM-DDTHH:MM:SS[.1 to 9 digits]Z` (the queue's, the
+ * frames' and most clients'): its fields are read from the characters, not by the regular
+ * expression, which takes the other shapes. The answer is the same either way (a test compares them).
+ */
+function isUtcShape(text: string): boolean {
+  const n = text.length;
+  if (n < 20 || n === 21 || n > 30 || text.charCodeAt(n - 1) !== 90 /* Z */) return false;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return false;
+  if (!allDigits(text, 0, 4) || !allDigits(text, 5, 7) || !allDigits(text, 8, 10) || !allDigits(text, 11, 13) || !allDigits(text, 14, 16) || !allDigits(text, 17, 19)) return false;
+  return n === 20 || (text[19] === '.' && allDigits(text, 20, n - 1));
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -43,26 +73,29 @@ const END_MS = new Date(0).setUTCFullYear(10000, 0, 1);
 
 function fromParts(parts: readonly string[]): Instant | TimestampProblem {
   const [, y, mo, d, h, mi, s, frac = '', zone] = parts as string[];
-  if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return 'precision';
-  const year = Number(y), month = Number(mo), day = Number(d);
-  const hour = Number(h), minute = Number(mi), second = Number(s);
-  if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
-    return 'range';
-  }
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return 'range'; // e.g. 02-30
-  // Date.UTC reads years 0 to 99 as 1900 to 1999; setUTCFullYear takes the year as it is.
-  const wallMs = year >= 100 ? Date.UTC(year, month - 1, day, hour, minute, second) : new Date(0).setUTCFullYear(year, month - 1, day) + ((hour * 60 + minute) * 60 + second) * 1000;
-  let offsetSeconds = 0;
+  let offsetSeconds: number | 'range' = 0;
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone!.startsWith('-') ? -1 : 1;
     const digits = zone!.slice(1).replaceAll(':', '');
     const oh = Number(digits.slice(0, 2));
     const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
     const os = digits.length > 4 ? Number(digits.slice(4, 6)) : 0;
-    if (oh > 23 || om > 59 || os > 59) return 'range';
-    offsetSeconds = sign * (oh * 3600 + om * 60 + os);
+    offsetSeconds = oh > 23 || om > 59 || os > 59 ? 'range' : sign * (oh * 3600 + om * 60 + os);
   }
+  return fromFields(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s), frac, offsetSeconds);
+}
+
+/** An instant from its fields, its fraction's digits and its zone's offset, each checked. */
+function fromFields(year: number, month: number, day: number, hour: number, minute: number, second: number, frac: string, offsetSeconds: number | 'range'): Instant | TimestampProblem {
+  if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return 'precision';
+  if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
+    return 'range';
+  }
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return 'range'; // e.g. 02-30
+  if (offsetSeconds === 'range') return 'range';
+  // Date.UTC reads years 0 to 99 as 1900 to 1999; setUTCFullYear takes the year as it is.
+  const wallMs = year >= 100 ? Date.UTC(year, month - 1, day, hour, minute, second) : new Date(0).setUTCFullYear(year, month - 1, day) + ((hour * 60 + minute) * 60 + second) * 1000;
   const micros6 = frac === '' ? 0 : Number(frac.padEnd(6, '0').slice(0, 6));
   const epochMs = wallMs - offsetSeconds * 1000 + Math.floor(micros6 / 1000);
   if (epochMs < FIRST_MS || epochMs >= END_MS) return 'range';
@@ -118,6 +151,11 @@ const CANONICAL_SHAPE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.(?!000000)\d{6})?Z$/;
  * canonical is kept as it is, and a UTC one is re-spelled without checking its fields again.
  */
 export function canonicalValidated(text: string): string {
+  if (isUtcShape(text)) {
+    const fraction = text.length === 20 ? '000000' : text.slice(20, -1).padEnd(6, '0').slice(0, 6);
+    if (fraction === '000000') return text.length === 20 ? text : `${text.slice(0, 19)}Z`;
+    return text.length === 27 ? text : `${text.slice(0, 19)}.${fraction}Z`;
+  }
   if (CANONICAL_SHAPE.test(text)) return text;
   const m = ISO.exec(text);
   return m && (m[8] === 'Z' || m[8] === 'z') ? respellUtc(m) : formatInstant(instantOf(text));

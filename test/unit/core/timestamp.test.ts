@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalTimestamp, compareInstants, formatInstant, instantOf, parseTimestamp } from '../../../lambdas/core/timestamp';
+import { canonicalTimestamp, canonicalValidated, compareInstants, formatInstant, instantOf, parseTimestamp } from '../../../lambdas/core/timestamp';
 
 describe('timestamps', () => {
   it.each([
@@ -62,6 +62,32 @@ describe('timestamps', () => {
       }
       expect(canonicalTimestamp(text), text).toBe(formatInstant(parsed));
       expect(instantOf(canonicalTimestamp(text)), text).toEqual(parsed);
+    }
+  });
+
+  it('reads the common UTC shape by its characters exactly as the general way reads the same instant with +00:00, over 20,000 generated ones', () => {
+    // Arrange: a seeded generator of texts in and near the shape `YYYY-MM-DDTHH:MM:SS[.f]Z`,
+    // valid and not (ranges, precision, a missing digit, a letter, an empty or long fraction).
+    let seed = 7_654_321;
+    const next = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+    const pad = (v: number, w: number) => String(v).padStart(w, '0');
+    for (let i = 0; i < 20_000; i++) {
+      const year = [0, 1, 50, 99, 100, 1900, 2000, 2024, 9999][next(9)]!;
+      const fraction = ['', '.', '.0', '.5', '.123', '.123456', '.1234567', '.1234560', '.000000000', '.0000000000', '.12a'][next(11)]!;
+      const field = (max: number) => pad(next(max), 2);
+      let text = `${pad(year, 4)}-${field(14)}-${field(33)}T${field(26)}:${field(62)}:${field(62)}${fraction}`;
+      if (next(20) === 0) text = text.slice(0, 5) + text.slice(6); // a digit short
+
+      // Act
+      const fast = parseTimestamp(`${text}Z`);
+      const general = parseTimestamp(`${text}+00:00`);
+
+      // Assert
+      if (typeof general === 'string') expect(fast, text).toBe(general === 'zone' ? 'format' : general);
+      else {
+        expect(fast, text).toEqual(general);
+        expect(canonicalValidated(`${text}Z`), text).toBe(canonicalTimestamp(`${text}+00:00`));
+      }
     }
   });
 
