@@ -59,14 +59,26 @@ export interface Service<T> {
 
 /** A TCP port that is free right now on 127.0.0.1. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
+  const { port, release } = await reservePort();
+  await release();
+  return port;
+}
+
+/**
+ * A free port on 127.0.0.1, held (listened on) until `release`: for a server that must know
+ * its URL long before it listens (the gateways, whose URLs the functions are given). A port
+ * that was only found free could be taken by anything binding meanwhile; this one is free for
+ * the moment between `release` and the server's own listen.
+ */
+export async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  const { port } = server.address() as AddressInfo;
+  let released: Promise<void> | undefined;
+  return { port, release: () => (released ??= new Promise<void>((resolve) => server.close(() => resolve()))) };
 }
 
 export interface PostgresOptions {

@@ -17,7 +17,7 @@ import type { LocalIdentity } from './identity';
 import { parseOriginList } from './origins';
 import type { PlatformHealth } from './restarter';
 import { writeRuntimeFiles } from './runtime-files';
-import { freePort, type QueueInfo, type RunningPostgres } from './services';
+import { reservePort, type QueueInfo, type RunningPostgres } from './services';
 import type { SqsEventSource } from './sqs-poller';
 import {
   functionResources,
@@ -101,8 +101,12 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const { databaseUrl, postgres, pool, passwords } = await startDatabase(config, log, stoppers);
     const { compose, queue, table, sqs } = await startQueueAndTable(config, log, stoppers);
 
-    const httpPort = config.PORT || (await freePort());
-    const wsPort = config.WS_PORT || (await freePort());
+    // Free ports are held until their gateway listens: the functions are given the URLs first.
+    const httpHeld = config.PORT ? undefined : await reservePort();
+    const wsHeld = config.WS_PORT ? undefined : await reservePort();
+    for (const held of [httpHeld, wsHeld]) if (held) stoppers.add('held port', held.release);
+    const httpPort = config.PORT || httpHeld!.port;
+    const wsPort = config.WS_PORT || wsHeld!.port;
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const { users, usersSeeded, identity, verifier } = await startIdentity(config, httpUrl);
     const services = await functionResources(config, queue.info, table.info, httpUrl, wsPort);
@@ -112,11 +116,13 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     await startSchedules(config, options, functions, stoppers);
 
     const corsAllowOrigins = parseOriginList(config.CORS_ALLOW_ORIGINS);
+    await wsHeld?.release();
     const ws = await startWs(config, options, { wsPort, httpUrl, corsAllowOrigins, functions }, stoppers);
     const eventSource = await startEventSource(config, options, { compose, queue: queue.info, sqs, functions }, stoppers);
 
     // The first part that is down names the reason; /health answers 503 with it.
     const health = (): PlatformHealth => [postgres?.health(), queue.health?.()].find((h) => h && h.status !== 'ok') ?? { status: 'ok' };
+    await httpHeld?.release();
     const http = await startHttp(config, options, { httpPort, httpUrl, corsAllowOrigins, functions, identity, verifier, ws, health }, stoppers);
 
     // Local-only credentials: `npm run dlq` reads the reasons the writer noted, so it gets the
