@@ -87,6 +87,8 @@ export interface PostgresOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly log?: (line: string) => void;
+  /** How a free port is picked when `port` is 0. @default freePort */
+  readonly pickPort?: () => Promise<number>;
 }
 
 export interface PostgresInfo {
@@ -107,9 +109,20 @@ export interface RunningPostgres extends Service<PostgresInfo> {
  * dies until `stop()`. Creates the database.
  */
 export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
-  const port = options.port || (await freePort());
-  const server = new SupervisedPostgres({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD, ...(options.log ? { log: options.log } : {}) });
-  await server.start();
+  let port: number;
+  let server: SupervisedPostgres;
+  for (let attempt = 1; ; attempt++) {
+    port = options.port || (await (options.pickPort ?? freePort)());
+    server = new SupervisedPostgres({ dataDir: options.dataDir, port, user: LOCAL_PG_USER, password: LOCAL_PG_PASSWORD, ...(options.log ? { log: options.log } : {}) });
+    try {
+      await server.start();
+      break;
+    } catch (error) {
+      // A port found free can be taken before the server binds it (initdb runs meanwhile):
+      // then another free one, when the port was ours to choose.
+      if (options.port || attempt >= 3 || !/already in use|could not create any TCP\/IP sockets/i.test(String(error))) throw error;
+    }
+  }
   const adminUrl = `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
   try {
     return {
