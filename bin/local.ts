@@ -60,8 +60,10 @@ async function main() {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  // SIGUSR2: where the CPU went so far, by part, printed and written to DATA_DIR/cpu-usage.json.
-  process.on('SIGUSR2', () => void reportCpuUsage(stack, config.DATA_DIR));
+  // SIGUSR2: where the CPU went so far, by part, printed and written to DATA_DIR/cpu-usage.json;
+  // one report at a time, however many signals come.
+  let reporting = Promise.resolve();
+  process.on('SIGUSR2', () => (reporting = reporting.then(() => reportCpuUsage(stack, config.DATA_DIR))));
   // A SIGTERM to npm's PID ends npm and leaves this process to init: stop as if it had come here.
   const parent = process.ppid;
   setInterval(() => {

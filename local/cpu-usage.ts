@@ -1,8 +1,8 @@
 /**
  * Where the local stack's CPU goes, by part: the main thread (the gateways, the event source,
  * DynamoDB), the embedded queue's thread, each function's environments, and the rest of the
- * process's threads (V8's parallel GC and compiler, libuv's pool). PostgreSQL runs apart and is
- * not counted. `npm start` writes it on SIGUSR2 (bin/local.ts); the benchmarks read it.
+ * process's threads (V8's parallel GC and compiler, libuv's pool, and the start's one-off
+ * migration, which runs in an environment of its own). PostgreSQL runs apart and is not counted. `npm start` writes it on SIGUSR2 (bin/local.ts); the benchmarks read it.
  */
 import type { FunctionName } from '../lambdas/functions';
 
