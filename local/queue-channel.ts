@@ -67,10 +67,16 @@ function answerOf<T>(result: QueueAnswer): T {
 /** What SendMessageBatch and DeleteMessageBatch answer. */
 type BatchAnswer = { Successful?: unknown[]; Failed?: unknown[] };
 
-/** `action` called on every ten of `entries` (each given its Id); the parsed answers. */
+/**
+ * `action` called on every ten of `entries` (each given its Id); the parsed answers. Between
+ * tens the thread turns to whatever else came meanwhile: a delete of 400 settled messages ran
+ * for 3 to 17 ms in one go (nothing to wait for between its SQLite writes), holding up every
+ * upload's send that arrived then, the worst 1 % of one client's uploads.
+ */
 async function inTens(queue: QueueSend, action: 'SendMessageBatch' | 'DeleteMessageBatch', queueUrl: string, entries: readonly object[]) {
   const answers: BatchAnswer[] = [];
   for (let i = 0; i < entries.length; i += BATCH_ENTRIES) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
     const group = entries.slice(i, i + BATCH_ENTRIES).map((entry, k) => ({ Id: String(k), ...entry }));
     answers.push(answerOf<BatchAnswer>(await queue(action, { QueueUrl: queueUrl, Entries: group })));
   }

@@ -207,6 +207,31 @@ describe('the durable embedded queue', () => {
     await expect(first.stop()).resolves.toBeUndefined();
   });
 
+  it("answers an upload's send while it deletes thousands of settled messages, rather than after", async () => {
+    // Arrange: 5,000 messages in flight, as after a large batch the writer has settled.
+    const server = await startDurableQueueThread({ dir, port: 0, log: () => undefined });
+    const info = await provisionQueues(server.endpoint, { visibilityTimeoutSeconds: 60, maxReceiveCount: 3 });
+    const source = eventSourceChannel(() => server.channel(), info.queueUrl);
+    const upload = new ChannelRecordQueue(server.channel()!, info.queueUrl, { send: async () => expect.fail('the channel must take the send') });
+    try {
+      await upload.send(Array.from({ length: 5_000 }, (_, i) => `settled-${i}`));
+      const handles: string[] = [];
+      while (handles.length < 5_000) handles.push(...(await source.receiveMessages(10, 0))!.map((m) => m.ReceiptHandle!));
+      const order: string[] = [];
+
+      // Act: the delete goes first; the send arrives while it runs.
+      const deleting = source.deleteMessages(handles).then((n) => order.push(`delete of ${n}`));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      await upload.send(['an upload']).then(() => order.push('send'));
+      await deleting;
+
+      // Assert
+      expect(order).toEqual(['send', 'delete of 5000']);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("keeps the event source receiving when its thread dies: over the channel before, SQS's API while it is down, a new channel after, each message delivered once", async () => {
     // Arrange: the event source as the local stack wires it, its ReceiveMessage requests counted.
     const server = await startDurableQueueThread({ dir, port: 0, log: () => undefined });
