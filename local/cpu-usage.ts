@@ -2,7 +2,8 @@
  * Where the local stack's CPU goes, by part: the main thread (the gateways, the event source,
  * DynamoDB), the embedded queue's thread, each function's environments, and the rest of the
  * process's threads (V8's parallel GC and compiler, libuv's pool, and the start's one-off
- * migration, which runs in an environment of its own). PostgreSQL runs apart and is not counted. `npm start` writes it on SIGUSR2 (bin/local.ts); the benchmarks read it.
+ * migration, which runs in an environment of its own). PostgreSQL runs apart and is not
+ * counted. `npm start` writes it on SIGUSR2 (bin/local.ts); the benchmarks read it.
  */
 import type { FunctionName } from '../lambdas/functions';
 
@@ -21,12 +22,18 @@ export interface CpuUsage {
 
 const ms = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
+/** The calling thread's CPU time so far, in ms; NaN before Node 22.19 (function-worker.mjs has its own copy). */
+export function threadCpuMs(): number {
+  const usage = process.threadCpuUsage?.();
+  return usage ? ms(usage) : Number.NaN;
+}
+
 /** Reads every part now; the functions' figures are as of each environment's last answer. */
 export async function readCpuUsage(parts: { queueThreadMs?: () => Promise<number>; functionsMs: () => Record<FunctionName, number> }): Promise<CpuUsage> {
   const queueThreadMs = parts.queueThreadMs ? await parts.queueThreadMs() : Number.NaN;
   const functionsMs = parts.functionsMs();
   const processMs = ms(process.cpuUsage());
-  const mainThreadMs = process.threadCpuUsage ? ms(process.threadCpuUsage()) : Number.NaN;
+  const mainThreadMs = threadCpuMs();
   const known = mainThreadMs + (Number.isNaN(queueThreadMs) ? 0 : queueThreadMs) + Object.values(functionsMs).reduce((a, b) => a + b, 0);
   return { processMs, mainThreadMs, queueThreadMs, functionsMs, otherThreadsMs: processMs - known };
 }

@@ -5,6 +5,7 @@
  * event source and DynamoDB that share the main thread.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { threadCpuMs } from './cpu-usage';
 import { startDurableQueue } from './durable-queue';
 import { serveChannel } from './queue-channel';
 
@@ -14,10 +15,7 @@ try {
   const server = await startDurableQueue({ dir, port });
   port0.on('message', (message: { type: string; port?: MessagePort }) => {
     if (message.type === 'channel' && message.port) return serveChannel(message.port, server.send);
-    if (message.type === 'usage') {
-      const usage = process.threadCpuUsage?.(); // Node 22.19 and later
-      return port0.postMessage({ type: 'usage', cpuMs: usage ? (usage.user + usage.system) / 1000 : Number.NaN });
-    }
+    if (message.type === 'usage') return port0.postMessage({ type: 'usage', cpuMs: threadCpuMs() });
     if (message.type !== 'close') return;
     server.close().then(
       () => port0.postMessage({ type: 'closed' }),

@@ -139,24 +139,21 @@ export function canonicalTimestamp(text: string): string {
 
 /** A UTC timestamp's fields in the canonical form. */
 function respellUtc(m: RegExpExecArray): string {
-  const fraction = m[7] === undefined ? '000000' : m[7].padEnd(6, '0').slice(0, 6);
-  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${fraction === '000000' ? '' : `.${fraction}`}Z`;
+  return canonicalOf(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}`, m[7]);
 }
 
-/** The shape formatInstant writes: what a timestamp validated before needs no re-spelling in. */
-const CANONICAL_SHAPE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.(?!000000)\d{6})?Z$/;
+/** `YYYY-MM-DDTHH:MM:SS` and its fraction's digits in the canonical form: six digits or none, then Z. */
+function canonicalOf(wall: string, fractionDigits = ''): string {
+  const fraction = fractionDigits.padEnd(6, '0').slice(0, 6);
+  return fraction === '000000' ? `${wall}Z` : `${wall}.${fraction}Z`;
+}
 
 /**
  * canonicalTimestamp for a timestamp validated before (parseTimestamp accepted it): text already
  * canonical is kept as it is, and a UTC one is re-spelled without checking its fields again.
  */
 export function canonicalValidated(text: string): string {
-  if (isUtcShape(text)) {
-    const fraction = text.length === 20 ? '000000' : text.slice(20, -1).padEnd(6, '0').slice(0, 6);
-    if (fraction === '000000') return text.length === 20 ? text : `${text.slice(0, 19)}Z`;
-    return text.length === 27 ? text : `${text.slice(0, 19)}.${fraction}Z`;
-  }
-  if (CANONICAL_SHAPE.test(text)) return text;
+  if (isUtcShape(text)) return canonicalOf(text.slice(0, 19), text.slice(20, -1));
   const m = ISO.exec(text);
   return m && (m[8] === 'Z' || m[8] === 'z') ? respellUtc(m) : formatInstant(instantOf(text));
 }

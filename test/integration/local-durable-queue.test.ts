@@ -16,6 +16,7 @@ import { eventSourceChannel } from '../../local/queue-channel';
 import { ChannelRecordQueue } from '../../local/queue-channel-client.mjs';
 import { localSqsClient, provisionQueues, startQueue } from '../../local/services';
 import { SqsEventSource } from '../../local/sqs-poller';
+import { requestCounter } from '../support/services';
 import { waitFor } from '../support/stack';
 
 describe('the durable embedded queue', () => {
@@ -238,14 +239,8 @@ describe('the durable embedded queue', () => {
     const info = await provisionQueues(server.endpoint, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
     const sqs = localSqsClient(server.endpoint);
     const pollerSqs = localSqsClient(server.endpoint);
-    let receiveRequests = 0;
-    pollerSqs.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'ReceiveMessageCommand') receiveRequests++;
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'countReceives' },
-    );
+    const requests = requestCounter(pollerSqs);
+    const receiveRequests = () => requests('ReceiveMessageCommand');
     const delivered: string[] = [];
     const source = new SqsEventSource({
       sqs: pollerSqs,
@@ -267,7 +262,7 @@ describe('the durable embedded queue', () => {
     try {
       await sendAll('before');
       await waitFor(() => source.stats.messagesDeleted === 5);
-      const requestsBefore = receiveRequests;
+      const requestsBefore = receiveRequests();
 
       // Act: the thread ends as a crash would, with the event source's long poll waiting on it.
       await server.thread!.terminate();
@@ -277,7 +272,7 @@ describe('the durable embedded queue', () => {
 
       // Assert
       expect(requestsBefore).toBe(0);
-      expect(receiveRequests).toBeGreaterThan(0); // while the thread was down
+      expect(receiveRequests()).toBeGreaterThan(0); // while the thread was down
       expect([...delivered].sort()).toEqual([...['after', 'before'].flatMap((p) => [0, 1, 2, 3, 4].map((i) => `${p}${i}`))].sort());
       expect(source.stats).toMatchObject({ messagesFailed: 0, invocationErrors: 0 });
     } finally {

@@ -17,6 +17,7 @@ import { localSqsClient, startQueue, type QueueInfo } from '../../local/services
 import { deleteOverChannel, receiveOverChannel } from '../../local/queue-channel';
 import { ChannelClient } from '../../local/queue-channel-client.mjs';
 import { SqsEventSource } from '../../local/sqs-poller';
+import { requestCounter } from '../support/services';
 import { waitFor } from '../support/stack';
 
 /** Long enough that a message hidden by a lost receive would still be hidden when the test looks. */
@@ -31,7 +32,8 @@ describe('stopping the SQS event source', () => {
   let sqs: SQSClient; // the test's own client
   let pollerSqs: SQSClient; // the event source's client, whose receives the test counts
   let source: SqsEventSource | undefined;
-  let receivesSent: number;
+  let requests: ReturnType<typeof requestCounter>;
+  const receivesSent = () => requests('ReceiveMessageCommand');
   const delivered: string[] = [];
   const records: SQSEvent['Records'] = [];
 
@@ -55,14 +57,7 @@ describe('stopping the SQS event source', () => {
     queue = await startQueue({ port: 0, dataDir: path.join(dir, 'queue'), visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S, maxReceiveCount: 3 });
     sqs = localSqsClient(queue.info.endpoint);
     pollerSqs = localSqsClient(queue.info.endpoint);
-    receivesSent = 0;
-    pollerSqs.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'ReceiveMessageCommand') receivesSent++;
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'countReceives' },
-    );
+    requests = requestCounter(pollerSqs);
     queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.info.queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
     delivered.length = 0;
     records.length = 0;
@@ -80,7 +75,7 @@ describe('stopping the SQS event source', () => {
     // Arrange: every worker waiting in a long poll on the empty queue.
     source = eventSource({ batchSize: 10, batchWindowMs: 0, maxConcurrency: 2 });
     source.start();
-    await waitFor(() => receivesSent >= 2);
+    await waitFor(() => receivesSent() >= 2);
     await new Promise((resolve) => setTimeout(resolve, 200)); // the receives reach the queue
 
     // Act: the message arrives while the stop is under way.
@@ -115,7 +110,7 @@ describe('stopping the SQS event source', () => {
     );
     source = eventSource({ batchSize: 100, batchWindowMs: 500, maxConcurrency: 1 });
     source.start();
-    await waitFor(() => receivesSent >= 1);
+    await waitFor(() => receivesSent() >= 1);
 
     // Act: 40 messages, one after another (a bounded loop), delivered in the window.
     for (let i = 0; i < 40; i++) await sqs.send(new SendMessageCommand({ QueueUrl: queue.info.queueUrl, MessageBody: `t${i}` }));
@@ -135,14 +130,7 @@ describe('stopping the SQS event source', () => {
 
   it("receives and deletes over the embedded queue's channel, and with ReceiveMessage and DeleteMessageBatch requests when the channel cannot", async () => {
     // Arrange: the poller's DeleteMessageBatch requests counted.
-    let deleteRequests = 0;
-    pollerSqs.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'DeleteMessageBatchCommand') deleteRequests++;
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'countDeletes' },
-    );
+    const deleteRequests = () => requests('DeleteMessageBatchCommand');
     const channel = new ChannelClient(queue.info.channel!()!);
     let channelWorks = true;
     source = eventSource({
@@ -162,8 +150,8 @@ describe('stopping the SQS event source', () => {
       // carries the queue's own attributes, as a request's messages do.
       await sendAll('c');
       await waitFor(async () => source!.stats.messagesDeleted === 25 && (await counts()).inFlight === 0);
-      expect(deleteRequests).toBe(0);
-      expect(receivesSent).toBe(0);
+      expect(deleteRequests()).toBe(0);
+      expect(receivesSent()).toBe(0);
       expect(await counts()).toEqual({ visible: 0, inFlight: 0 });
       expect(records[0]).toMatchObject({ eventSource: 'aws:sqs', eventSourceARN: queueArn, md5OfBody: expect.stringMatching(/^[0-9a-f]{32}$/), attributes: { ApproximateReceiveCount: '1', SenderId: '000000000000' } });
 
@@ -171,8 +159,8 @@ describe('stopping the SQS event source', () => {
       channelWorks = false;
       await sendAll('r');
       await waitFor(async () => source!.stats.messagesDeleted === 50 && (await counts()).inFlight === 0);
-      expect(deleteRequests).toBeGreaterThanOrEqual(3);
-      expect(receivesSent).toBeGreaterThan(0);
+      expect(deleteRequests()).toBeGreaterThanOrEqual(3);
+      expect(receivesSent()).toBeGreaterThan(0);
       expect(new Set(delivered).size).toBe(50);
     } finally {
       channel.close();

@@ -33,6 +33,20 @@ export function sqsClient(): SQSClient {
 }
 
 /** A new queue with a DLQ after `maxReceiveCount` receives, made the way the local stack makes its own. */
+/** Counts the requests `client` sends, by command name (`ReceiveMessageCommand`, …), from now on. */
+export function requestCounter(client: SQSClient): (commandName: string) => number {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = context.commandName ?? '';
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'countRequests' },
+  );
+  return (commandName) => counts.get(commandName) ?? 0;
+}
+
 export async function freshQueue(sqs: SQSClient, options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {}) {
   const info = await provisionQueues(inject('sqsEndpoint'), {
     queueName: `q-${suffix()}`,
