@@ -15,7 +15,7 @@
  * and the user is known. Our ids already make a retry harmless: all that is missing is the
  * conflict check, which is this one conditional put.
  */
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { isConditionFailure } from './dynamo-errors';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_KEYS_TABLE, type Claim, type IdempotencyKeyStore } from '../core/idempotency';
@@ -49,28 +49,9 @@ export class DynamoIdempotencyKeys implements IdempotencyKeyStore {
         if (!isConditionFailure(error)) throw error;
       }
       const item = (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [KEY]: id }, ConsistentRead: true }))).Item;
-      if (item && Number(item[EXPIRES]) > now) {
-        if (item.bodyHash !== bodyHash) return 'conflict';
-        return item.enqueued === true ? 'enqueued' : 'retry';
-      }
+      if (item && Number(item[EXPIRES]) > now) return item.bodyHash === bodyHash ? 'retry' : 'conflict';
     }
     throw new Error('idempotency key claim kept expiring under it');
-  }
-
-  async markEnqueued(userId: string, key: string): Promise<void> {
-    try {
-      await this.doc.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { [KEY]: keyDigest(userId, key) },
-        UpdateExpression: 'SET enqueued = :true',
-        // Only the claim this request made or found: never an item of nothing.
-        ConditionExpression: 'attribute_exists(#key)',
-        ExpressionAttributeNames: { '#key': KEY },
-        ExpressionAttributeValues: { ':true': true },
-      }));
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
   }
 }
 

@@ -10,25 +10,18 @@ import { IDEMPOTENCY_KEY_TTL_SECONDS, type Claim, type IdempotencyKeyStore } fro
 const MAX_KEYS = 100_000;
 
 export class MemoryIdempotencyKeys implements IdempotencyKeyStore {
-  private readonly claims = new Map<string, { fingerprint: string; expiresAtMs: number; enqueued: boolean }>();
+  private readonly claims = new Map<string, { fingerprint: string; expiresAtMs: number }>();
 
   constructor(private readonly ttlSeconds: number = IDEMPOTENCY_KEY_TTL_SECONDS) {}
 
   async claim(userId: string, key: string, fingerprint: string, nowMs: number): Promise<Claim> {
     const id = JSON.stringify([userId, key]);
     const held = this.claims.get(id);
-    if (held && held.expiresAtMs > nowMs) {
-      if (held.fingerprint !== fingerprint) return 'conflict';
-      return held.enqueued ? 'enqueued' : 'retry';
-    }
+    if (held && held.expiresAtMs > nowMs) return held.fingerprint === fingerprint ? 'retry' : 'conflict';
     this.claims.delete(id);
     if (this.claims.size >= MAX_KEYS) this.claims.delete(this.claims.keys().next().value!);
-    this.claims.set(id, { fingerprint, expiresAtMs: nowMs + this.ttlSeconds * 1000, enqueued: false });
+    this.claims.set(id, { fingerprint, expiresAtMs: nowMs + this.ttlSeconds * 1000 });
     return 'first';
   }
 
-  async markEnqueued(userId: string, key: string): Promise<void> {
-    const held = this.claims.get(JSON.stringify([userId, key]));
-    if (held) held.enqueued = true;
-  }
 }

@@ -5,8 +5,10 @@
  * ids and silently drop the new values. So the first request with a key claims it, with a
  * fingerprint of its records, for a day: a later request with the same key and the same
  * records is a retry and answers with the same ids; one with other records is refused (422).
- * A retry enqueues again unless the claim says its records were already enqueued (the first
- * request may have failed, or may still be in flight): the ids make the second copy harmless.
+ * A retry enqueues its records again, whether the first request reached the queue or not: the
+ * ids make the second copy harmless (the store keeps one row per id and pushes only new rows).
+ * Noting "enqueued" on the claim would spare a rare retry that send at the price of one more
+ * DynamoDB write, and its round trip, in every keyed upload.
  *
  * Keys are per user: two users may use the same key.
  */
@@ -20,11 +22,8 @@ export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
 /** The idempotency-keys table: its partition key and its TTL attribute (epoch seconds). */
 export const IDEMPOTENCY_KEYS_TABLE = { partitionKey: 'keyHash', timeToLiveAttribute: 'expiresAt' } as const;
 
-/**
- * What claiming a key found: it was free (`first`); held by the same records, already
- * enqueued (`enqueued`) or not known to be (`retry`); or held by other records (`conflict`).
- */
-export type Claim = 'first' | 'retry' | 'enqueued' | 'conflict';
+/** What claiming a key found: it was free (`first`), held by the same records (`retry`), or by other records (`conflict`). */
+export type Claim = 'first' | 'retry' | 'conflict';
 
 /** Remembers which records claimed each (user, key), until the claim expires. */
 export interface IdempotencyKeyStore {
@@ -33,8 +32,6 @@ export interface IdempotencyKeyStore {
    * expired holds it: then says whether that claim was made with the same fingerprint.
    */
   claim(userId: string, key: string, fingerprint: string, nowMs: number): Promise<Claim>;
-  /** Notes that the records that claimed `key` of `userId` are on the queue. */
-  markEnqueued(userId: string, key: string): Promise<void>;
 }
 
 /**

@@ -69,10 +69,9 @@ export function makeIngestHandler(deps: IngestDeps) {
     // Each date in its canonical spelling once, for the fingerprint and the queue alike.
     const inputs = parseUploadBody(body).map((r) => ({ data: r.data, date: canonicalValidated(r.date) }));
     const key = parseIdempotencyKey(header(event, 'idempotency-key'));
-    const claim = key === undefined ? undefined : await claimIdempotencyKey(keys, principal.userId, key, inputs, now()).catch(countReuse(principal.userId));
+    // A retry (the same key and records) is sent again: its ids make the second copy harmless.
+    if (key !== undefined) await claimIdempotencyKey(keys, principal.userId, key, inputs, now()).catch(countReuse(principal.userId));
     const ids = recordIds(inputs.length, principal.userId, key);
-    // These very records are already on the queue: answer as the first time, send nothing.
-    if (claim === 'enqueued') return json(202, { accepted: ids.length, ids });
     const acceptedAt = formatInstant({ epochMs: now(), micros: 0 });
     try {
       await deps.queue.send(packQueueMessages(principal.userId, acceptedAt, toQueuedRecords(inputs, ids)));
@@ -80,10 +79,6 @@ export function makeIngestHandler(deps: IngestDeps) {
       // The client gets a 503 and retries; the operator gets an alarm on this metric.
       if (error instanceof QueueUnavailableError) metrics.addMetric('QueueUnavailable', MetricUnit.Count, 1);
       throw error;
-    }
-    if (key !== undefined) {
-      // Unmarked, a retry only enqueues its records again, which their ids make harmless.
-      await keys.markEnqueued(principal.userId, key).catch((error: unknown) => logger.warn('idempotency key not marked enqueued', { error: String(error) }));
     }
     metrics.addMetric('RecordsAccepted', MetricUnit.Count, ids.length);
     return json(202, { accepted: ids.length, ids });

@@ -27,8 +27,8 @@ export class IdempotencyKeys extends Construct {
     return { IDEMPOTENCY_KEYS_TABLE: this.table.tableName };
   }
 
-  /** The ingest function: claim a key, read the claim that holds it, mark it enqueued. */
+  /** The ingest function: claim a key, and read the claim that holds it. */
   grantClaimKeys(grantee: IGrantable) {
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem');
   }
 }

@@ -116,7 +116,7 @@ describe('the DataHandler stack', () => {
 
   it('lets the ingest function send to the queue and claim idempotency keys, and do nothing else', () => {
     const statements = statementsOf(built.template, 'IngestFunctionRole');
-    expect(actions(statements)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
+    expect(actions(statements)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
     const send = statements.find((s) => s.Action === 'sqs:SendMessage')!;
     expect(send.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^QueueRecords/), 'Arn'] });
     const claim = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));

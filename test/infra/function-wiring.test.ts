@@ -54,7 +54,7 @@ const reader = { variables: [...DATABASE, 'DATABASE_POOL_MAX'], grants: { Databa
 const EXPECTED: Record<FunctionName, { variables: string[]; grants: Record<string, string[]> }> = {
   ingest: {
     variables: ['IDEMPOTENCY_KEYS_TABLE', 'MAX_BODY_BYTES', 'QUEUE_URL'],
-    grants: { IdempotencyKeysTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], QueueRecords: ['sqs:SendMessage'] },
+    grants: { IdempotencyKeysTable: ['dynamodb:GetItem', 'dynamodb:PutItem'], QueueRecords: ['sqs:SendMessage'] },
   },
   'records-query': reader,
   'records-series': reader,
