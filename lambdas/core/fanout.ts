@@ -42,7 +42,7 @@ export const DEFAULT_FANOUT: Omit<FanoutOptions, 'remainingMs'> = {
   concurrency: 16,
   reserveMs: 1_000,
   maxAttempts: 4,
-  baseDelayMs: 50,
+  baseDelayMs: 200,
   postTimeoutMs: 3_000,
 };
 
