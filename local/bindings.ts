@@ -38,6 +38,12 @@ export interface LocalResources {
    * which sends its records over it (queue-channel.ts). @default - none: over SQS's API
    */
   readonly sqsChannel?: () => MessagePort | undefined;
+  /**
+   * A new channel to the WebSocket gateway for each environment of a function that pushes to
+   * monitors, which posts its frames over it (ws-management.ts). @default - none: over the
+   * `@connections` HTTP API
+   */
+  readonly postChannel?: () => MessagePort | undefined;
   readonly queueUrl: string;
   /** The record queue's dead-letter queue. */
   readonly deadLetterQueueUrl: string;

@@ -44,6 +44,8 @@ export interface FunctionRuntimeOptions {
    * records (queue-channel.ts). @default - none: over SQS's API
    */
   readonly queueChannel?: () => MessagePort | undefined;
+  /** A new channel to the WebSocket gateway for each environment, over which it posts frames (ws-management.ts). */
+  readonly postChannel?: () => MessagePort | undefined;
 }
 
 /** A failure inside a function, carrying the type and message the function threw. */
@@ -87,9 +89,10 @@ class Environment {
 
   constructor(options: FunctionRuntimeOptions, onGone: (env: Environment) => void) {
     const queueChannel = options.queueChannel?.();
+    const postChannel = options.postChannel?.();
     this.worker = new Worker(WORKER_SCRIPT, {
-      workerData: { bundle: options.bundle, functionName: options.name, memoryMb: options.memoryMb, queueChannel },
-      transferList: queueChannel ? [queueChannel] : [],
+      workerData: { bundle: options.bundle, functionName: options.name, memoryMb: options.memoryMb, queueChannel, postChannel },
+      transferList: [queueChannel, postChannel].filter((port) => port !== undefined),
       env: { ...options.env },
       // The environment's own variables and streams, as a Lambda environment has.
       stdout: true,

@@ -7,13 +7,19 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ChannelRecordQueue, LOCAL_RECORD_QUEUE } from './queue-channel-client.mjs';
+import { channelPoster, ChannelRecordQueue, LOCAL_POST_CHANNEL, LOCAL_RECORD_QUEUE } from './queue-channel-client.mjs';
 
-const { bundle, functionName, memoryMb, queueChannel } = workerData;
+const { bundle, functionName, memoryMb, queueChannel, postChannel } = workerData;
 
 // The ingest function (lambdas/shared/local-queue.ts) sends its records over this channel to
 // the embedded queue when the environment has one (queue-channel.ts).
 if (queueChannel) globalThis[LOCAL_RECORD_QUEUE] = (queueUrl, fallback) => new ChannelRecordQueue(queueChannel, queueUrl, fallback);
+// The batch writer (lambdas/shared/local-broadcaster.ts) posts its frames over this channel to
+// the WebSocket gateway of its CONNECTIONS_ENDPOINT (ws-management.ts).
+if (postChannel) {
+  const post = channelPoster(postChannel);
+  globalThis[LOCAL_POST_CHANNEL] = (endpoint) => (endpoint === process.env.CONNECTIONS_ENDPOINT ? post : undefined);
+}
 
 /** This environment's own CPU time so far, in ms: each answer carries it (the stack's usage report). */
 function cpuMs() {

@@ -36,6 +36,8 @@ export class LocalFunctions {
           env: localEnvironment(spec, options.resources),
           // A function that sends records to the queue sends them over a channel to the embedded one.
           ...(spec.bindings.includes('enqueue-records') && options.resources.sqsChannel ? { queueChannel: options.resources.sqsChannel } : {}),
+          // A function that pushes frames to monitors posts them over a channel to the WebSocket gateway.
+          ...(spec.bindings.includes('push-to-connections') && options.resources.postChannel ? { postChannel: options.resources.postChannel } : {}),
           memoryMb: spec.memoryMb,
           timeoutMs: override.timeoutMs ?? spec.timeoutSeconds * 1000,
           maxEnvironments: override.maxEnvironments ?? options.maxEnvironments,

@@ -31,15 +31,18 @@ export class ChannelClient {
     port.unref();
   }
 
-  /** Resolves the thread's answer, or undefined when the channel is closed or the answer late. */
-  request(message) {
+  /**
+   * Resolves the other side's answer, or undefined when the channel is closed or the answer
+   * late (`open` then tells which).
+   */
+  request(message, timeoutMs = this.timeoutMs) {
     if (!this.open) return Promise.resolve(undefined);
     const id = this.next++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         resolve(undefined);
-      }, this.timeoutMs);
+      }, timeoutMs);
       this.pending.set(id, (answer) => {
         clearTimeout(timer);
         resolve(answer);
@@ -76,4 +79,23 @@ export class ChannelRecordQueue {
     const answer = await this.client.request({ queueUrl: this.queueUrl, bodies });
     if (!answer?.ok) await this.fallback.send(bodies);
   }
+}
+
+/** The global a pushing function looks for (lambdas/shared/local-broadcaster.ts). */
+export const LOCAL_POST_CHANNEL = Symbol.for('data-handler.local.post-channel');
+
+/**
+ * Posts to the WebSocket gateway over its channel (local/ws-management.ts): the gateway's answer
+ * (an HTTP status and message), 'timeout' when none came within the post's bound, or 'closed'
+ * when the channel is gone (the gateway stopped) and the caller posts over HTTP.
+ * @param {import('node:worker_threads').MessagePort} port
+ */
+export function channelPoster(port) {
+  const client = new ChannelClient(port);
+  /** @param {string} connectionId @param {Uint8Array} data @param {number} timeoutMs */
+  return async (connectionId, data, timeoutMs) => {
+    const answer = await client.request({ connectionId, data }, timeoutMs);
+    if (answer) return answer.message === undefined ? { status: answer.status } : { status: answer.status, message: answer.message };
+    return client.open ? 'timeout' : 'closed';
+  };
 }

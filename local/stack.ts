@@ -8,6 +8,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { mkdir } from 'node:fs/promises';
 import type pg from 'pg';
+import type { MessagePort } from 'node:worker_threads';
 import { FUNCTION_SPECS } from '../lambdas/functions';
 import { bundleFunctions } from './bundles';
 import { readCpuUsage, type CpuUsage } from './cpu-usage';
@@ -109,7 +110,9 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const wsPort = config.WS_PORT || wsHeld!.port;
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const { users, usersSeeded, identity, verifier } = await startIdentity(config, httpUrl);
-    const services = await functionResources(config, queue.info, table.info, httpUrl, wsPort);
+    // The writer's environments post to the WebSocket gateway over a channel once it runs.
+    let postChannel: (() => MessagePort) | undefined;
+    const services = { ...(await functionResources(config, queue.info, table.info, httpUrl, wsPort)), postChannel: () => postChannel?.() };
     const bundles = await bundling;
     if (bundles.built) log('functions bundled');
     const { functions, functionDatabaseUrls } = await startFunctions(config, options, bundles, services, databaseUrl, passwords, stoppers);
@@ -118,6 +121,7 @@ export async function startLocalStack(config: LocalConfig, options: StartOptions
     const corsAllowOrigins = parseOriginList(config.CORS_ALLOW_ORIGINS);
     await wsHeld?.release();
     const ws = await startWs(config, options, { wsPort, httpUrl, corsAllowOrigins, functions }, stoppers);
+    postChannel = ws.postChannel;
     const eventSource = await startEventSource(config, options, { compose, queue: queue.info, sqs, functions }, stoppers);
 
     // The first part that is down names the reason; /health answers 503 with it.

@@ -16,6 +16,7 @@
  * routing, $disconnect) in ws-connections.ts, the `@connections` API in ws-management.ts.
  */
 import { createServer, type Server } from 'node:http';
+import type { MessagePort } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { FunctionName } from '../lambdas/routes';
@@ -23,7 +24,7 @@ import { invoke, type LambdaHandler } from './invoke';
 import type { RunningGateway } from './http-gateway';
 import { handshake, STAGE, touch, type WsConnections } from './ws-connections';
 import type { InboxLimits } from './ws-inbox';
-import { managementApi, sendJson, WEBSOCKET_LIMITS } from './ws-management';
+import { managementApi, postChannels, sendJson, WEBSOCKET_LIMITS } from './ws-management';
 
 export { WEBSOCKET_LIMITS } from './ws-management';
 export { STAGE } from './ws-connections';
@@ -56,6 +57,8 @@ export interface RunningWsGateway extends RunningGateway {
   readonly managementEndpoint: string;
   /** Open connections, for diagnostics and tests. */
   connectionCount(): number;
+  /** A new channel for a function's environment to post frames over, without HTTP (ws-management.ts). */
+  postChannel(): MessagePort;
 }
 
 /** How a client on this machine reaches a server that listens on `host`: a wildcard through loopback. */
@@ -67,6 +70,7 @@ export function reachableHost(host: string): string {
 export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
   const ws = connectionsOf(options);
   const onManagement = managementApi(ws.connections, (c) => touch(ws, c), ws.sendBufferBytes);
+  const channels = postChannels(ws.connections, (c) => touch(ws, c), ws.sendBufferBytes);
   const server = createServer((req, res) => {
     onManagement(req, res).catch((error) => {
       ws.log(`management API: ${String(error)}`);
@@ -82,7 +86,11 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
     managementEndpoint: `http://${reachAt}:${port}/${STAGE}`,
     server,
     connectionCount: () => ws.connections.size,
-    stop: () => stop(ws, server),
+    postChannel: () => channels.open(),
+    stop: () => {
+      channels.closeAll();
+      return stop(ws, server);
+    },
   };
 }
 

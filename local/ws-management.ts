@@ -9,9 +9,14 @@
  * not read yet is bounded (`sendBufferBytes`): past the bound a post is refused with 429
  * LimitExceededException, API Gateway's answer when a connection's buffer is full, so the
  * fan-out notes the frame as missed and the monitor is told once it reads again.
+ *
+ * The local functions' environments post over a channel of their own instead of HTTP
+ * (`postChannels`), answered by the same `postFrame`: the local runtime's saving, as the
+ * embedded queue's channel is for sends (see docs/local-stack.md).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 
 /** API Gateway's WebSocket limits, as the local gateway and its management API enforce them. */
@@ -52,6 +57,74 @@ export function sendJson(res: ServerResponse, status: number, body?: unknown, er
   res.end(body === undefined ? undefined : JSON.stringify(body));
 }
 
+/** What a post to a connection came to, as the management API answers it. */
+export interface PostAnswer {
+  readonly status: 200 | 410 | 413 | 429;
+  readonly message?: string;
+  readonly errorType?: string;
+}
+
+/**
+ * One post of `size` bytes to connection `c`, by HTTP or over a function's channel alike: 410 for
+ * a connection that is gone, 413 over 128 KB (`bytes` is then not needed), 429 when the
+ * connection holds too much unread, or the frame handed to the connection.
+ */
+export function postFrame<C extends ManagedConnection>(c: C | undefined, bytes: Uint8Array | undefined, size: number, sendBufferBytes: number, touch: (c: C) => void): PostAnswer {
+  if (!c || c.socket.readyState !== WebSocket.OPEN) return { status: 410, message: 'Gone', errorType: 'GoneException' };
+  if (size > WEBSOCKET_LIMITS.maxMessageBytes || !bytes) {
+    return { status: 413, message: `Message too long: ${size} bytes, the limit is 131072`, errorType: 'PayloadTooLargeException' };
+  }
+  // Unread bytes: in ws's queue and the socket's, beyond what the kernel took.
+  if (c.socket.bufferedAmount > 0 && c.socket.bufferedAmount + size > sendBufferBytes) {
+    return { status: 429, message: 'Limit Exceeded: the connection is not reading what was sent to it', errorType: 'LimitExceededException' };
+  }
+  // The bytes go out as the text frame as they came: decoding them to a string for ws to
+  // encode again was most of this gateway's time in a fan-out (bench fanout). A failed write
+  // ends the connection, which its close handler sees.
+  c.socket.send(bytes, { binary: false }, () => undefined);
+  touch(c);
+  return { status: 200 };
+}
+
+/** A post over a function's channel: the frame's UTF-8 bytes, and the request's id for its answer. */
+interface ChannelPost {
+  readonly id: number;
+  readonly connectionId: string;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Channels over which functions' environments post frames to the gateway's connections without
+ * the HTTP API (lambdas/shared/local-broadcaster.ts): `open` makes one for a new environment,
+ * `closeAll` ends every one when the gateway stops (their posts then go over HTTP, and fail as
+ * they would there).
+ */
+export function postChannels<C extends ManagedConnection>(
+  connections: ReadonlyMap<string, C>,
+  touch: (c: C) => void,
+  sendBufferBytes: number = WEBSOCKET_LIMITS.sendBufferBytes,
+) {
+  const open = new Set<MessagePort>();
+  return {
+    open(): MessagePort {
+      const { port1, port2 } = new MessageChannel();
+      open.add(port1);
+      port1.on('message', (post: ChannelPost) => {
+        const bytes = Buffer.from(post.data.buffer, post.data.byteOffset, post.data.byteLength);
+        const { status, message } = postFrame(connections.get(post.connectionId), bytes, bytes.length, sendBufferBytes, touch);
+        port1.postMessage({ id: post.id, status, ...(message === undefined ? {} : { message }) });
+      });
+      port1.on('close', () => open.delete(port1));
+      port1.unref();
+      return port2;
+    },
+    closeAll(): void {
+      for (const port of open) port.close();
+      open.clear();
+    },
+  };
+}
+
 /** The request handler of the management API over the gateway's live connections. */
 export function managementApi<C extends ManagedConnection>(
   connections: ReadonlyMap<string, C>,
@@ -75,20 +148,10 @@ export function managementApi<C extends ManagedConnection>(
     });
     if (!c || c.socket.readyState !== WebSocket.OPEN) return sendJson(res, 410, { message: 'Gone' }, 'GoneException');
     switch (req.method) {
-      case 'POST':
-        if (size > WEBSOCKET_LIMITS.maxMessageBytes) {
-          return sendJson(res, 413, { message: `Message too long: ${size} bytes, the limit is 131072` }, 'PayloadTooLargeException');
-        }
-        // Unread bytes: in ws's queue and the socket's, beyond what the kernel took.
-        if (c.socket.bufferedAmount > 0 && c.socket.bufferedAmount + size > sendBufferBytes) {
-          return sendJson(res, 429, { message: 'Limit Exceeded: the connection is not reading what was sent to it' }, 'LimitExceededException');
-        }
-        // The body's bytes go out as the text frame as they came: decoding them to a string for
-        // ws to encode again was most of this gateway's time in a fan-out (bench fanout). A
-        // failed write ends the connection, which its close handler sees.
-        c.socket.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), { binary: false }, () => undefined);
-        touch(c);
-        return sendJson(res, 200);
+      case 'POST': {
+        const answer = postFrame(c, size <= WEBSOCKET_LIMITS.maxMessageBytes ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)) : undefined, size, sendBufferBytes, touch);
+        return sendJson(res, answer.status, answer.status === 200 ? undefined : { message: answer.message }, answer.errorType);
+      }
       case 'GET':
         return sendJson(res, 200, {
           ConnectedAt: new Date(c.connectedAt).toISOString(),

@@ -32,8 +32,39 @@ function useFrameHashes(client: ApiGatewayManagementApiClient): void {
   );
 }
 
-export class ApiGatewayBroadcaster implements Broadcaster {
+/** A post's HTTP status as the fan-out takes it: 'delivered', 'gone' (410), or the error to retry or give up on. */
+export function postOutcome(connectionId: string, status: number | undefined, throttled: boolean, cause?: unknown): PostOutcome {
+  if (status !== undefined && status >= 200 && status < 300) return 'delivered';
+  if (status === 410) return 'gone';
+  if (status === 429 || throttled) throw new ThrottledError(`throttled posting to ${connectionId}`, { cause });
+  // No status: the request never got an answer (refused, reset, timed out).
+  if (status === undefined || status >= 500) {
+    throw new RetryablePostError(`posting to ${connectionId} failed${status ? ` with ${status}` : ''}`, { cause });
+  }
+  throw cause instanceof Error ? cause : new Error(`posting to ${connectionId} failed with ${status}`, { cause });
+}
+
+/** The UTF-8 bytes of the frames a fan-out is posting, encoded once each (`onEncoded` sees each new one). */
+export class FrameBytes {
   private readonly encoded = new Map<string, Uint8Array>();
+
+  constructor(private readonly onEncoded: (bytes: Uint8Array) => void = () => undefined) {}
+
+  of(data: string): Uint8Array {
+    let bytes = this.encoded.get(data);
+    if (!bytes) {
+      if (this.encoded.size >= FRAMES_KEPT) this.encoded.clear();
+      bytes = Buffer.from(data, 'utf8');
+      this.onEncoded(bytes);
+      this.encoded.set(data, bytes);
+    }
+    return bytes;
+  }
+}
+
+export class ApiGatewayBroadcaster implements Broadcaster {
+  /** Each frame's bytes and their payload hash, computed once while it is being fanned out. */
+  private readonly frames = new FrameBytes((bytes) => payloadHashes.set(bytes, createHash('sha256').update(bytes).digest('hex')));
 
   constructor(private readonly client: ApiGatewayManagementApiClient) {
     useFrameHashes(client);
@@ -44,35 +75,16 @@ export class ApiGatewayBroadcaster implements Broadcaster {
     // (MANAGEMENT_CLIENT_SETTINGS) is the bound when the caller sets none.
     const abortSignal = timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
     try {
-      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: this.bytesOf(data) }), abortSignal ? { abortSignal } : {});
+      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: this.frames.of(data) }), abortSignal ? { abortSignal } : {});
       return 'delivered';
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       const name = (error as { name?: string }).name;
-      if (status === 410 || name === 'GoneException') return 'gone';
+      if (name === 'GoneException') return 'gone';
       if (abortSignal?.aborted || name === 'TimeoutError') {
         throw new PostTimeoutError(`posting to ${connectionId} got no answer within ${timeoutMs ?? 'the client timeout of'} ms`, { cause: error });
       }
-      if (status === 429 || name === 'LimitExceededException' || name === 'TooManyRequestsException') {
-        throw new ThrottledError(`throttled posting to ${connectionId}`, { cause: error });
-      }
-      // No status: the request never got an answer (refused, reset, timed out).
-      if (status === undefined || status >= 500) {
-        throw new RetryablePostError(`posting to ${connectionId} failed${status ? ` with ${status}` : ''}`, { cause: error });
-      }
-      throw error;
+      return postOutcome(connectionId, status, name === 'LimitExceededException' || name === 'TooManyRequestsException', error);
     }
-  }
-
-  /** The frame's UTF-8 bytes, encoded and hashed once while it is being fanned out. */
-  private bytesOf(data: string): Uint8Array {
-    let bytes = this.encoded.get(data);
-    if (!bytes) {
-      if (this.encoded.size >= FRAMES_KEPT) this.encoded.clear();
-      bytes = Buffer.from(data, 'utf8');
-      payloadHashes.set(bytes, createHash('sha256').update(bytes).digest('hex'));
-      this.encoded.set(data, bytes);
-    }
-    return bytes;
   }
 }

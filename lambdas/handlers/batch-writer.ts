@@ -17,14 +17,13 @@ import type { DeadLetterLog, Redelivery, RecordStore, RecordToStore } from '../c
 import type { StoredRecord } from '../core/record';
 import { parseQueueMessage } from '../core/record';
 import { retryDelaySeconds, STORE_RETRY_DELAYS_S } from '../core/redelivery';
-import { ApiGatewayBroadcaster } from '../adapters/apigw-broadcaster';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connection-registry';
 import { DynamoPipelineState } from '../adapters/dynamo-pipeline-state';
 import { PgDeadLetterLog } from '../adapters/pg-dead-letter-log';
 import { createPool, PgRecordStore } from '../adapters/pg-record-store';
 import { SqsRedelivery } from '../adapters/sqs-redelivery';
 import { documentClient } from '../shared/dynamo-client';
-import { managementClient } from '../shared/management-client';
+import { broadcaster } from '../shared/local-broadcaster';
 import { databaseConfig } from '../shared/database';
 import { deferred, readEnv, WriterEnv } from '../shared/env';
 import { sqsClient } from '../shared/sqs-client';
@@ -340,7 +339,7 @@ export const handler = deferred(async () => {
     deadLetters: new PgDeadLetterLog(pool),
     fanout: {
       registry: new DynamoConnectionRegistry(documentClient, env.CONNECTIONS_TABLE),
-      broadcaster: new ApiGatewayBroadcaster(managementClient(env.CONNECTIONS_ENDPOINT)),
+      broadcaster: broadcaster(env.CONNECTIONS_ENDPOINT),
     },
     fanoutOptions: { concurrency: env.PUSH_CONCURRENCY },
     maxReceiveCount: env.QUEUE_MAX_RECEIVE_COUNT,

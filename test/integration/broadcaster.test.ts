@@ -1,21 +1,29 @@
 /**
  * The fan-out through the real management API of the local WebSocket gateway, with the
- * connection registry on dynalite.
+ * connection registry on dynalite: over HTTP with the SDK, as on AWS, and over the channel the
+ * local functions' environments post on (lambdas/shared/local-broadcaster.ts), which must
+ * answer the same.
  */
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiGatewayBroadcaster } from '../../lambdas/adapters/apigw-broadcaster';
+import type { Broadcaster } from '../../lambdas/core/ports';
+import { ChannelBroadcaster } from '../../lambdas/shared/local-broadcaster';
+import { channelPoster } from '../../local/queue-channel-client.mjs';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connection-registry';
 import { DEFAULT_FANOUT, pushRecords } from '../../lambdas/core/fanout';
 import { localDocumentClient, localManagementClient } from '../../local/services';
 import { storedRecord } from '../fixtures/records';
 import { connectMonitor, startTestStack, waitFor, type Monitor } from '../support/stack';
 
-describe('the broadcaster through the local WebSocket gateway', () => {
+describe.each([
+  ['over HTTP with the SDK', 'http'],
+  ['over a function environment\'s channel', 'channel'],
+] as const)('the broadcaster through the local WebSocket gateway, %s', (_, transport) => {
   let stack: Awaited<ReturnType<typeof startTestStack>>;
   let registry: DynamoConnectionRegistry;
-  let broadcaster: ApiGatewayBroadcaster;
+  let broadcaster: Broadcaster;
   let management: ApiGatewayManagementApiClient;
   let doc: DynamoDBDocumentClient;
   const monitors: Monitor[] = [];
@@ -25,7 +33,8 @@ describe('the broadcaster through the local WebSocket gateway', () => {
     doc = localDocumentClient(stack.dynamoEndpoint);
     registry = new DynamoConnectionRegistry(doc, stack.tableName);
     management = localManagementClient(stack.ws.managementEndpoint);
-    broadcaster = new ApiGatewayBroadcaster(management);
+    const sdk = new ApiGatewayBroadcaster(management);
+    broadcaster = transport === 'http' ? sdk : new ChannelBroadcaster(channelPoster(stack.ws.postChannel()), sdk);
   });
   afterAll(async () => {
     await Promise.all(monitors.map((m) => m.close()));
@@ -90,7 +99,7 @@ describe('the broadcaster through the local WebSocket gateway', () => {
     const exact = JSON.stringify({ pad: 'x'.repeat(128 * 1024 - 10) });
     expect(exact.length).toBe(128 * 1024);
     await expect(broadcaster.post(connectionId, exact)).resolves.toBe('delivered');
-    await expect(broadcaster.post(connectionId, `${exact} `)).rejects.toMatchObject({ $metadata: { httpStatusCode: 413 } });
+    await expect(broadcaster.post(connectionId, `${exact} `)).rejects.toThrow('Message too long: 131073 bytes, the limit is 131072');
     await waitFor(() => m.frames.length === 1);
   });
 });
