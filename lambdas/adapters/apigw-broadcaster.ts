@@ -44,17 +44,23 @@ export function postOutcome(connectionId: string, status: number | undefined, th
   throw cause instanceof Error ? cause : new Error(`posting to ${connectionId} failed with ${status}`, { cause });
 }
 
+/** A frame's UTF-8 bytes in memory of their own. */
+const utf8 = (data: string): Uint8Array => Buffer.from(data, 'utf8');
+
 /** The UTF-8 bytes of the frames a fan-out is posting, encoded once each (`onEncoded` sees each new one). */
 export class FrameBytes {
   private readonly encoded = new Map<string, Uint8Array>();
 
-  constructor(private readonly onEncoded: (bytes: Uint8Array) => void = () => undefined) {}
+  constructor(
+    private readonly onEncoded: (bytes: Uint8Array) => void = () => undefined,
+    private readonly encode: (data: string) => Uint8Array = utf8,
+  ) {}
 
   of(data: string): Uint8Array {
     let bytes = this.encoded.get(data);
     if (!bytes) {
       if (this.encoded.size >= FRAMES_KEPT) this.encoded.clear();
-      bytes = Buffer.from(data, 'utf8');
+      bytes = this.encode(data);
       this.onEncoded(bytes);
       this.encoded.set(data, bytes);
     }
