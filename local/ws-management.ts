@@ -110,9 +110,14 @@ export function postChannels<C extends ManagedConnection>(
       const { port1, port2 } = new MessageChannel();
       open.add(port1);
       port1.on('message', (post: ChannelPost) => {
-        const bytes = Buffer.from(post.data.buffer, post.data.byteOffset, post.data.byteLength);
-        const { status, message } = postFrame(connections.get(post.connectionId), bytes, bytes.length, sendBufferBytes, touch);
-        port1.postMessage({ id: post.id, status, ...(message === undefined ? {} : { message }) });
+        try {
+          const bytes = Buffer.from(post.data.buffer, post.data.byteOffset, post.data.byteLength);
+          const { status, message } = postFrame(connections.get(post.connectionId), bytes, bytes.length, sendBufferBytes, touch);
+          port1.postMessage({ id: post.id, status, ...(message === undefined ? {} : { message }) });
+        } catch (error) {
+          // A post the gateway cannot take is answered as the HTTP API's 500 would be, never a crash.
+          port1.postMessage({ id: post?.id, status: 500, message: `Internal Server Error: ${String(error)}` });
+        }
       });
       port1.on('close', () => open.delete(port1));
       port1.unref();

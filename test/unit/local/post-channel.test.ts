@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { PostTimeoutError } from '../../../lambdas/core/errors';
 import type { Broadcaster } from '../../../lambdas/core/ports';
 import { ChannelBroadcaster } from '../../../lambdas/shared/local-broadcaster';
-import { channelPoster } from '../../../local/queue-channel-client.mjs';
+import { ChannelClient, channelPoster } from '../../../local/queue-channel-client.mjs';
+import { startWsGateway } from '../../../local/ws-gateway';
 
 const recording = () => {
   const posts: string[] = [];
@@ -59,5 +60,22 @@ describe('a post over the local functions\' channel', () => {
     await expect(broadcaster.post('gone', '{}', 1_000)).resolves.toBe('gone');
     await expect(broadcaster.post('full', '{}', 1_000)).rejects.toMatchObject({ name: 'ThrottledError' });
     port1.close();
+  });
+
+  it('is answered 500 for a post the gateway cannot read, and the gateway goes on answering', async () => {
+    // Arrange: the real gateway on a free loopback port, with no functions behind it.
+    const gateway = await startWsGateway({ port: 0, handlers: {}, log: () => undefined });
+    try {
+      const client = new ChannelClient(gateway.postChannel());
+      // Act
+      const garbled = await client.request<{ status: number }>({ connectionId: 'x' }, 1_000);
+      const post = await channelPoster(gateway.postChannel())('nobody', new Uint8Array([123, 125]), 1_000);
+      // Assert
+      expect(garbled?.status).toBe(500);
+      expect(post).toEqual({ status: 410, message: 'Gone' });
+      client.close();
+    } finally {
+      await gateway.stop();
+    }
   });
 });
