@@ -27,6 +27,8 @@ const { startLocalStack } = await import('../local/stack');
 type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
 
 const say = (line: string) => console.log(`[local] ${line}`);
+/** Said once the functions started ahead of traffic are ready (test/e2e/local-child-stack.ts waits for it). */
+const WARM_LINE = 'functions warm';
 
 async function main() {
   let config;
@@ -106,6 +108,10 @@ ${await usersBanner(stack, config)}
  Try it:  npm run demo
  Stop:    Ctrl-C, or kill -TERM ${process.pid}   (this process; npm, its parent, does not pass signals on)
 ${bar}`);
+  // The upload path's functions start environments now, in the background: the first uploads
+  // (two clients, as the demo's) find them warm. Idle, they are reaped like any other.
+  const warm = { ingest: 2, 'batch-writer': 1 } as const;
+  void stack.functions.prewarm(warm).then(() => say(`${WARM_LINE}: ${Object.entries(warm).map(([name, n]) => `${name} ×${n}`).join(', ')}`));
 }
 
 /** One line of where the CPU went, and the same as JSON in the data folder (written whole). */

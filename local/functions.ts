@@ -53,6 +53,11 @@ export class LocalFunctions {
     return this.runtimes.get(name)!;
   }
 
+  /** Starts environments of the named functions ahead of their first invocations (FunctionRuntime.prewarm). */
+  async prewarm(counts: Partial<Record<FunctionName, number>>): Promise<void> {
+    await Promise.all((Object.entries(counts) as [FunctionName, number][]).map(([name, count]) => this.runtime(name).prewarm(count)));
+  }
+
   /** CPU time each function's environments have used, in ms (function-runtime.ts). */
   cpuMs(): Record<FunctionName, number> {
     return Object.fromEntries([...this.runtimes].map(([name, runtime]) => [name, runtime.cpuMs])) as Record<FunctionName, number>;

@@ -79,6 +79,11 @@ export class ChildStack {
     return this.info;
   }
 
+  /** Resolves once the functions `npm start` warms ahead of traffic are ready (bin/local.ts says so). */
+  async warm(timeoutMs = 30_000): Promise<void> {
+    await waitFor(() => this.lines.some((l) => l.includes('[local] functions warm')), timeoutMs);
+  }
+
   /** The postmaster's process id and port, from its lock file. */
   postmaster(): { pid: number; port: number } {
     const lines = readFileSync(path.join(this.info.postgresDataDir, 'postmaster.pid'), 'utf8').split('\n');

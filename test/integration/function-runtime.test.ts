@@ -78,6 +78,29 @@ describe('the local function runtime', () => {
     }
   });
 
+  it('starts environments ahead of invocations when prewarmed, up to its limit, and invokes in them without another cold start', async () => {
+    // Arrange
+    const counter = runtime({ bundle: bundles.counter!, maxEnvironments: 2 });
+    // Act
+    counter.prewarm(3);
+    const results = (await Promise.all([1, 2].map(() => counter.invoke({ waitMs: 100 })))) as CounterResult[];
+    // Assert: two environments, both the prewarmed ones.
+    expect(counter.coldStarts).toBe(2);
+    expect(counter.environments).toBe(2);
+    expect(new Set(results.map((r) => r.threadId)).size).toBe(2);
+  });
+
+  it('drops a prewarmed environment whose init fails, and starts another for the next invocation', async () => {
+    // Arrange
+    const broken = runtime({ bundle: bundles['throws-at-import']! });
+    // Act
+    broken.prewarm(1);
+    // Assert: gone without anyone invoking it (no unhandled rejection), and the next invocation fails as a cold start's would.
+    await expect.poll(() => broken.environments, { timeout: 5_000 }).toBe(0);
+    await expect(broken.invoke({})).rejects.toBeInstanceOf(FunctionError);
+    expect(broken.coldStarts).toBe(2);
+  });
+
   it('ends an environment whose invocation timed out, so the next one starts cold with fresh state', async () => {
     const counter = runtime({ bundle: bundles.counter!, timeoutMs: 300 });
     await counter.invoke({});
