@@ -110,7 +110,8 @@ ${await usersBanner(stack, config)}
 ${bar}`);
   // The upload path's functions start environments now, in the background: the first uploads
   // (two clients, as the demo's) find them warm. Idle, they are reaped like any other.
-  const warm = { ingest: 2, 'batch-writer': 1 } as const;
+  // (The writer only when this stack runs it: LOCAL_WRITER=false leaves the queue to another.)
+  const warm = config.LOCAL_WRITER ? { ingest: 2, 'batch-writer': 1 } : { ingest: 2 };
   void stack.functions.prewarm(warm).then(() => say(`${WARM_LINE}: ${Object.entries(warm).map(([name, n]) => `${name} ×${n}`).join(', ')}`));
 }
 
