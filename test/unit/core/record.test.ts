@@ -5,6 +5,11 @@ import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_QUEUE_MESSAGE_BYTES,
   RECORD_ID_NAMESPACE,
+  QueueMessage,
+  RecordBatchInput,
+  RecordInput,
+  exactQueueMessage,
+  exactUploadRecords,
   packQueueMessages,
   parseIdempotencyKey,
   parseQueueMessage,
@@ -142,5 +147,99 @@ describe('queue messages', () => {
     expect(() => parseQueueMessage('not json')).toThrow(/not JSON/);
     expect(() => parseQueueMessage('{"v":1}')).toThrow(/not a record batch/);
     expect(() => parseQueueMessage(JSON.stringify({ v: 1, user_id: 'a', accepted_at: '2024-01-01T00:00:00Z', records: [{ id: 'nope', data: 1, date: '2024-01-01T00:00:00Z' }] }))).toThrow(/records\.0\.id/);
+  });
+});
+
+describe('the writer\'s exact check of a queue message', () => {
+  const valid = () => ({
+    v: 1,
+    user_id: 'alice',
+    accepted_at: '2024-01-01T00:00:00Z',
+    records: [
+      { id: '0190a6b4-7c3e-7d2a-8f3b-2b6c1d9e4f10', data: 7, date: '2024-01-01T00:00:00.123456Z' },
+      { id: '6d1b3e0e-5f2a-5f55-9a3c-0b8f6f3f2a11', data: -2147483648, date: '2024-01-01T02:00:00+02:00' },
+    ],
+  });
+  type Message = ReturnType<typeof valid>;
+  // Each variant of a valid message, and whether the schema accepts it.
+  const variants: [string, (m: Message) => unknown][] = [
+    ['as it is', (m) => m],
+    ['an upper-case id', (m) => ((m.records[0]!.id = m.records[0]!.id.toUpperCase()), m)],
+    ['the nil id', (m) => ((m.records[0]!.id = '00000000-0000-0000-0000-000000000000'), m)],
+    ['the largest int32', (m) => ((m.records[0]!.data = 2147483647), m)],
+    ['one past the largest int32', (m) => ((m.records[0]!.data = 2147483648), m)],
+    ['one below the smallest int32', (m) => ((m.records[0]!.data = -2147483649), m)],
+    ['a fraction', (m) => ((m.records[0]!.data = 1.5), m)],
+    ['a number in a string', (m) => ({ ...m, records: [{ ...m.records[0]!, data: '7' }] })],
+    ['an id of version 0', (m) => ((m.records[0]!.id = '0190a6b4-7c3e-0d2a-8f3b-2b6c1d9e4f10'), m)],
+    ['an id of another variant', (m) => ((m.records[0]!.id = '0190a6b4-7c3e-7d2a-cf3b-2b6c1d9e4f10'), m)],
+    ['a date without a zone', (m) => ((m.records[1]!.date = '2024-01-01T00:00:00'), m)],
+    ['a date of 7 fractional digits', (m) => ((m.records[1]!.date = '2024-01-01T00:00:00.1234567Z'), m)],
+    ['February 30th', (m) => ((m.records[1]!.date = '2024-02-30T00:00:00Z'), m)],
+    ['a bad accepted_at', (m) => ((m.accepted_at = 'yesterday'), m)],
+    ['an empty user', (m) => ((m.user_id = ''), m)],
+    ['version 2', (m) => ({ ...m, v: 2 })],
+    ['no records', (m) => ({ ...m, records: [] })],
+    ['records that are not a list', (m) => ({ ...m, records: { 0: m.records[0] } })],
+    ['a record that is a list', (m) => ({ ...m, records: [[1, 2, 3]] })],
+    ['a record of null', (m) => ({ ...m, records: [null] })],
+    ['a field too many on the message', (m) => ({ ...m, extra: 1 })],
+    ['a field too many on a record', (m) => ({ ...m, records: [{ ...m.records[0]!, extra: 1 }] })],
+    ['a record without its date', (m) => ({ ...m, records: [{ id: m.records[0]!.id, data: 1, other: 'x' }] })],
+    ['a message without its user', (m) => ({ v: 1, accepted_at: m.accepted_at, records: m.records, other: 'x' })],
+    ['a __proto__ field', (m) => JSON.parse(JSON.stringify(m).replace('{"v":1', '{"__proto__":{},"v":1'))],
+    ['not an object', () => [1]],
+  ];
+
+  it.each(variants)('agrees with the schema on %s', (_, vary) => {
+    // Arrange: the variant as the writer gets it, parsed from its JSON text.
+    const json: unknown = JSON.parse(JSON.stringify(vary(valid())));
+    // Act
+    const exact = exactQueueMessage(json);
+    const schema = QueueMessage.safeParse(json);
+    // Assert: accepted by both, as the same message, or left to the schema, which refuses it.
+    if (exact) expect(schema).toEqual({ success: true, data: exact });
+    else expect(schema.success).toBe(false);
+  });
+
+  it('accepts the messages the ingest function sends', () => {
+    const records = toQueuedRecords([{ data: 1, date: '2024-05-01T10:00:00+02:00' }], recordIds(1, 'bob'));
+    const body = packQueueMessages('bob', '2024-05-01T08:00:00Z', records)[0]!;
+    expect(exactQueueMessage(JSON.parse(body))).toEqual(JSON.parse(body));
+  });
+});
+
+describe('the ingest function\'s exact check of an upload body', () => {
+  const record = { data: 7, date: '2024-01-01T02:00:00+02:00' };
+  const bodies: [string, unknown][] = [
+    ['one record', record],
+    ['a batch of one', { records: [record] }],
+    ['a batch of 1000', { records: Array.from({ length: 1000 }, () => record) }],
+    ['a batch of 1001', { records: Array.from({ length: 1001 }, () => record) }],
+    ['an empty batch', { records: [] }],
+    ['a batch with a field too many', { records: [record], extra: 1 }],
+    ['a record with a field too many', { ...record, extra: 1 }],
+    ['a record in a batch with a field too many', { records: [{ ...record, id: 'x' }] }],
+    ['a record without its date', { data: 1, when: record.date }],
+    ['a fraction', { ...record, data: 0.5 }],
+    ['one past the largest int32', { ...record, data: 2147483648 }],
+    ['the smallest int32', { ...record, data: -2147483648 }],
+    ['a number in a string', { ...record, data: '7' }],
+    ['a date without a zone', { ...record, date: '2024-01-01T00:00:00' }],
+    ['a date that is a number', { ...record, date: 1704067200 }],
+    ['records that are not a list', { records: record }],
+    ['a record that is null', { records: [null] }],
+    ['a record that is a list', { records: [[7, record.date]] }],
+  ];
+
+  it.each(bodies)('agrees with the schemas on %s', (_, body) => {
+    // Arrange: the body as the function gets it, parsed from its JSON text.
+    const json = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+    // Act
+    const exact = exactUploadRecords(json);
+    const schema = 'records' in json ? RecordBatchInput.safeParse(json) : RecordInput.safeParse(json);
+    // Assert: accepted by both, as the same records, or left to the schemas, which refuse it.
+    if (exact) expect(schema.success && ('records' in schema.data ? schema.data.records : [schema.data])).toEqual(exact);
+    else expect(schema.success).toBe(false);
   });
 });
