@@ -6,11 +6,11 @@
  * PID on: SIGTERM there ends npm alone, so this process also stops cleanly when its parent
  * goes away.
  */
-import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FUNCTION_SPECS } from '../lambdas/functions';
 import { localConfigFromEnv } from '../local/config';
 import { CPU_USAGE_FILE, formatCpuUsage } from '../local/cpu-usage';
+import { writeStateFile } from '../local/state-file';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Metrics would print an EMF blob after every invocation; there is no CloudWatch to read them.
@@ -120,9 +120,7 @@ async function reportCpuUsage(stack: LocalStack | undefined, dataDir: string): P
   if (!stack) return;
   try {
     const usage = await stack.cpuUsage();
-    const file = path.join(dataDir, CPU_USAGE_FILE);
-    await writeFile(`${file}.tmp`, JSON.stringify(usage));
-    await rename(`${file}.tmp`, file);
+    await writeStateFile(path.join(dataDir, CPU_USAGE_FILE), usage);
     say(`CPU so far: ${formatCpuUsage(usage)}`);
   } catch (error) {
     say(`CPU usage: ${error instanceof Error ? error.message : String(error)}`);

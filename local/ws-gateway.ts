@@ -69,8 +69,9 @@ export function reachableHost(host: string): string {
 /** Starts the WebSocket gateway and its management API, on 127.0.0.1 unless told otherwise. */
 export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
   const ws = connectionsOf(options);
-  const onManagement = managementApi(ws.connections, (c) => touch(ws, c), ws.sendBufferBytes);
-  const channels = postChannels(ws.connections, (c) => touch(ws, c), ws.sendBufferBytes);
+  const touched = (c: Parameters<typeof touch>[1]) => touch(ws, c);
+  const onManagement = managementApi(ws.connections, touched, ws.sendBufferBytes);
+  const channels = postChannels(ws.connections, touched, ws.sendBufferBytes);
   const server = createServer((req, res) => {
     onManagement(req, res).catch((error) => {
       ws.log(`management API: ${String(error)}`);

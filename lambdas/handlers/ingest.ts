@@ -16,7 +16,7 @@ import {
 import { claimIdempotencyKey, type IdempotencyKeyStore } from '../core/idempotency';
 import type { RecordQueue } from '../core/ports';
 import { packQueueMessages, parseIdempotencyKey, parseUploadBody, recordIds, toQueuedRecords } from '../core/record';
-import { canonicalValidated, formatInstant } from '../core/timestamp';
+import { formatInstant } from '../core/timestamp';
 import { DynamoIdempotencyKeys } from '../adapters/dynamo-idempotency-keys';
 import { MemoryIdempotencyKeys } from '../adapters/memory-idempotency-keys';
 import { documentClient } from '../shared/dynamo-client';
@@ -66,8 +66,8 @@ export function makeIngestHandler(deps: IngestDeps) {
     } catch {
       throw new InvalidJsonError('The body is not valid JSON.');
     }
-    // Each date in its canonical spelling once, for the fingerprint and the queue alike.
-    const inputs = parseUploadBody(body).map((r) => ({ data: r.data, date: canonicalValidated(r.date) }));
+    // The dates are made canonical where they are used (the fingerprint, the queue's records).
+    const inputs = parseUploadBody(body);
     const key = parseIdempotencyKey(header(event, 'idempotency-key'));
     // A retry (the same key and records) is sent again: its ids make the second copy harmless.
     if (key !== undefined) await claimIdempotencyKey(keys, principal.userId, key, inputs, now()).catch(countReuse(principal.userId));

@@ -13,7 +13,7 @@
 import { ApiGatewayBroadcaster, FrameBytes, postOutcome } from '../adapters/apigw-broadcaster';
 import { PostTimeoutError } from '../core/errors';
 import type { Broadcaster, PostOutcome } from '../core/ports';
-import { managementClient } from './management-client';
+import { MANAGEMENT_CLIENT_SETTINGS, managementClient } from './management-client';
 
 /** What the channel answers a post: its HTTP status and message, 'timeout', or 'closed' (then the SDK posts). */
 export type ChannelPostAnswer = { readonly status: number; readonly message?: string } | 'timeout' | 'closed';
@@ -24,7 +24,7 @@ export type ChannelPoster = (connectionId: string, data: Uint8Array, timeoutMs: 
 type LocalPosterFactory = (endpoint: string) => ChannelPoster | undefined;
 
 /** A post's bound when the caller gives none: the management client's own request timeout. */
-const DEFAULT_POST_TIMEOUT_MS = 3_000;
+const DEFAULT_POST_TIMEOUT_MS = MANAGEMENT_CLIENT_SETTINGS.requestHandler.requestTimeout;
 
 /**
  * A frame's UTF-8 bytes in shared memory: every post of it to the gateway's thread shares them
