@@ -16,8 +16,8 @@ import { buildApp } from 'fauxqs';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { durableStores, loadFauxqsInternals } from './fauxqs-internals';
-import { GroupCommit } from './group-commit';
+import { durableStores, loadFauxqsInternals, type SqsAction } from './fauxqs-internals';
+import { GroupCommit, inOneCommit, receivesInOneCommit } from './group-commit';
 import type { QueueSend } from './queue-channel';
 import { Restarter, type PlatformHealth } from './restarter';
 
@@ -52,7 +52,15 @@ export async function startDurableQueue(options: { dir: string; port: number }):
   for (const suffix of ['-wal', '-shm']) if (existsSync(db + suffix)) chmodSync(db + suffix, 0o600);
 
   const commits = new GroupCommit(persistence, db);
-  const actions = { SendMessage: parts.sendMessage, SendMessageBatch: parts.sendMessageBatch, ReceiveMessage: parts.receiveMessage, DeleteMessageBatch: parts.deleteMessageBatch };
+  // A batch of ten, sent or deleted, and a receive's ten in-flight states each make one commit.
+  receivesInOneCommit(parts.SqsQueue);
+  const batched = (action: SqsAction): SqsAction => (body, store) => inOneCommit(persistence.db, () => action(body, store));
+  const actions = {
+    SendMessage: parts.sendMessage,
+    SendMessageBatch: batched(parts.sendMessageBatch),
+    ReceiveMessage: parts.receiveMessage,
+    DeleteMessageBatch: batched(parts.deleteMessageBatch),
+  };
   const app = buildApp({ logger: false, stores: stores as never });
   // No answer leaves before the messages it may promise are on disk (group-commit.ts).
   app.addHook('onSend', async (_request: unknown, _reply: unknown, payload: unknown) => {

@@ -7,7 +7,8 @@
  * Two more parts come from there: the persistence's SQLite connection, whose syncs the group
  * commit shares (group-commit.ts), and the SendMessage, SendMessageBatch, ReceiveMessage and
  * DeleteMessageBatch actions, which the ingest function's and the event source's channels call
- * without HTTP (queue-channel.ts).
+ * without HTTP (queue-channel.ts); and the queue class, whose receive (`dequeue`) the group
+ * commit runs as one SQLite transaction (group-commit.ts).
  *
  * That is held in place three ways: package.json pins fauxqs exactly; every part is checked for
  * the shape durable-queue.ts uses when it loads, with an error naming the installed version;
@@ -28,6 +29,8 @@ export const FAUXQS_CHECKED_VERSION = '2.4.1';
 /** node:sqlite's DatabaseSync, as much of it as the group commit uses. */
 export interface SqliteDatabase {
   exec(sql: string): void;
+  /** Whether a transaction is open (BEGIN without its COMMIT yet). */
+  readonly isTransaction: boolean;
   prepare(sql: string): { run(...values: unknown[]): unknown };
 }
 
@@ -53,6 +56,11 @@ export interface SqsStoreInternals {
   readonly queues: Map<string, QueueInternals>;
   allQueues(): Iterable<QueueInternals>;
 }
+/** fauxqs's queue: `dequeue` hands out up to `maxCount` messages, writing each one's in-flight state. */
+export interface SqsQueueInternals {
+  persistence?: Persistence;
+  dequeue(...args: unknown[]): unknown;
+}
 export interface StoreInternals {
   persistence?: Persistence;
 }
@@ -72,6 +80,7 @@ export interface FauxqsInternals {
   readonly deleteMessageBatch: SqsAction;
   readonly PersistenceManager: new (dataDir: string) => Persistence;
   readonly SqsStore: new () => SqsStoreInternals;
+  readonly SqsQueue: { readonly prototype: SqsQueueInternals };
   readonly SnsStore: new () => StoreInternals;
   readonly S3Store: new () => StoreInternals;
 }
@@ -102,6 +111,7 @@ export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
     version,
     PersistenceManager: await load('persistence.js', 'PersistenceManager'),
     SqsStore: await load('sqs/sqsStore.js', 'SqsStore'),
+    SqsQueue: await load('sqs/sqsStore.js', 'SqsQueue'),
     SnsStore: await load('sns/snsStore.js', 'SnsStore'),
     S3Store: await load('s3/s3Store.js', 'S3Store'),
     sendMessage: await load('sqs/actions/sendMessage.js', 'sendMessage'),
@@ -112,6 +122,7 @@ export async function loadFauxqsInternals(): Promise<FauxqsInternals> {
   for (const method of ['load', 'close', ...DURABLE_WRITES] as const) {
     if (typeof parts.PersistenceManager.prototype[method] !== 'function') throw fail(`PersistenceManager has no ${method}()`);
   }
+  if (typeof parts.SqsQueue.prototype.dequeue !== 'function') throw fail('SqsQueue has no dequeue()');
   const sqsStore = new parts.SqsStore();
   if (!(sqsStore.queues instanceof Map)) throw fail('SqsStore has no queues map');
   if (typeof sqsStore.allQueues !== 'function') throw fail('SqsStore has no allQueues()');
@@ -128,7 +139,7 @@ export interface DurableStores {
 export function durableStores(parts: FauxqsInternals, dir: string): DurableStores {
   const stores = { sqsStore: new parts.SqsStore(), snsStore: new parts.SnsStore(), s3Store: new parts.S3Store() };
   const persistence = new parts.PersistenceManager(dir);
-  if (typeof persistence.db?.exec !== 'function' || typeof persistence.db.prepare !== 'function') {
+  if (typeof persistence.db?.exec !== 'function' || typeof persistence.db.prepare !== 'function' || typeof persistence.db.isTransaction !== 'boolean') {
     persistence.close();
     throw new Error(`fauxqs ${parts.version}: PersistenceManager has no SQLite connection (db). local/fauxqs-internals.ts was written against fauxqs ${FAUXQS_CHECKED_VERSION}.`);
   }

@@ -13,13 +13,67 @@
  * visible and is delivered again, which SQS allows and the records' ids make harmless. So a
  * SendMessage still answers only once its message is on disk.
  *
+ * fauxqs commits each row on its own, so a receive of ten messages made ten commits, and a
+ * SendMessageBatch or DeleteMessageBatch of ten as many: each wrote its pages to the log again,
+ * and the next send's sync waited for them all. inOneCommit runs one action's writes as one
+ * transaction, so a page is written once (measured on 5,000 messages in tens: the queue's CPU
+ * for receives 95 -> 50 ms and for deletes 100 -> 50 ms, the bytes written 25 -> 7.5 MB and
+ * 53 -> 30 MB). A transaction never spans an await: the action runs to its end synchronously,
+ * so nothing else's write can land in it, and it is committed before any barrier is asked for.
+ *
  * The log is synced through a descriptor of its own: on Linux a sync writes out the file's
  * pages whichever descriptor wrote them. SQLite keeps the same `-wal` file while the database is
  * open (it reuses it from the start after a checkpoint, syncing its header itself in NORMAL mode).
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { DURABLE_WRITES, type Persistence } from './fauxqs-internals';
+import { DURABLE_WRITES, type Persistence, type SqliteDatabase, type SqsQueueInternals } from './fauxqs-internals';
+
+/**
+ * Runs `write`, a synchronous action, with every SQLite write it makes in one transaction. A
+ * commit that fails is rolled back and thrown, so the caller's answer is an error and no write
+ * is left in a transaction that a later sync would not cover. Inside a transaction already
+ * (one action calling another), `write` just runs.
+ */
+export function inOneCommit<T>(db: Pick<SqliteDatabase, 'exec' | 'isTransaction'> | undefined, write: () => T): T {
+  if (!db || db.isTransaction) return write();
+  db.exec('BEGIN');
+  let result: T;
+  try {
+    result = write();
+  } catch (error) {
+    commitOrRollBack(db);
+    throw error;
+  }
+  commitOrRollBack(db);
+  return result;
+}
+
+/** Commits what was written (an action that threw may have written some, as it did before); rolls back and throws when the commit fails. */
+function commitOrRollBack(db: Pick<SqliteDatabase, 'exec' | 'isTransaction'>): void {
+  try {
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+const RECEIVES_IN_ONE_COMMIT = Symbol.for('data-handler.local.receives-in-one-commit');
+
+/**
+ * Makes every queue's receive (fauxqs's `dequeue`, over the channel or HTTP) write its messages'
+ * in-flight state in one commit. Idempotent: the class is shared by every queue of the process.
+ */
+export function receivesInOneCommit(queueClass: { readonly prototype: SqsQueueInternals }): void {
+  const proto = queueClass.prototype as SqsQueueInternals & { [RECEIVES_IN_ONE_COMMIT]?: true };
+  if (proto[RECEIVES_IN_ONE_COMMIT]) return;
+  const dequeue = proto.dequeue;
+  proto.dequeue = function (this: SqsQueueInternals, ...args: unknown[]) {
+    return inOneCommit(this.persistence?.db, () => dequeue.apply(this, args));
+  };
+  proto[RECEIVES_IN_ONE_COMMIT] = true;
+}
 
 export class GroupCommit {
   /** Syncs made, and durable writes they covered (for the tests). */

@@ -7,17 +7,23 @@
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqsRecordQueue } from '../../lambdas/adapters/sqs-record-queue';
-import { startDurableQueue, startDurableQueueThread } from '../../local/durable-queue';
-import { eventSourceChannel } from '../../local/queue-channel';
+import { QUEUE_DB_FILE, startDurableQueue, startDurableQueueThread } from '../../local/durable-queue';
+import { deleteMessages, enqueue, eventSourceChannel, receiveMessages } from '../../local/queue-channel';
 import { ChannelRecordQueue } from '../../local/queue-channel-client.mjs';
 import { localSqsClient, provisionQueues, startQueue } from '../../local/services';
 import { SqsEventSource } from '../../local/sqs-poller';
 import { requestCounter } from '../support/services';
 import { waitFor } from '../support/stack';
+
+/** node:sqlite (Node 22; this project's @types/node is 20's, which has no types for it). */
+const { DatabaseSync } = createRequire(import.meta.url)('node:sqlite') as {
+  DatabaseSync: new (file: string) => { prepare(sql: string): { get(): unknown }; close(): void };
+};
 
 describe('the durable embedded queue', () => {
   let dir: string;
@@ -101,6 +107,46 @@ describe('the durable embedded queue', () => {
       expect((await receiveAll(server.endpoint, QueueUrl!, 11)).length).toBe(11);
       expect(at()).toEqual(before);
     } finally {
+      sqs.destroy();
+      await server.close();
+    }
+  });
+
+  it('writes a batch of ten sent, a receive of ten and a delete of ten in one commit each, where ten sends alone take ten', async () => {
+    // Arrange: a second connection to the database reads the log's frames (each commit writes
+    // at least one; one commit writes each page it changed once) and sees only what is committed.
+    const server = await startDurableQueue({ dir, port: 0 });
+    const sqs = localSqsClient(server.endpoint);
+    const reader = new DatabaseSync(path.join(dir, QUEUE_DB_FILE));
+    const framesWrittenBy = async (action: () => Promise<unknown>) => {
+      reader.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
+      await action();
+      return (reader.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number }).log;
+    };
+    try {
+      const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'one-commit' }))).QueueUrl!;
+      const bodies = Array.from({ length: 10 }, (_, i) => `m${i}`);
+      let handles: string[] = [];
+
+      // Act
+      const alone = await framesWrittenBy(async () => {
+        for (const body of bodies) await enqueue(server.send, { queueUrl, bodies: [body] });
+      });
+      const batch = await framesWrittenBy(() => enqueue(server.send, { queueUrl, bodies }));
+      const receive = await framesWrittenBy(async () => {
+        handles = (await receiveMessages(server.send, { queueUrl, max: 10, waitSeconds: 0 })).map((m) => m.ReceiptHandle!);
+      });
+      const removal = await framesWrittenBy(() => deleteMessages(server.send, { queueUrl, receiptHandles: handles }));
+
+      // Assert
+      expect(handles).toHaveLength(10);
+      expect(alone).toBeGreaterThanOrEqual(10);
+      expect({ batch, receive, removal }).toEqual({ batch: expect.any(Number), receive: expect.any(Number), removal: expect.any(Number) });
+      for (const [what, frames] of Object.entries({ batch, receive, removal })) expect(frames, `${what}: frames in the log`).toBeLessThan(10);
+      const stored = reader.prepare("SELECT count(*) AS n, sum(receipt_handle IS NOT NULL) AS inFlight FROM sqs_messages WHERE queue_name = 'one-commit'").get() as { n: number; inFlight: number };
+      expect(stored).toEqual({ n: 10, inFlight: 0 }); // committed: 20 sent, the 10 received deleted
+    } finally {
+      reader.close();
       sqs.destroy();
       await server.close();
     }

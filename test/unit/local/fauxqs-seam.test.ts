@@ -71,6 +71,7 @@ describe("fauxqs's private seam", () => {
     const store = new parts.SqsStore();
     expect(store.queues).toBeInstanceOf(Map);
     expect([...store.allQueues()]).toEqual([]);
+    expect(parts.SqsQueue.prototype.dequeue, `fauxqs ${parts.version}: SqsQueue no longer receives through dequeue()`).toEqual(expect.any(Function));
   });
 
   it('keeps queues, keyed by URL, and their messages across a restart on the same folder', async () => {

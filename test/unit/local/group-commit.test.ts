@@ -10,7 +10,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUE_DB_FILE } from '../../../local/durable-queue';
 import { durableStores, loadFauxqsInternals } from '../../../local/fauxqs-internals';
-import { GroupCommit } from '../../../local/group-commit';
+import { createRequire } from 'node:module';
+import { GroupCommit, inOneCommit } from '../../../local/group-commit';
+
+/** node:sqlite (Node 22; this project's @types/node is 20's, which has no types for it). */
+const { DatabaseSync } = createRequire(import.meta.url)('node:sqlite') as {
+  DatabaseSync: new (file: string) => { exec(sql: string): void; prepare(sql: string): { get(): unknown }; readonly isTransaction: boolean; close(): void };
+};
 
 describe("the embedded queue's group commit", () => {
   let dir: string;
@@ -47,6 +53,37 @@ describe("the embedded queue's group commit", () => {
       await app.close();
       await commits.close();
       persistence.close();
+    }
+  });
+
+  it("runs an action's writes as one commit: kept when it throws after writing, as each write was on its own, and rolled back and thrown when the commit fails", () => {
+    // Arrange: a deferred foreign key makes a real COMMIT fail.
+    const db = new DatabaseSync(':memory:');
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY)');
+    db.exec('CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)');
+    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    try {
+      // Act + Assert: two writes, one commit.
+      expect(inOneCommit(db, () => (db.exec('INSERT INTO parent VALUES (1)'), db.exec('INSERT INTO child VALUES (1, 1)'), 'answer'))).toBe('answer');
+      expect([count('parent'), count('child'), db.isTransaction]).toEqual([1, 1, false]);
+
+      // An action that throws after a write: the write is kept, the error thrown.
+      expect(() => inOneCommit(db, () => (db.exec('INSERT INTO parent VALUES (2)'), (() => { throw new Error('refused'); })()))).toThrow('refused');
+      expect([count('parent'), db.isTransaction]).toEqual([2, false]);
+
+      // A commit that fails: rolled back, thrown, and no transaction left open for the next write.
+      expect(() => inOneCommit(db, () => db.exec('INSERT INTO child VALUES (2, 99)'))).toThrow(/FOREIGN KEY/);
+      expect([count('child'), db.isTransaction]).toEqual([1, false]);
+
+      // Inside a transaction already, the action just runs in it.
+      db.exec('BEGIN');
+      inOneCommit(db, () => db.exec('INSERT INTO parent VALUES (3)'));
+      expect(db.isTransaction).toBe(true);
+      db.exec('ROLLBACK');
+      expect(count('parent')).toBe(2);
+    } finally {
+      db.close();
     }
   });
 });
