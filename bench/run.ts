@@ -40,8 +40,7 @@ const BENCHES: Record<string, (ctx: Context) => Promise<BenchTable>> = {
   frames: async (ctx) => (await import('./frames')).runFramesBench(ctx.quick ? { rows: 2_000, runs: 2 } : {}),
   'ingest-loop': async (ctx) => {
     const { runIngestLoopBench } = await import('./ingest-loop');
-    const pg = await ctx.postgres();
-    return runIngestLoopBench({ databaseUrl: await pg.freshDatabase('bench_ingest_loop'), ...(ctx.quick ? { records: 500 } : {}) });
+    return runIngestLoopBench(ctx.quick ? { records: 500 } : {});
   },
   bundles: async (ctx) => (await import('./bundles')).runBundlesBench(ctx.quick ? { runs: 3 } : {}),
   handlers: async (ctx) => {

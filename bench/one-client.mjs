@@ -1,0 +1,65 @@
+// The ingest benchmark's one client (bench/ingest-loop.ts), in a process of its own, as an
+// outside client is: its requests, its JSON and its garbage stay out of the stack's process,
+// whose main thread runs the gateway being measured. One request at a time: GET /health first,
+// then the single-record uploads, each loop bounded by its count and by the deadline.
+// Plain JavaScript, so that it runs on node alone.
+import { performance } from 'node:perf_hooks';
+
+/** @param {{ httpUrl: string, token: string, bodies: string[], warmUpBodies: string[], timeoutMs: number }} job */
+async function run({ httpUrl, token, bodies, warmUpBodies, timeoutMs }) {
+  const deadline = Date.now() + timeoutMs;
+  const signal = () => AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  const health = async () => {
+    const response = await fetch(`${httpUrl}/health`, { signal: signal() });
+    await response.text();
+    if (response.status !== 200) throw new Error(`one client: /health answered ${response.status}`);
+    return [];
+  };
+  const upload = async (index, all = bodies) => {
+    const response = await fetch(`${httpUrl}/api/data/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: all[index],
+      signal: signal(),
+    });
+    const text = await response.text();
+    if (response.status !== 202) throw new Error(`one client: an upload answered ${response.status}: ${text.slice(0, 200)}`);
+    return JSON.parse(text).ids;
+  };
+  const loop = async (what, count, call) => {
+    const latenciesMs = [];
+    const ids = [];
+    const started = performance.now();
+    for (let i = 0; i < count; i++) {
+      if (Date.now() > deadline) throw new Error(`one client: ${what} did not finish within ${timeoutMs / 1000} s (${i} of ${count} answered)`);
+      const sent = performance.now();
+      ids.push(...(await call(i)));
+      latenciesMs.push(performance.now() - sent);
+    }
+    return { latenciesMs, ids, wallMs: performance.now() - started };
+  };
+  // Untimed: this process's connections and code, and the stack's upload path, warm up first.
+  await loop('warm-up /health', warmUpBodies.length, health);
+  const warmUp = await loop('warm-up uploads', warmUpBodies.length, (i) => upload(i, warmUpBodies));
+  // Each upload follows a GET /health, so the two are timed over the same moments of the run.
+  const floor = { latenciesMs: [], ids: [], wallMs: 0 };
+  const uploads = { latenciesMs: [], ids: [], wallMs: 0 };
+  for (let i = 0; i < bodies.length; i++) {
+    if (Date.now() > deadline) throw new Error(`one client: the loop did not finish within ${timeoutMs / 1000} s (${i} of ${bodies.length} pairs answered)`);
+    for (const [into, call] of [[floor, health], [uploads, () => upload(i)]]) {
+      const sent = performance.now();
+      into.ids.push(...(await call()));
+      const took = performance.now() - sent;
+      into.latenciesMs.push(took);
+      into.wallMs += took;
+    }
+  }
+  return { warmUpIds: warmUp.ids, floor, uploads };
+}
+
+process.once('message', (job) => {
+  run(job).then(
+    (result) => process.send({ ok: true, ...result }, () => process.exit(0)),
+    (error) => process.send({ ok: false, error: error instanceof Error ? error.message : String(error) }, () => process.exit(1)),
+  );
+});
