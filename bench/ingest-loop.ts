@@ -93,8 +93,8 @@ interface OneClientResult {
 }
 
 /**
- * GET /health and then single-record uploads, one request at a time, from a process of its own
- * (one-client.mjs); killed if it has not answered within `timeoutMs` and a margin.
+ * Single-record uploads, each right after a GET /health, one request at a time, from a process
+ * of its own (one-client.mjs); killed if it has not answered within `timeoutMs` and a margin.
  */
 async function runOneClient(httpUrl: string, token: string, bodies: string[], warmUpBodies: string[], timeoutMs: number): Promise<OneClientResult> {
   const child = fork(new URL('./one-client.mjs', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -1,7 +1,7 @@
 // The ingest benchmark's one client (bench/ingest-loop.ts), in a process of its own, as an
-// outside client is: its requests, its JSON and its garbage stay out of the stack's process,
-// whose main thread runs the gateway being measured. One request at a time: GET /health first,
-// then the single-record uploads, each loop bounded by its count and by the deadline.
+// outside client is: apart from the stack it times, and from the benchmark's monitor, whose
+// frame parsing would hold up its timings. One request at a time, each single-record upload
+// right after a GET /health, bounded by the count and by the deadline.
 // Plain JavaScript, so that it runs on node alone.
 import { performance } from 'node:perf_hooks';
 
