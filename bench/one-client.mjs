@@ -15,46 +15,37 @@ async function run({ httpUrl, token, bodies, warmUpBodies, timeoutMs }) {
     if (response.status !== 200) throw new Error(`one client: /health answered ${response.status}`);
     return [];
   };
-  const upload = async (index, all = bodies) => {
+  const upload = async (body) => {
     const response = await fetch(`${httpUrl}/api/data/upload`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: all[index],
+      body,
       signal: signal(),
     });
     const text = await response.text();
     if (response.status !== 202) throw new Error(`one client: an upload answered ${response.status}: ${text.slice(0, 200)}`);
     return JSON.parse(text).ids;
   };
-  const loop = async (what, count, call) => {
-    const latenciesMs = [];
-    const ids = [];
-    const started = performance.now();
-    for (let i = 0; i < count; i++) {
-      if (Date.now() > deadline) throw new Error(`one client: ${what} did not finish within ${timeoutMs / 1000} s (${i} of ${count} answered)`);
-      const sent = performance.now();
-      ids.push(...(await call(i)));
-      latenciesMs.push(performance.now() - sent);
+  // Each upload follows a GET /health, so the two are timed over the same moments of the run.
+  const pairs = async (what, uploadBodies) => {
+    const floor = { latenciesMs: [], ids: [], wallMs: 0 };
+    const uploads = { latenciesMs: [], ids: [], wallMs: 0 };
+    for (const [i, body] of uploadBodies.entries()) {
+      if (Date.now() > deadline) throw new Error(`one client: ${what} did not finish within ${timeoutMs / 1000} s (${i} of ${uploadBodies.length} pairs answered)`);
+      for (const [into, call] of [[floor, health], [uploads, () => upload(body)]]) {
+        const sent = performance.now();
+        into.ids.push(...(await call()));
+        const took = performance.now() - sent;
+        into.latenciesMs.push(took);
+        into.wallMs += took;
+      }
     }
-    return { latenciesMs, ids, wallMs: performance.now() - started };
+    return { floor, uploads };
   };
   // Untimed: this process's connections and code, and the stack's upload path, warm up first.
-  await loop('warm-up /health', warmUpBodies.length, health);
-  const warmUp = await loop('warm-up uploads', warmUpBodies.length, (i) => upload(i, warmUpBodies));
-  // Each upload follows a GET /health, so the two are timed over the same moments of the run.
-  const floor = { latenciesMs: [], ids: [], wallMs: 0 };
-  const uploads = { latenciesMs: [], ids: [], wallMs: 0 };
-  for (let i = 0; i < bodies.length; i++) {
-    if (Date.now() > deadline) throw new Error(`one client: the loop did not finish within ${timeoutMs / 1000} s (${i} of ${bodies.length} pairs answered)`);
-    for (const [into, call] of [[floor, health], [uploads, () => upload(i)]]) {
-      const sent = performance.now();
-      into.ids.push(...(await call()));
-      const took = performance.now() - sent;
-      into.latenciesMs.push(took);
-      into.wallMs += took;
-    }
-  }
-  return { warmUpIds: warmUp.ids, floor, uploads };
+  const warmUp = await pairs('the warm-up', warmUpBodies);
+  const { floor, uploads } = await pairs('the loop', bodies);
+  return { warmUpIds: warmUp.uploads.ids, floor, uploads };
 }
 
 process.once('message', (job) => {

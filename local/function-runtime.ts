@@ -216,9 +216,7 @@ export class FunctionRuntime {
   async prewarm(count: number): Promise<void> {
     const started: Promise<void>[] = [];
     while (!this.stopped && this.all.size < Math.min(count, this.options.maxEnvironments)) {
-      const env = new Environment(this.options, (gone) => this.discard(gone));
-      this.all.add(env);
-      this.coldStarts++;
+      const env = this.startEnvironment();
       // An init that fails ends the environment; the next invocation starts another.
       started.push(env.ready.catch(() => this.discard(env)));
       this.release(env);
@@ -257,15 +255,18 @@ export class FunctionRuntime {
       clearTimeout(idle.idleTimer);
       return idle;
     }
-    if (this.all.size < this.options.maxEnvironments) {
-      const env = new Environment(this.options, (gone) => this.discard(gone));
-      this.all.add(env);
-      this.coldStarts++;
-      return env;
-    }
+    if (this.all.size < this.options.maxEnvironments) return this.startEnvironment();
     const next = await new Promise<Environment | Error>((resolve) => this.waiting.push(resolve));
     if (next instanceof Error) throw next;
     return next;
+  }
+
+  /** A new environment (a cold start), counted among this function's. */
+  private startEnvironment(): Environment {
+    const env = new Environment(this.options, (gone) => this.discard(gone));
+    this.all.add(env);
+    this.coldStarts++;
+    return env;
   }
 
   private release(env: Environment): void {
@@ -285,11 +286,6 @@ export class FunctionRuntime {
     void env.worker.terminate();
     // Someone waits for an environment: a fresh one takes the place of the one that ended.
     const wake = this.waiting.shift();
-    if (wake && !this.stopped) {
-      const fresh = new Environment(this.options, (gone) => this.discard(gone));
-      this.all.add(fresh);
-      this.coldStarts++;
-      wake(fresh);
-    }
+    if (wake && !this.stopped) wake(this.startEnvironment());
   }
 }

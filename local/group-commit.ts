@@ -35,22 +35,21 @@ import { DURABLE_WRITES, type Persistence, type SqliteDatabase, type SqsQueueInt
  * is left in a transaction that a later sync would not cover. Inside a transaction already
  * (one action calling another), `write` just runs.
  */
-export function inOneCommit<T>(db: Pick<SqliteDatabase, 'exec' | 'isTransaction'> | undefined, write: () => T): T {
+export function inOneCommit<T>(db: Transactional | undefined, write: () => T): T {
   if (!db || db.isTransaction) return write();
   db.exec('BEGIN');
-  let result: T;
   try {
-    result = write();
-  } catch (error) {
+    return write();
+  } finally {
     commitOrRollBack(db);
-    throw error;
   }
-  commitOrRollBack(db);
-  return result;
 }
 
+/** What inOneCommit needs of a SQLite connection. */
+type Transactional = Pick<SqliteDatabase, 'exec' | 'isTransaction'>;
+
 /** Commits what was written (an action that threw may have written some, as it did before); rolls back and throws when the commit fails. */
-function commitOrRollBack(db: Pick<SqliteDatabase, 'exec' | 'isTransaction'>): void {
+function commitOrRollBack(db: Transactional): void {
   try {
     db.exec('COMMIT');
   } catch (error) {
